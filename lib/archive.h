@@ -1,0 +1,74 @@
+/*
+ * lib/archive.h - list and extract archive members from memory.
+ *
+ * The only user of libarchive. Formats and filters are enabled one by one
+ * (never the "all" switches). archive_walk() opens one archive level;
+ * nesting is driven by the caller, which calls archive_walk() again from
+ * its entry callback on members that are archives themselves.
+ *
+ * Ownership: buf is borrowed for the call. The entry passed to the
+ * callback, its names and data are valid only during the callback.
+ * Thread-safety: reentrant; no shared state.
+ */
+#ifndef PORTCULLIS_ARCHIVE_H
+#define PORTCULLIS_ARCHIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct arc_limits {
+	unsigned	 entries;	/* max entries in this archive */
+	uint64_t	 member_size;	/* max decoded bytes per member */
+	uint64_t	*budget;	/* decoded bytes left for the message; decremented */
+	unsigned	 ratio;		/* max decoded/compressed ratio (0 = off) */
+	uint64_t	 deadline_ms;	/* clock_ms() deadline, 0 = none */
+	const char	*formats;	/* space-separated formats enabled */
+};
+
+struct arc_entry {
+	const char		*name;		/* UTF-8 path as stored; never NULL */
+	const char		*alt_name;	/* other header's name if different */
+	const unsigned char	*data;		/* decoded bytes (maybe truncated) */
+	size_t			 len;
+	bool			 encrypted;
+	bool			 truncated;	/* stopped at a limit (event sent) */
+	bool			 is_dir;
+	uint64_t		 declared_size;	/* 0 if unknown */
+};
+
+enum arc_event {
+	ARC_EV_ENCRYPTED,	/* archive-level: encrypted headers/whole archive */
+	ARC_EV_UNREADABLE,	/* corrupt/unsupported: content not inspected */
+	ARC_EV_ENTRIES,		/* too many entries */
+	ARC_EV_MEMBER_SIZE,	/* a member over member_size */
+	ARC_EV_TOTAL_SIZE,	/* message budget exhausted */
+	ARC_EV_RATIO,		/* compression ratio over the limit */
+	ARC_EV_ANOMALY,		/* names differ, duplicate entries, junk */
+	ARC_EV_TIMEOUT		/* deadline passed */
+};
+
+struct arc_ops {
+	/* Returns 0 to continue, -1 to stop the walk (error already in err). */
+	int	(*entry)(void *ctx, const struct arc_entry *e, struct err *err);
+	/* name: the member concerned or NULL; detail: words for the finding */
+	void	(*event)(void *ctx, enum arc_event ev, const char *name,
+		    const char *detail);
+};
+
+/*
+ * Walks one archive in buf. Findings go to ops->event; members to
+ * ops->entry. Returns the number of members passed to ops->entry, or -1 on
+ * an operational failure (out of memory, callback stopped), with err set.
+ * A corrupt archive is not a failure: it is an ARC_EV_UNREADABLE event.
+ */
+int	archive_walk(const unsigned char *buf, size_t len,
+	    const struct arc_limits *lim, const struct arc_ops *ops, void *ctx,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* Name of the format archive_walk() would use, for --explain. */
+const char *archive_format_hint(const unsigned char *buf, size_t len);
+
+#endif

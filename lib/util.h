@@ -1,0 +1,63 @@
+/*
+ * lib/util.h - allocation, growable byte buffers, string helpers.
+ *
+ * Allocation failure in the x* functions is fatal (xpanic), as in Postfix's
+ * mymalloc: every size handed to them is bounded by a policy limit, so
+ * running out of memory means the host is broken, and the MTA turns the
+ * lost milter connection into a temporary failure (nothing is lost).
+ *
+ * struct buf owns its data; buf_free() releases it. Nothing here keeps
+ * state between calls; all functions are thread-safe.
+ */
+#ifndef PORTCULLIS_UTIL_H
+#define PORTCULLIS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void	xpanic(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	*xmalloc(size_t n);
+void	*xcalloc(size_t n, size_t size);
+void	*xrealloc(void *p, size_t n);
+void	*xreallocarray(void *p, size_t n, size_t size);
+char	*xstrdup(const char *s);		/* NULL in, NULL out */
+char	*xstrndup(const char *s, size_t n);
+char	*xasprintf(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+struct buf {
+	unsigned char	*data;
+	size_t		 len;
+	size_t		 cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+void	buf_append(struct buf *b, const void *p, size_t n);
+void	buf_puts(struct buf *b, const char *s);
+void	buf_printf(struct buf *b, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (with quotes). */
+void	buf_json_str(struct buf *b, const char *s);
+/* NUL-terminates without counting the NUL in len; returns data. */
+char	*buf_cstr(struct buf *b);
+void	buf_reset(struct buf *b);
+void	buf_free(struct buf *b);
+
+/*
+ * Copies s into a new string keeping printable ASCII only: control
+ * characters (CR, LF, ...) and non-ASCII bytes become '?', and the result
+ * is cut to max bytes (with "..." when cut). For log lines and header
+ * values built from message data. Caller frees.
+ */
+char	*str_sanitise(const char *s, size_t max);
+
+bool	str_ieq(const char *a, const char *b);
+bool	str_has_suffix_ci(const char *s, const char *suffix);
+
+/* Monotonic clock in milliseconds. */
+uint64_t clock_ms(void);
+
+#endif

@@ -1,0 +1,284 @@
+/* lib/verdict.c - findings and the final decision (see verdict.h). */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verdict.h"
+
+struct verdict *
+verdict_new(enum direction dir)
+{
+	struct verdict	*v = xcalloc(1, sizeof *v);
+
+	v->direction = dir;
+	v->scanned = true;
+	return v;
+}
+
+void
+verdict_free(struct verdict **vp)
+{
+	struct verdict	*v = *vp;
+	size_t		 i;
+
+	if (v == NULL)
+		return;
+	*vp = NULL;
+	for (i = 0; i < v->nfindings; i++) {
+		free(v->findings[i].part);
+		free(v->findings[i].filename);
+		free(v->findings[i].detail);
+	}
+	free(v->findings);
+	for (i = 0; i < v->nheader_edits; i++) {
+		free(v->header_edits[i].name);
+		free(v->header_edits[i].value);
+	}
+	free(v->header_edits);
+	for (i = 0; i < v->nexplain; i++)
+		free(v->explain[i]);
+	free(v->explain);
+	free(v->reply);
+	free(v->quarantine);
+	free(v->subject_tag);
+	free(v->summary);
+	free(v->new_body);
+	free(v);
+}
+
+void
+verdict_add(struct verdict *v, const struct policy *pol, enum rule rule,
+    const char *part, const char *filename, const char *detail)
+{
+	struct finding	*f;
+	size_t		 i;
+
+	/* The same rule on the same part with the same detail is one finding. */
+	for (i = 0; i < v->nfindings; i++) {
+		f = &v->findings[i];
+		if (f->rule == rule && strcmp(f->part, part) == 0 &&
+		    strcmp(f->detail != NULL ? f->detail : "",
+		    detail != NULL ? detail : "") == 0)
+			return;
+	}
+	v->findings = xreallocarray(v->findings, v->nfindings + 1,
+	    sizeof *v->findings);
+	f = &v->findings[v->nfindings++];
+	f->rule = rule;
+	f->part = xstrdup(part != NULL ? part : "");
+	f->filename = xstrdup(filename);
+	f->detail = xstrdup(detail);
+	f->action = pol->rules[v->direction][rule];
+	if (rule == RULE_UNSCANNED || rule == RULE_UNREADABLE ||
+	    rule == RULE_SIZE_LIMIT || rule == RULE_COUNT_LIMIT ||
+	    rule == RULE_DEPTH_LIMIT || rule == RULE_ARCHIVE_BOMB ||
+	    rule == RULE_TIME_LIMIT || rule == RULE_ENCRYPTED ||
+	    rule == RULE_ERROR)
+		v->scanned = false;
+}
+
+bool
+verdict_has(const struct verdict *v, enum rule rule)
+{
+	size_t	i;
+
+	for (i = 0; i < v->nfindings; i++)
+		if (v->findings[i].rule == rule)
+			return true;
+	return false;
+}
+
+void
+verdict_explain(struct verdict *v, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	if (v->nexplain >= 10000)	/* bounded even for 10000-part mail */
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		xpanic("out of memory");
+	va_end(ap);
+	v->explain = xreallocarray(v->explain, v->nexplain + 1,
+	    sizeof *v->explain);
+	v->explain[v->nexplain++] = s;
+}
+
+void
+verdict_add_header_edit(struct verdict *v, const char *name,
+    const char *value)
+{
+	v->header_edits = xreallocarray(v->header_edits, v->nheader_edits + 1,
+	    sizeof *v->header_edits);
+	v->header_edits[v->nheader_edits].name = xstrdup(name);
+	v->header_edits[v->nheader_edits].value = xstrdup(value);
+	v->nheader_edits++;
+}
+
+char *
+verdict_expand(const char *tmpl, const struct finding *f,
+    const char *queue_id, const char *sender)
+{
+	static const char *const vars[] = {
+		"%FILENAME%", "%VIRUS%", "%RULE%", "%QUEUEID%", "%SENDER%",
+		"%PART%", "%DETAIL%"
+	};
+	struct buf	 b = BUF_INIT;
+	const char	*p = tmpl != NULL ? tmpl : "";
+	size_t		 i;
+
+	while (*p != '\0') {
+		const char	*val = NULL;
+		bool		 matched = false;
+		char		*clean;
+
+		if (*p == '%')
+			for (i = 0; i < sizeof vars / sizeof vars[0]; i++)
+				if (strncmp(p, vars[i], strlen(vars[i])) == 0) {
+					matched = true;
+					break;
+				}
+		if (!matched) {
+			buf_append(&b, p++, 1);
+			continue;
+		}
+		switch (i) {
+		case 0: val = f != NULL ? f->filename : NULL; break;
+		case 1: val = f != NULL && f->rule == RULE_VIRUS ?
+			    f->detail : NULL; break;
+		case 2: val = f != NULL ? rule_str(f->rule) : NULL; break;
+		case 3: val = queue_id != NULL ? queue_id : "NOQUEUE"; break;
+		case 4: val = sender != NULL && *sender != '\0' ? sender :
+			    "<>"; break;
+		case 5: val = f != NULL ? f->part : NULL; break;
+		case 6: val = f != NULL ? f->detail : NULL; break;
+		}
+		clean = str_sanitise(val != NULL ? val : "-", 200);
+		buf_puts(&b, clean);
+		free(clean);
+		p += strlen(vars[i]);
+	}
+	return buf_cstr(&b);
+}
+
+void
+verdict_finish(struct verdict *v, const char *queue_id, const char *sender)
+{
+	const struct finding	*decisive = NULL;
+	struct buf		 s = BUF_INIT;
+	size_t			 i;
+
+	v->disposition = DISP_ACCEPT;
+	v->action = NULL;
+	for (i = 0; i < v->nfindings; i++) {
+		const struct finding	*f = &v->findings[i];
+		const struct action	*a = f->action;
+
+		if (a == NULL)
+			continue;
+		if (decisive == NULL || a->disposition > v->disposition) {
+			v->disposition = a->disposition;
+			v->action = a;
+			decisive = f;
+		}
+		v->notify |= a->notify;
+		if (a->quarantine != NULL && v->quarantine == NULL)
+			v->quarantine = xstrdup(a->quarantine);
+		if (a->subject_tag != NULL && v->subject_tag == NULL)
+			v->subject_tag = verdict_expand(a->subject_tag, f,
+			    queue_id, sender);
+	}
+	/* The decisive action's quarantine area wins over the others'. */
+	if (v->action != NULL && v->action->quarantine != NULL) {
+		free(v->quarantine);
+		v->quarantine = xstrdup(v->action->quarantine);
+	}
+	if (decisive != NULL && v->action->reply != NULL &&
+	    (v->disposition == DISP_REJECT || v->disposition == DISP_TEMPFAIL))
+		v->reply = verdict_expand(v->action->reply, decisive, queue_id,
+		    sender);
+	if (v->disposition == DISP_STRIP && v->new_body == NULL)
+		v->disposition = DISP_TAG;	/* nothing could be stripped */
+
+	/* X-Portcullis: verdict; findings (bounded) */
+	if (v->nfindings == 0)
+		buf_puts(&s, v->scanned ? "clean" : "accepted, not fully "
+		    "scanned");
+	else {
+		buf_printf(&s, "%s", disposition_str(v->disposition));
+		if (!v->scanned)
+			buf_puts(&s, ", not fully scanned");
+		for (i = 0; i < v->nfindings && i < 8; i++) {
+			const struct finding *f = &v->findings[i];
+			char *d = str_sanitise(f->detail != NULL ? f->detail :
+			    (f->filename != NULL ? f->filename : ""), 80);
+
+			buf_printf(&s, "%s %s part=%s%s%s", i == 0 ? ";" : ",",
+			    rule_str(f->rule), f->part, *d != '\0' ? " " : "",
+			    d);
+			free(d);
+		}
+		if (v->nfindings > 8)
+			buf_printf(&s, ", +%zu more", v->nfindings - 8);
+	}
+	v->summary = buf_cstr(&s);
+	if (v->new_body != NULL || v->subject_tag != NULL)
+		v->modified = true;
+}
+
+void
+verdict_json(const struct verdict *v, const char *file, struct buf *out)
+{
+	size_t	i;
+	const char *action = disposition_str(v->disposition);
+
+	/* "strip" and "tag" deliver the message: the action is accept. */
+	if (v->disposition <= DISP_STRIP)
+		action = "accept";
+	buf_puts(out, "{\"file\":");
+	buf_json_str(out, file);
+	buf_puts(out, ",\"action\":");
+	buf_json_str(out, action);
+	buf_printf(out, ",\"disposition\":\"%s\",\"direction\":\"%s\","
+	    "\"modified\":%s,\"quarantined\":%s,\"scanned\":%s",
+	    disposition_str(v->disposition), direction_str(v->direction),
+	    v->modified ? "true" : "false",
+	    v->quarantine != NULL ? "true" : "false",
+	    v->scanned ? "true" : "false");
+	if (v->quarantine != NULL) {
+		buf_puts(out, ",\"quarantine\":");
+		buf_json_str(out, v->quarantine);
+	}
+	if (v->reply != NULL) {
+		buf_puts(out, ",\"reply\":");
+		buf_json_str(out, v->reply);
+	}
+	buf_puts(out, ",\"x_portcullis\":");
+	buf_json_str(out, v->summary);
+	buf_puts(out, ",\"findings\":[");
+	for (i = 0; i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+
+		buf_puts(out, i == 0 ? "{\"rule\":" : ",{\"rule\":");
+		buf_json_str(out, rule_str(f->rule));
+		buf_puts(out, ",\"part\":");
+		buf_json_str(out, f->part);
+		buf_puts(out, ",\"filename\":");
+		if (f->filename != NULL)
+			buf_json_str(out, f->filename);
+		else
+			buf_puts(out, "null");
+		buf_puts(out, ",\"detail\":");
+		buf_json_str(out, f->detail);
+		buf_puts(out, ",\"action\":");
+		buf_json_str(out, f->action != NULL ? f->action->name : "");
+		buf_puts(out, "}");
+	}
+	buf_printf(out, "],\"parts\":%u,\"decoded_bytes\":%llu,\"ms\":%llu}",
+	    v->parts, (unsigned long long)v->decoded_bytes,
+	    (unsigned long long)v->ms);
+}

@@ -1,0 +1,358 @@
+/*
+ * milter/cli.c - options shared by every command, and the offline commands
+ * "check" (validate policy and signatures) and "scan" (judge message files
+ * exactly as the daemon would, one JSON object per file).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "av.h"
+#include "cli.h"
+#include "magic.h"
+#include "mime.h"
+#include "scan.h"
+#include "util.h"
+
+void
+cli_usage(FILE *fp)
+{
+	fputs(
+"usage: portcullis daemon [--policy FILE] [--signatures DIR] [--socket SPEC]\n"
+"                         [-o section.key=value]... [--foreground]\n"
+"       portcullis check  [--policy FILE] [--signatures DIR] [-o ...]\n"
+"       portcullis -n     (same as check)\n"
+"       portcullis scan   [--policy FILE] [--signatures DIR] [-o ...]\n"
+"                         [--direction in|out] [--sender ADDR] [--client IP]\n"
+"                         [--output DIR] [--explain] FILE...\n"
+"The default policy is " CLI_DEFAULT_POLICY ".\n", fp);
+}
+
+int
+cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "signatures", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "direction", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'O' },
+		{ "explain", no_argument, NULL, 'e' },
+		{ "sender", required_argument, NULL, 'F' },
+		{ "client", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool	scan = strcmp(cmd, "scan") == 0;
+	bool	daemon = strcmp(cmd, "daemon") == 0;
+	int	c;
+	char	*eq;
+
+	memset(o, 0, sizeof *o);
+	o->direction = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:c:s:o:fd:O:eh", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 'c':
+			o->policy = optarg;
+			break;
+		case 's':
+			o->signatures = optarg;
+			break;
+		case 'o':
+			eq = strchr(optarg, '=');
+			if (eq == NULL) {
+				fprintf(stderr, "portcullis: -o %s: want "
+				    "section.key=value\n", optarg);
+				goto usage;
+			}
+			o->ov = xreallocarray(o->ov, o->nov + 1,
+			    sizeof *o->ov);
+			*eq = '\0';
+			o->ov[o->nov].key = optarg;
+			o->ov[o->nov].value = eq + 1;
+			o->nov++;
+			break;
+		case 'S':
+			if (!daemon)
+				goto only;
+			o->socket = optarg;
+			break;
+		case 'f':
+			if (!daemon)
+				goto only;
+			o->foreground = true;
+			break;
+		case 'd':
+			if (!scan)
+				goto only;
+			if (strcmp(optarg, "in") == 0 ||
+			    strcmp(optarg, "inbound") == 0)
+				o->direction = DIR_INBOUND;
+			else if (strcmp(optarg, "out") == 0 ||
+			    strcmp(optarg, "outbound") == 0)
+				o->direction = DIR_OUTBOUND;
+			else {
+				fprintf(stderr, "portcullis: --direction: want "
+				    "in or out\n");
+				goto usage;
+			}
+			break;
+		case 'O':
+			if (!scan)
+				goto only;
+			o->output = optarg;
+			break;
+		case 'e':
+			if (!scan)
+				goto only;
+			o->explain = true;
+			break;
+		case 'F':
+			if (!scan)
+				goto only;
+			o->sender = optarg;
+			break;
+		case 'C':
+			if (!scan)
+				goto only;
+			o->client = optarg;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			exit(CLI_EX_OK);
+		default:
+			goto usage;
+		}
+	}
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	if (scan && o->nfiles == 0) {
+		fprintf(stderr, "portcullis scan: no message files given\n");
+		goto usage;
+	}
+	if (!scan && o->nfiles != 0) {
+		fprintf(stderr, "portcullis %s: unexpected argument \"%s\"\n",
+		    cmd, o->files[0]);
+		goto usage;
+	}
+	return 0;
+only:
+	fprintf(stderr, "portcullis: option %s is not for \"%s\"\n",
+	    argv[optind - 1], cmd);
+usage:
+	cli_usage(stderr);
+	free(o->ov);
+	o->ov = NULL;
+	return CLI_EX_USAGE;
+}
+
+void
+cli_opts_free(struct cli_opts *o)
+{
+	free(o->ov);
+	o->ov = NULL;
+	o->nov = 0;
+}
+
+const char *
+cli_policy_path(const struct cli_opts *o)
+{
+	return o->policy != NULL ? o->policy : CLI_DEFAULT_POLICY;
+}
+
+int
+cli_load_policy(const struct cli_opts *o, struct policy **pol_r)
+{
+	char	*errors = NULL;
+
+	if (policy_load(cli_policy_path(o), o->ov, o->nov, pol_r,
+	    &errors) == -1) {
+		fputs(errors, stderr);
+		free(errors);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+signature_dir(const struct cli_opts *o, const struct policy *pol)
+{
+	return o->signatures != NULL ? o->signatures : pol->av_database;
+}
+
+int
+cmd_check(const struct cli_opts *o)
+{
+	struct policy		*pol = NULL;
+	struct av_engine	*eng = NULL;
+	struct err		 err = ERR_INIT;
+	int			 st = CLI_EX_OK;
+
+	if (cli_load_policy(o, &pol) == -1)
+		return CLI_EX_CONFIG;
+	printf("policy OK: %s (%zu actions)\n", cli_policy_path(o),
+	    pol->nactions);
+	if (pol->av_enabled) {
+		const char *dir = signature_dir(o, pol);
+
+		if (dir == NULL || av_engine_load(pol, dir, &eng, &err) == -1) {
+			fprintf(stderr, "%s: signatures: %s\n",
+			    dir != NULL ? dir : "[antivirus] database",
+			    dir != NULL ? err.msg : "not set");
+			st = CLI_EX_CONFIG;
+		} else {
+			int64_t	 t = av_engine_db_time(eng);
+			int64_t	 age = t > 0 ? (int64_t)time(NULL) - t : -1;
+
+			printf("signatures OK: %s (%u signatures, version %s, "
+			    "loaded in %llu ms", dir, av_engine_signatures(eng),
+			    av_engine_db_version(eng) != NULL ?
+			    av_engine_db_version(eng) : "unknown",
+			    (unsigned long long)av_engine_load_ms(eng));
+			if (age >= 0)
+				printf(", %lld hours old", (long long)age / 3600);
+			printf(")\n");
+			if (age >= 0 && pol->av_max_age_ms != 0 &&
+			    (uint64_t)age * 1000 > pol->av_max_age_ms)
+				printf("warning: signatures are older than "
+				    "[antivirus] max_signature_age\n");
+			av_engine_unref(&eng);
+		}
+	} else
+		printf("antivirus: disabled by policy\n");
+	policy_unref(&pol);
+	return st;
+}
+
+static int
+write_output(const char *dir, const char *file, const struct buf *b)
+{
+	char	*copy = xstrdup(file);
+	char	*path = xasprintf("%s/%s", dir, basename(copy));
+	FILE	*fp = fopen(path, "wb");
+	int	 r = 0;
+
+	if (fp == NULL || fwrite(b->data, 1, b->len, fp) != b->len) {
+		fprintf(stderr, "portcullis scan: %s: %s\n", path,
+		    strerror(errno));
+		r = -1;
+	}
+	if (fp != NULL && fclose(fp) != 0)
+		r = -1;
+	free(path);
+	free(copy);
+	return r;
+}
+
+int
+cmd_scan(const struct cli_opts *o)
+{
+	struct policy		*pol = NULL;
+	struct av_engine	*eng = NULL;
+	struct typer		*typer = NULL;
+	struct scan_deps	 deps;
+	struct err		 err = ERR_INIT;
+	struct buf		 out = BUF_INIT;
+	char			 host[256];
+	int			 i, st = CLI_EX_OK;
+
+	if (cli_load_policy(o, &pol) == -1)
+		return CLI_EX_CONFIG;
+	if (typer_new(&typer, &err) == -1) {
+		fprintf(stderr, "portcullis scan: %s\n", err.msg);
+		policy_unref(&pol);
+		return CLI_EX_SOFTWARE;
+	}
+	memset(&deps, 0, sizeof deps);
+	deps.typer = typer;
+	if (pol->av_enabled) {
+		const char *dir = signature_dir(o, pol);
+
+		if (av_engine_load(pol, dir, &eng, &err) == -1)
+			fprintf(stderr, "portcullis scan: signatures: %s "
+			    "(messages will get the \"error\" rule)\n",
+			    err.msg);
+		else {
+			deps.av_scan = av_engine_scan;
+			deps.av_ctx = eng;
+			deps.av_db_time = av_engine_db_time(eng);
+			deps.av_db_version = av_engine_db_version(eng);
+		}
+	}
+	if (pol->hostname != NULL)
+		snprintf(host, sizeof host, "%s", pol->hostname);
+	else if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "localhost");
+
+	for (i = 0; i < o->nfiles; i++) {
+		const char		*file = o->files[i];
+		struct buf		 msg = BUF_INIT;
+		struct verdict		*v = NULL;
+		struct envelope		 env;
+		const char *const	 rcpt[] = { "postmaster@localhost" };
+		FILE			*fp;
+		char			 chunk[65536];
+		size_t			 n, k;
+
+		if ((fp = fopen(file, "rb")) == NULL) {
+			fprintf(stderr, "portcullis scan: %s: %s\n", file,
+			    strerror(errno));
+			st = CLI_EX_NOINPUT;
+			continue;
+		}
+		while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+			buf_append(&msg, chunk, n);
+		if (ferror(fp)) {
+			fprintf(stderr, "portcullis scan: %s: read error\n",
+			    file);
+			st = CLI_EX_NOINPUT;
+			fclose(fp);
+			buf_free(&msg);
+			continue;
+		}
+		fclose(fp);
+
+		memset(&env, 0, sizeof env);
+		env.sender = o->sender;
+		env.rcpts = rcpt;
+		env.nrcpts = 1;
+		env.client_addr = o->client;
+		env.direction = o->direction;
+		if (scan_message(pol, &deps, &env, msg.data, msg.len, &v,
+		    &err) == -1)
+			v = scan_error_verdict(pol, &env, err.msg);
+
+		buf_reset(&out);
+		verdict_json(v, file, &out);
+		printf("%s\n", buf_cstr(&out));
+		if (o->explain)
+			for (k = 0; k < v->nexplain; k++)
+				printf("  %s\n", v->explain[k]);
+		if (o->output != NULL && v->disposition < DISP_DISCARD) {
+			struct buf delivered = BUF_INIT;
+
+			message_render(msg.data, msg.len, v, host, &delivered);
+			if (write_output(o->output, file, &delivered) == -1)
+				st = CLI_EX_SOFTWARE;
+			buf_free(&delivered);
+		}
+		verdict_free(&v);
+		buf_free(&msg);
+	}
+	buf_free(&out);
+	av_engine_unref(&eng);
+	typer_free(&typer);
+	policy_unref(&pol);
+	return st;
+}

@@ -1,0 +1,1226 @@
+/*
+ * policy/policy.c - the policy file: one table of keys feeds the loader,
+ * the defaults and the reference (see policy.h).
+ *
+ * Loading has two phases. inih reads the file into a list of entries
+ * (section, key, value, line), joining indented continuation lines to the
+ * key above; then every entry is checked against the table, converted into
+ * a new struct policy, and the result is cross-checked (rules name actions
+ * that exist, discard has a quarantine, ...). Every problem is collected;
+ * nothing is applied unless there are none.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "magic.h"
+#include "policy.h"
+#include "util.h"
+
+enum pk_type {
+	PK_STR,		/* string; "" = NULL */
+	PK_BOOL,
+	PK_UINT,
+	PK_SIZE,	/* bytes, K/M/G suffixes */
+	PK_TIME,	/* milliseconds; ms/s/m/h/d suffixes, bare = seconds */
+	PK_MODE,	/* octal file mode */
+	PK_WORDS,	/* list of words (spaces or commas) */
+	PK_EXTS,	/* list of extensions: lower case, leading dot dropped */
+	PK_TYPES,	/* list of true-type words */
+	PK_FORMATS,	/* list of archive formats */
+	PK_CIDRS,	/* list of networks */
+	PK_LOGLEVEL,
+	PK_RAWSCAN,
+	PK_ORDER
+};
+
+struct policy_key {
+	const char	*section;
+	const char	*name;
+	enum pk_type	 type;
+	uint64_t	 min;
+	uint64_t	 max;
+	const char	*def;
+	size_t		 off;
+};
+
+#define OFF(f)	offsetof(struct policy, f)
+#define KB	1024ull
+#define MB	(1024ull * 1024)
+#define GB	(1024ull * 1024 * 1024)
+#define SEC	1000ull
+#define DAY	(86400ull * 1000)
+
+static const struct policy_key keys[] = {
+	/* section     name                    type        min  max        default      field */
+	{ "daemon", "socket", PK_STR, 0, 0,
+	    "unix:/var/spool/postfix/portcullis/portcullis.sock", OFF(socket) },
+	{ "daemon", "socket_mode", PK_MODE, 0, 0777, "0660", OFF(socket_mode) },
+	{ "daemon", "socket_group", PK_STR, 0, 0, "postfix", OFF(socket_group) },
+	{ "daemon", "user", PK_STR, 0, 0, "portcullis", OFF(user) },
+	{ "daemon", "pid_file", PK_STR, 0, 0, "/run/portcullis/portcullis.pid",
+	    OFF(pid_file) },
+	{ "daemon", "spool_dir", PK_STR, 0, 0, "/var/lib/portcullis/spool",
+	    OFF(spool_dir) },
+	{ "daemon", "hostname", PK_STR, 0, 0, "", OFF(hostname) },
+	{ "daemon", "log_level", PK_LOGLEVEL, 0, 0, "normal", OFF(log_level) },
+	{ "daemon", "memory_buffer", PK_SIZE, 64 * KB, 1 * GB, "2M",
+	    OFF(memory_buffer) },
+	{ "daemon", "max_scans", PK_UINT, 0, 1024, "0", OFF(max_scans) },
+	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
+	    OFF(shutdown_timeout_ms) },
+
+	{ "limits", "message_size", PK_SIZE, 1 * KB, 2 * GB, "20M",
+	    OFF(message_size) },
+	{ "limits", "attachments", PK_UINT, 1, 100000, "20", OFF(attachments) },
+	{ "limits", "attachment_size", PK_SIZE, 1 * KB, 2 * GB, "10M",
+	    OFF(attachment_size) },
+	{ "limits", "mime_depth", PK_UINT, 1, 100, "20", OFF(mime_depth) },
+	{ "limits", "mime_parts", PK_UINT, 1, 100000, "500", OFF(mime_parts) },
+	{ "limits", "header_size", PK_SIZE, 1 * KB, 64 * MB, "1M",
+	    OFF(header_size) },
+	{ "limits", "archive_depth", PK_UINT, 0, 64, "10", OFF(archive_depth) },
+	{ "limits", "archive_entries", PK_UINT, 1, 1000000, "1000",
+	    OFF(archive_entries) },
+	{ "limits", "archive_member_size", PK_SIZE, 1 * KB, 4 * GB, "64M",
+	    OFF(archive_member_size) },
+	{ "limits", "decoded_size", PK_SIZE, 1 * KB, 16 * GB, "128M",
+	    OFF(decoded_size) },
+	{ "limits", "compression_ratio", PK_UINT, 0, 1000000, "200",
+	    OFF(compression_ratio) },
+	{ "limits", "recipients", PK_UINT, 1, 100000, "100", OFF(recipients) },
+	{ "limits", "messages_per_connection", PK_UINT, 1, 1000000, "100",
+	    OFF(messages_per_connection) },
+	{ "limits", "scan_time", PK_TIME, 1 * SEC, 280 * SEC, "120s",
+	    OFF(scan_time_ms) },
+
+	{ "antivirus", "enabled", PK_BOOL, 0, 0, "yes", OFF(av_enabled) },
+	{ "antivirus", "database", PK_STR, 0, 0, "/var/lib/clamav",
+	    OFF(av_database) },
+	{ "antivirus", "check_interval", PK_TIME, 1 * SEC, 86400 * SEC, "60s",
+	    OFF(av_check_interval_ms) },
+	{ "antivirus", "max_signature_age", PK_TIME, 0, 365 * DAY, "48h",
+	    OFF(av_max_age_ms) },
+	{ "antivirus", "raw_scan", PK_RAWSCAN, 0, 0, "auto", OFF(av_raw_scan) },
+	{ "antivirus", "max_scansize", PK_SIZE, 1 * MB, 4 * GB, "400M",
+	    OFF(av_max_scansize) },
+	{ "antivirus", "max_filesize", PK_SIZE, 1 * MB, 2 * GB, "100M",
+	    OFF(av_max_filesize) },
+	{ "antivirus", "max_recursion", PK_UINT, 1, 100, "17",
+	    OFF(av_max_recursion) },
+	{ "antivirus", "max_files", PK_UINT, 1, 1000000, "10000",
+	    OFF(av_max_files) },
+	{ "antivirus", "heuristics", PK_BOOL, 0, 0, "yes", OFF(av_heuristics) },
+
+	{ "attachments", "blocked_extensions", PK_EXTS, 0, 0,
+	    "exe scr bat shs vbs pif dot pot com cmd lnk eml swf vbe chm "
+	    "js jse wsf wsh hta iso img vhd vhdx msi ps1 jar cpl reg",
+	    OFF(blocked_extensions) },
+	{ "attachments", "blocked_types", PK_TYPES, 0, 0,
+	    "exe-pe exe-elf exe-macho exe-dos script shortcut msi",
+	    OFF(blocked_types) },
+	{ "attachments", "inspect_archives", PK_BOOL, 0, 0, "yes",
+	    OFF(inspect_archives) },
+	{ "attachments", "archive_formats", PK_FORMATS, 0, 0,
+	    "zip 7z rar tar gzip bzip2 xz cab iso cpio", OFF(archive_formats) },
+
+	{ "direction", "internal_domains", PK_WORDS, 0, 0, "",
+	    OFF(internal_domains) },
+	{ "direction", "internal_networks", PK_CIDRS, 0, 0,
+	    "127.0.0.0/8 ::1/128", OFF(internal_networks) },
+	{ "direction", "authenticated_outbound", PK_BOOL, 0, 0, "yes",
+	    OFF(authenticated_outbound) },
+
+	{ "tagging", "header", PK_BOOL, 0, 0, "yes", OFF(tag_header) },
+	{ "tagging", "subject_tag", PK_STR, 0, 0, "[SUSPICIOUS]",
+	    OFF(subject_tag) },
+
+	{ "quarantine", "directory", PK_STR, 0, 0,
+	    "/var/lib/portcullis/quarantine", OFF(quarantine_dir) },
+	{ "quarantine", "expire_days", PK_UINT, 1, 36500, "60",
+	    OFF(quarantine_expire_days) },
+
+	{ "notify", "admin", PK_STR, 0, 0, "postmaster", OFF(notify_admin) },
+	{ "notify", "from", PK_STR, 0, 0, "MAILER-DAEMON", OFF(notify_from) },
+	{ "notify", "server_tag", PK_STR, 0, 0, "[portcullis]",
+	    OFF(notify_server_tag) },
+	{ "notify", "sendmail", PK_STR, 0, 0, "/usr/sbin/sendmail",
+	    OFF(sendmail_path) },
+	{ "notify", "forged_senders", PK_BOOL, 0, 0, "no",
+	    OFF(notify_forged_senders) },
+
+	{ "order", "filters", PK_ORDER, 0, 0, "attachments antivirus",
+	    OFF(attachments_first) },
+};
+
+static const char *const disp_names[DISP__N] = {
+	"accept", "tag", "strip", "hold", "discard", "tempfail", "reject"
+};
+
+static const char *const rule_names[RULE__N] = {
+	"virus", "unscanned", "blocked_extension", "blocked_type", "encrypted",
+	"unreadable", "size_limit", "count_limit", "depth_limit",
+	"archive_bomb", "time_limit", "malformed", "name_mismatch", "partial",
+	"archive_anomaly", "stale_signatures", "error"
+};
+
+/* The action each rule takes when the file does not say (both directions). */
+static const char *const rule_defaults[RULE__N] = {
+	"reject",	/* virus */
+	"reject",	/* unscanned */
+	"reject",	/* blocked_extension */
+	"reject",	/* blocked_type */
+	"reject",	/* encrypted */
+	"reject",	/* unreadable */
+	"reject",	/* size_limit */
+	"reject",	/* count_limit */
+	"reject",	/* depth_limit */
+	"reject",	/* archive_bomb */
+	"tempfail",	/* time_limit */
+	"reject",	/* malformed */
+	"tag",		/* name_mismatch */
+	"reject",	/* partial */
+	"reject",	/* archive_anomaly */
+	"tag",		/* stale_signatures */
+	"tempfail",	/* error */
+};
+
+static const char *const archive_format_names[] = {
+	"zip", "7z", "rar", "tar", "gzip", "bzip2", "xz", "lzma", "zstd",
+	"cab", "iso", "cpio", "lha", "xar", "ar", NULL
+};
+
+static const struct {
+	const char	*name;
+	enum disposition disp;
+	const char	*reply;
+	const char	*replacement;
+} builtin_actions[] = {
+	{ "accept", DISP_ACCEPT, NULL, NULL },
+	{ "tag", DISP_TAG, NULL, NULL },
+	{ "strip", DISP_STRIP, NULL,
+	    "The attachment \"%FILENAME%\" was removed by the mail gateway "
+	    "(%RULE%: %DETAIL%)." },
+	{ "hold", DISP_HOLD, NULL, NULL },
+	{ "tempfail", DISP_TEMPFAIL,
+	    "451 4.7.1 Message could not be checked now, try again later",
+	    NULL },
+	{ "reject", DISP_REJECT,
+	    "554 5.7.1 Message refused by content policy (%RULE%: %DETAIL%)",
+	    NULL },
+};
+
+const char *
+disposition_str(enum disposition d)
+{
+	return d < DISP__N ? disp_names[d] : "?";
+}
+
+const char *
+rule_str(enum rule r)
+{
+	return r < RULE__N ? rule_names[r] : "?";
+}
+
+const char *
+direction_str(enum direction d)
+{
+	return d == DIR_OUTBOUND ? "outbound" : "inbound";
+}
+
+/* ---- phase 1: read the file into entries ---------------------------- */
+
+struct entry {
+	char		*section;
+	char		*name;
+	char		*value;
+	unsigned	 line;		/* 0 = command line override */
+	bool		 used;
+};
+
+struct loader {
+	const char	*file;
+	struct entry	*ents;
+	size_t		 nents;
+	struct buf	 errs;
+	unsigned	 nerrs;
+	/* reader state */
+	const char	*text;
+	size_t		 pos;
+	unsigned	 line;		/* line number of the last line read */
+	bool		 indented;	/* that line began with white space */
+	struct policy	*pol;
+};
+
+static void
+loader_err(struct loader *ld, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+loader_err(struct loader *ld, unsigned line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		xpanic("out of memory");
+	va_end(ap);
+	if (line == 0)
+		buf_printf(&ld->errs, "-o: %s\n", msg);
+	else
+		buf_printf(&ld->errs, "%s:%u: %s\n", ld->file, line, msg);
+	free(msg);
+	ld->nerrs++;
+}
+
+/* fgets-like reader that counts lines, for exact error lines. */
+static char *
+loader_reader(char *str, int num, void *stream)
+{
+	struct loader	*ld = stream;
+	size_t		 i = 0;
+
+	if (ld->text[ld->pos] == '\0' || num < 2)
+		return NULL;
+	if (ld->pos == 0 || ld->text[ld->pos - 1] == '\n') {
+		ld->line++;
+		ld->indented = ld->text[ld->pos] == ' ' ||
+		    ld->text[ld->pos] == '\t';
+	}
+	while (i < (size_t)num - 1 && ld->text[ld->pos] != '\0') {
+		char c = ld->text[ld->pos++];
+
+		str[i++] = c;
+		if (c == '\n')
+			break;
+	}
+	str[i] = '\0';
+	return str;
+}
+
+static int
+loader_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct loader	*ld = user;
+	struct entry	*e;
+
+	if (ld->indented && ld->nents != 0) {
+		e = &ld->ents[ld->nents - 1];
+		if (strcmp(e->section, section) == 0 &&
+		    strcmp(e->name, name) == 0) {
+			char *v = xasprintf("%s %s", e->value, value);
+
+			free(e->value);
+			e->value = v;
+			return 1;
+		}
+	}
+	ld->ents = xreallocarray(ld->ents, ld->nents + 1, sizeof *ld->ents);
+	e = &ld->ents[ld->nents++];
+	e->section = xstrdup(section);
+	e->name = xstrdup(name);
+	e->value = xstrdup(value);
+	e->line = ld->line;
+	e->used = false;
+	return 1;
+}
+
+/* inih reports only its first syntax error; find them all ourselves. */
+static void
+loader_syntax(struct loader *ld)
+{
+	const char	*p = ld->text;
+	unsigned	 line = 0;
+
+	while (*p != '\0') {
+		const char	*eol = strchr(p, '\n');
+		size_t		 n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+		char		*l = xstrndup(p, n), *s = l, *end;
+
+		line++;
+		while (isspace((unsigned char)*s))
+			s++;
+		end = s + strlen(s);
+		while (end > s && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3;
+		if (*s == '\0' || *s == ';' || *s == '#')
+			;
+		else if (*s == '[') {
+			if (strchr(s, ']') == NULL)
+				loader_err(ld, line,
+				    "%s: section header without ']'", s);
+		} else if (strpbrk(s, "=:") == NULL)
+			loader_err(ld, line,
+			    "syntax error: expected \"key = value\"");
+		free(l);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+/* ---- phase 2: values -------------------------------------------------- */
+
+static int
+parse_u64(const char *s, uint64_t *v, const char **end)
+{
+	char			*e;
+	unsigned long long	 n;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtoull(s, &e, 10);
+	if (errno != 0)
+		return -1;
+	*v = n;
+	*end = e;
+	return 0;
+}
+
+static int
+mul_ok(uint64_t *v, uint64_t m)
+{
+	if (m != 0 && *v > UINT64_MAX / m)
+		return -1;
+	*v *= m;
+	return 0;
+}
+
+static int
+parse_size(const char *s, uint64_t *v)
+{
+	const char	*e;
+	uint64_t	 m = 1;
+
+	if (parse_u64(s, v, &e) == -1)
+		return -1;
+	if (*e == '\0')
+		return 0;
+	switch (toupper((unsigned char)*e)) {
+	case 'K': m = KB; break;
+	case 'M': m = MB; break;
+	case 'G': m = GB; break;
+	default: return -1;
+	}
+	e++;
+	if (toupper((unsigned char)*e) == 'B' || toupper((unsigned char)*e) == 'I')
+		e++;
+	if (toupper((unsigned char)*e) == 'B')
+		e++;
+	return *e == '\0' ? mul_ok(v, m) : -1;
+}
+
+static int
+parse_time(const char *s, uint64_t *v)
+{
+	const char	*e;
+	uint64_t	 m = SEC;
+
+	if (parse_u64(s, v, &e) == -1)
+		return -1;
+	if (strcmp(e, "ms") == 0)
+		m = 1;
+	else if (strcmp(e, "") == 0 || strcmp(e, "s") == 0)
+		m = SEC;
+	else if (strcmp(e, "m") == 0)
+		m = 60 * SEC;
+	else if (strcmp(e, "h") == 0)
+		m = 3600 * SEC;
+	else if (strcmp(e, "d") == 0)
+		m = DAY;
+	else
+		return -1;
+	return mul_ok(v, m);
+}
+
+static int
+parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t	i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *b = true, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *b = false, 0;
+	}
+	return -1;
+}
+
+static void
+strlist_free(struct strlist *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+strlist_split(struct strlist *l, const char *s)
+{
+	char	*copy = xstrdup(s), *tok, *save = NULL;
+
+	strlist_free(l);
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+		l->v[l->n++] = xstrdup(tok);
+	}
+	free(copy);
+}
+
+static int
+parse_cidr(const char *s, struct cidr *c)
+{
+	char		 addr[64];
+	const char	*slash = strchr(s, '/');
+	size_t		 n = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned	 max;
+	uint64_t	 p;
+	const char	*e;
+
+	if (n == 0 || n >= sizeof addr)
+		return -1;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(c, 0, sizeof *c);
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	c->prefix = max;
+	if (slash != NULL) {
+		if (parse_u64(slash + 1, &p, &e) == -1 || *e != '\0' || p > max)
+			return -1;
+		c->prefix = (unsigned)p;
+	}
+	return 0;
+}
+
+static bool
+word_in(const char *w, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(w, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Sets one table key from a string; 0 or -1 with a reason in why. */
+static int
+key_set(struct policy *pol, const struct policy_key *k, const char *val,
+    char *why, size_t whylen)
+{
+	void		*f = (char *)pol + k->off;
+	uint64_t	 n;
+	bool		 b;
+	size_t		 i;
+	struct strlist	*l = f;
+
+	switch (k->type) {
+	case PK_STR:
+		free(*(char **)f);
+		*(char **)f = val[0] == '\0' ? NULL : xstrdup(val);
+		return 0;
+	case PK_BOOL:
+		if (parse_bool(val, &b) == -1)
+			goto bad;
+		*(bool *)f = b;
+		return 0;
+	case PK_UINT:
+	case PK_SIZE:
+	case PK_TIME:
+		if (k->type == PK_UINT) {
+			const char *e;
+
+			if (parse_u64(val, &n, &e) == -1 || *e != '\0')
+				goto bad;
+		} else if ((k->type == PK_SIZE ? parse_size(val, &n) :
+		    parse_time(val, &n)) == -1)
+			goto bad;
+		if (n < k->min || n > k->max) {
+			snprintf(why, whylen, "\"%s\" is out of range "
+			    "(%llu..%llu%s)", val, (unsigned long long)k->min,
+			    (unsigned long long)k->max,
+			    k->type == PK_SIZE ? " bytes" :
+			    k->type == PK_TIME ? " ms" : "");
+			return -1;
+		}
+		if (k->type == PK_UINT)
+			*(unsigned *)f = (unsigned)n;
+		else
+			*(uint64_t *)f = n;
+		return 0;
+	case PK_MODE: {
+		char		*e;
+		unsigned long	 m = strtoul(val, &e, 8);
+
+		if (*val == '\0' || *e != '\0' || m > k->max)
+			goto bad;
+		*(unsigned *)f = (unsigned)m;
+		return 0;
+	}
+	case PK_WORDS:
+		strlist_split(l, val);
+		for (i = 0; i < l->n; i++) {
+			char *w = l->v[i];
+
+			for (; *w != '\0'; w++)
+				*w = (char)tolower((unsigned char)*w);
+		}
+		return 0;
+	case PK_EXTS:
+		strlist_split(l, val);
+		for (i = 0; i < l->n; i++) {
+			char *w = l->v[i], *d = w;
+
+			if (*w == '.' || *w == '*') {
+				while (*w == '.' || *w == '*')
+					w++;
+				memmove(d, w, strlen(w) + 1);
+			}
+			for (w = d; *w != '\0'; w++)
+				*w = (char)tolower((unsigned char)*w);
+			if (*d == '\0' || strchr(d, '.') != NULL) {
+				snprintf(why, whylen,
+				    "\"%s\" is not a file extension", val);
+				return -1;
+			}
+		}
+		return 0;
+	case PK_TYPES:
+	case PK_FORMATS:
+		strlist_split(l, val);
+		for (i = 0; i < l->n; i++) {
+			bool ok = k->type == PK_TYPES ?
+			    truetype_known(l->v[i]) :
+			    word_in(l->v[i], archive_format_names);
+
+			if (!ok) {
+				snprintf(why, whylen, "unknown %s \"%s\"",
+				    k->type == PK_TYPES ? "true type" :
+				    "archive format", l->v[i]);
+				return -1;
+			}
+		}
+		return 0;
+	case PK_CIDRS: {
+		struct strlist	 tmp = { NULL, 0 };
+		struct cidr	*c;
+
+		strlist_split(&tmp, val);
+		c = xcalloc(tmp.n, sizeof *c);
+		for (i = 0; i < tmp.n; i++)
+			if (parse_cidr(tmp.v[i], &c[i]) == -1) {
+				snprintf(why, whylen,
+				    "\"%s\" is not an address or network",
+				    tmp.v[i]);
+				free(c);
+				strlist_free(&tmp);
+				return -1;
+			}
+		free(pol->internal_networks);
+		pol->internal_networks = c;
+		pol->ninternal_networks = tmp.n;
+		strlist_free(&tmp);
+		return 0;
+	}
+	case PK_LOGLEVEL:
+		if (strcmp(val, "normal") == 0)
+			*(enum log_level *)f = LOG_LEVEL_NORMAL;
+		else if (strcmp(val, "diagnostic") == 0)
+			*(enum log_level *)f = LOG_LEVEL_DIAGNOSTIC;
+		else {
+			snprintf(why, whylen, "\"%s\": want normal or "
+			    "diagnostic", val);
+			return -1;
+		}
+		return 0;
+	case PK_RAWSCAN:
+		if (strcmp(val, "auto") == 0)
+			*(enum raw_scan *)f = RAW_SCAN_AUTO;
+		else if (strcmp(val, "always") == 0)
+			*(enum raw_scan *)f = RAW_SCAN_ALWAYS;
+		else if (strcmp(val, "never") == 0)
+			*(enum raw_scan *)f = RAW_SCAN_NEVER;
+		else {
+			snprintf(why, whylen, "\"%s\": want auto, always or "
+			    "never", val);
+			return -1;
+		}
+		return 0;
+	case PK_ORDER: {
+		struct strlist	tmp = { NULL, 0 };
+		bool		ok;
+
+		strlist_split(&tmp, val);
+		ok = tmp.n == 2 && ((strcmp(tmp.v[0], "attachments") == 0 &&
+		    strcmp(tmp.v[1], "antivirus") == 0) ||
+		    (strcmp(tmp.v[0], "antivirus") == 0 &&
+		    strcmp(tmp.v[1], "attachments") == 0));
+		if (ok)
+			*(bool *)f = strcmp(tmp.v[0], "attachments") == 0;
+		strlist_free(&tmp);
+		if (!ok) {
+			snprintf(why, whylen, "\"%s\": want \"attachments "
+			    "antivirus\" or \"antivirus attachments\"", val);
+			return -1;
+		}
+		return 0;
+	}
+	}
+bad:
+	snprintf(why, whylen, "\"%s\" is not a valid %s", val,
+	    k->type == PK_BOOL ? "yes/no value" :
+	    k->type == PK_SIZE ? "size (like 512K, 20M, 1G)" :
+	    k->type == PK_TIME ? "time (like 500ms, 30s, 5m, 48h)" :
+	    k->type == PK_MODE ? "octal mode" : "number");
+	return -1;
+}
+
+static const struct policy_key *
+key_find(const char *section, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool
+section_known(const char *section)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return strcmp(section, "rules") == 0 ||
+	    strcmp(section, "rules:outbound") == 0 ||
+	    strncmp(section, "action:", 7) == 0;
+}
+
+/* ---- actions ---------------------------------------------------------- */
+
+static struct action *
+action_add(struct policy *pol, const char *name)
+{
+	struct action	*a;
+
+	pol->actions = xreallocarray(pol->actions, pol->nactions + 1,
+	    sizeof *pol->actions);
+	a = &pol->actions[pol->nactions++];
+	memset(a, 0, sizeof *a);
+	a->name = xstrdup(name);
+	return a;
+}
+
+const struct action *
+policy_action(const struct policy *pol, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < pol->nactions; i++)
+		if (strcmp(pol->actions[i].name, name) == 0)
+			return &pol->actions[i];
+	return NULL;
+}
+
+static bool
+action_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+	return true;
+}
+
+/* "554 5.7.1 text": code class must match the enhanced code's class. */
+static int
+reply_check(const char *r, char *why, size_t whylen)
+{
+	if (!(r[0] == '4' || r[0] == '5') || !isdigit((unsigned char)r[1]) ||
+	    !isdigit((unsigned char)r[2]) || r[3] != ' ' || r[4] != r[0] ||
+	    r[5] != '.' || strchr(r, '\r') != NULL) {
+		snprintf(why, whylen, "\"%s\": want \"4xx 4.x.x text\" or "
+		    "\"5xx 5.x.x text\"", r);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+action_set(struct loader *ld, struct action *a, const struct entry *e)
+{
+	const char	*sect = e->section, *v = e->value;
+	size_t		 i;
+
+	if (strcmp(e->name, "disposition") == 0) {
+		for (i = 0; i < DISP__N; i++)
+			if (strcmp(v, disp_names[i]) == 0)
+				break;
+		if (i == DISP__N)
+			loader_err(ld, e->line, "[%s] disposition: \"%s\": want "
+			    "accept, tag, strip, hold, discard, tempfail or "
+			    "reject", sect, v);
+		else
+			a->disposition = (enum disposition)i;
+	} else if (strcmp(e->name, "quarantine") == 0) {
+		free(a->quarantine);
+		a->quarantine = NULL;
+		if (v[0] != '\0' && !action_name_ok(v))
+			loader_err(ld, e->line, "[%s] quarantine: \"%s\" is "
+			    "not a valid area name", sect, v);
+		else if (v[0] != '\0' && strcmp(v, "no") != 0)
+			a->quarantine = xstrdup(v);
+	} else if (strcmp(e->name, "notify") == 0) {
+		struct strlist	l = { NULL, 0 };
+
+		strlist_split(&l, v);
+		a->notify = 0;
+		for (i = 0; i < l.n; i++) {
+			if (strcmp(l.v[i], "admin") == 0)
+				a->notify |= NOTIFY_ADMIN;
+			else if (strcmp(l.v[i], "sender") == 0)
+				a->notify |= NOTIFY_SENDER;
+			else if (strcmp(l.v[i], "recipients") == 0)
+				a->notify |= NOTIFY_RECIPIENTS;
+			else if (strcmp(l.v[i], "none") != 0)
+				loader_err(ld, e->line, "[%s] notify: \"%s\": "
+				    "want admin, sender, recipients or none",
+				    sect, l.v[i]);
+		}
+		strlist_free(&l);
+	} else if (strcmp(e->name, "reply") == 0) {
+		char	why[256];
+
+		if (reply_check(v, why, sizeof why) == -1)
+			loader_err(ld, e->line, "[%s] reply: %s", sect, why);
+		free(a->reply);
+		a->reply = xstrdup(v);
+	} else if (strcmp(e->name, "replacement") == 0) {
+		free(a->replacement);
+		a->replacement = xstrdup(v);
+	} else if (strcmp(e->name, "subject_tag") == 0) {
+		free(a->subject_tag);
+		a->subject_tag = v[0] == '\0' ? NULL : xstrdup(v);
+	} else
+		loader_err(ld, e->line, "[%s] %s: unknown key", sect, e->name);
+}
+
+static void
+policy_builtins(struct policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof builtin_actions / sizeof builtin_actions[0];
+	    i++) {
+		struct action *a = action_add(pol, builtin_actions[i].name);
+
+		a->disposition = builtin_actions[i].disp;
+		a->reply = xstrdup(builtin_actions[i].reply);
+		a->replacement = xstrdup(builtin_actions[i].replacement);
+		a->builtin = true;
+	}
+}
+
+/* ---- the load --------------------------------------------------------- */
+
+static bool
+entry_dup(const struct loader *ld, size_t i)
+{
+	size_t	j;
+
+	for (j = 0; j < i; j++)
+		if (ld->ents[j].line != 0 && ld->ents[i].line != 0 &&
+		    strcmp(ld->ents[j].section, ld->ents[i].section) == 0 &&
+		    strcmp(ld->ents[j].name, ld->ents[i].name) == 0)
+			return true;
+	return false;
+}
+
+static void
+apply_entries(struct loader *ld)
+{
+	struct policy	*pol = ld->pol;
+	size_t		 i, j;
+	char		 why[512];
+	const char	*bad_section = NULL;
+
+	/* Actions first, so that rules can refer to them in any order. */
+	for (i = 0; i < ld->nents; i++) {
+		struct entry	*e = &ld->ents[i];
+		const char	*name = e->section + 7;
+		struct action	*a;
+
+		if (strncmp(e->section, "action:", 7) != 0)
+			continue;
+		e->used = true;
+		if (entry_dup(ld, i)) {
+			loader_err(ld, e->line, "[%s] %s: duplicate key",
+			    e->section, e->name);
+			continue;
+		}
+		if (!action_name_ok(name)) {
+			loader_err(ld, e->line, "[%s]: bad action name \"%s\" "
+			    "(letters, digits, - and _)", e->section, name);
+			continue;
+		}
+		a = (struct action *)policy_action(pol, name);
+		if (a != NULL && a->builtin) {
+			loader_err(ld, e->line, "[%s]: \"%s\" is a built-in "
+			    "action and cannot be redefined", e->section, name);
+			continue;
+		}
+		if (a == NULL) {
+			a = action_add(pol, name);
+			a->disposition = DISP__N;	/* must be set */
+		}
+		action_set(ld, a, e);
+	}
+	for (i = 0; i < pol->nactions; i++) {
+		struct action *a = &pol->actions[i];
+
+		if (a->builtin)
+			continue;
+		for (j = 0; j < ld->nents; j++)
+			if (strncmp(ld->ents[j].section, "action:", 7) == 0 &&
+			    strcmp(ld->ents[j].section + 7, a->name) == 0)
+				break;
+		if (a->disposition == DISP__N) {
+			loader_err(ld, ld->ents[j].line, "[action:%s]: no "
+			    "disposition given", a->name);
+			a->disposition = DISP_TEMPFAIL;
+		}
+		if (a->disposition == DISP_DISCARD && a->quarantine == NULL)
+			loader_err(ld, ld->ents[j].line, "[action:%s]: "
+			    "disposition discard needs a quarantine area",
+			    a->name);
+		/* A reply is used only by reject and tempfail. */
+		if (a->reply != NULL && (a->disposition == DISP_REJECT ||
+		    a->disposition == DISP_TEMPFAIL) &&
+		    a->reply[0] != (a->disposition == DISP_REJECT ? '5' : '4'))
+			loader_err(ld, ld->ents[j].line, "[action:%s] reply: "
+			    "a %s needs a %cxx code", a->name,
+			    disp_names[a->disposition],
+			    a->disposition == DISP_REJECT ? '5' : '4');
+		if (a->reply == NULL && a->disposition == DISP_REJECT)
+			a->reply = xstrdup(policy_action(pol, "reject")->reply);
+		if (a->reply == NULL && a->disposition == DISP_TEMPFAIL)
+			a->reply = xstrdup(policy_action(pol,
+			    "tempfail")->reply);
+		if (a->replacement == NULL)
+			a->replacement = xstrdup(policy_action(pol,
+			    "strip")->replacement);
+	}
+
+	for (i = 0; i < ld->nents; i++) {
+		struct entry			*e = &ld->ents[i];
+		const struct policy_key		*k;
+
+		if (e->used)
+			continue;
+		e->used = true;
+		if (!section_known(e->section)) {
+			if (bad_section == NULL ||
+			    strcmp(bad_section, e->section) != 0)
+				loader_err(ld, e->line, "[%s]: unknown section",
+				    e->section);
+			bad_section = e->section;
+			continue;
+		}
+		if (e->line != 0 && entry_dup(ld, i)) {
+			loader_err(ld, e->line, "[%s] %s: duplicate key",
+			    e->section, e->name);
+			continue;
+		}
+		if (strcmp(e->section, "rules") == 0 ||
+		    strcmp(e->section, "rules:outbound") == 0) {
+			enum direction	d = e->section[5] == ':' ?
+			    DIR_OUTBOUND : DIR_INBOUND;
+			const struct action *a;
+
+			for (j = 0; j < RULE__N; j++)
+				if (strcmp(e->name, rule_names[j]) == 0)
+					break;
+			if (j == RULE__N) {
+				loader_err(ld, e->line, "[%s] %s: unknown rule",
+				    e->section, e->name);
+				continue;
+			}
+			a = policy_action(pol, e->value);
+			if (a == NULL) {
+				loader_err(ld, e->line, "[%s] %s: action \"%s\" "
+				    "is not defined", e->section, e->name,
+				    e->value);
+				continue;
+			}
+			if (j == RULE_ERROR && a->disposition != DISP_TEMPFAIL &&
+			    a->disposition != DISP_REJECT &&
+			    a->disposition != DISP_ACCEPT &&
+			    a->disposition != DISP_HOLD) {
+				loader_err(ld, e->line, "[%s] %s: \"%s\" must "
+				    "tempfail, reject, hold or accept",
+				    e->section, e->name, e->value);
+				continue;
+			}
+			pol->rules[d][j] = a;	/* outbound inherits inbound */
+			continue;
+		}
+		k = key_find(e->section, e->name);
+		if (k == NULL) {
+			loader_err(ld, e->line, "[%s] %s: unknown key",
+			    e->section, e->name);
+			continue;
+		}
+		if (key_set(pol, k, e->value, why, sizeof why) == -1)
+			loader_err(ld, e->line, "[%s] %s: %s", e->section,
+			    e->name, why);
+	}
+}
+
+static void
+loader_free(struct loader *ld)
+{
+	size_t	i;
+
+	for (i = 0; i < ld->nents; i++) {
+		free(ld->ents[i].section);
+		free(ld->ents[i].name);
+		free(ld->ents[i].value);
+	}
+	free(ld->ents);
+	buf_free(&ld->errs);
+}
+
+static void
+policy_free(struct policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		void *f = (char *)pol + keys[i].off;
+
+		if (keys[i].type == PK_STR)
+			free(*(char **)f);
+		else if (keys[i].type == PK_WORDS ||
+		    keys[i].type == PK_EXTS || keys[i].type == PK_TYPES ||
+		    keys[i].type == PK_FORMATS)
+			strlist_free(f);
+	}
+	free(pol->internal_networks);
+	for (i = 0; i < pol->nactions; i++) {
+		free(pol->actions[i].name);
+		free(pol->actions[i].quarantine);
+		free(pol->actions[i].reply);
+		free(pol->actions[i].replacement);
+		free(pol->actions[i].subject_tag);
+	}
+	free(pol->actions);
+	free(pol->source);
+	free(pol);
+}
+
+int
+policy_load_string(const char *text, const char *name,
+    const struct policy_override *ov, size_t nov, struct policy **pol_r,
+    char **errors_r)
+{
+	struct loader	 ld;
+	struct policy	*pol = xcalloc(1, sizeof *pol);
+	char		 why[512];
+	size_t		 i;
+	int		 r, d;
+
+	*pol_r = NULL;
+	*errors_r = NULL;
+	memset(&ld, 0, sizeof ld);
+	ld.file = name;
+	ld.text = text != NULL ? text : "";
+	ld.pol = pol;
+	pol->refs = 1;
+	pol->source = xstrdup(name);
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (key_set(pol, &keys[i], keys[i].def, why, sizeof why) == -1)
+			xpanic("bad built-in default [%s] %s: %s",
+			    keys[i].section, keys[i].name, why);
+	policy_builtins(pol);
+
+	/* Lines up to 64 KiB, read through our line-counting reader. */
+	ini_max_line = 65536;
+	ini_use_stack = 0;
+	ini_allow_realloc = 1;
+	ini_stop_on_first_error = 0;
+	loader_syntax(&ld);
+	r = ini_parse_stream(loader_reader, &ld, loader_handler, &ld);
+	if (r > 0 && ld.nerrs == 0)
+		loader_err(&ld, (unsigned)r, "syntax error");
+	else if (r < 0)
+		loader_err(&ld, 0, "%s: cannot parse (out of memory)", name);
+
+	for (i = 0; i < nov; i++) {
+		const char	*dot = strrchr(ov[i].key, '.');
+		char		*sect;
+
+		if (dot == NULL || dot == ov[i].key || dot[1] == '\0') {
+			loader_err(&ld, 0, "\"%s\": want section.key=value",
+			    ov[i].key);
+			continue;
+		}
+		sect = xstrndup(ov[i].key, (size_t)(dot - ov[i].key));
+		ld.line = 0;
+		ld.indented = false;
+		loader_handler(&ld, sect, dot + 1, ov[i].value);
+		free(sect);
+	}
+	apply_entries(&ld);
+
+	for (d = 0; d < DIR__N; d++)
+		for (i = 0; i < RULE__N; i++)
+			if (pol->rules[d][i] == NULL)
+				pol->rules[d][i] = d == DIR_OUTBOUND &&
+				    pol->rules[DIR_INBOUND][i] != NULL ?
+				    pol->rules[DIR_INBOUND][i] :
+				    policy_action(pol, rule_defaults[i]);
+
+	if (pol->attachment_size > pol->message_size)
+		loader_err(&ld, 0, "[limits] attachment_size (%llu) is larger "
+		    "than message_size (%llu)",
+		    (unsigned long long)pol->attachment_size,
+		    (unsigned long long)pol->message_size);
+	if (pol->socket != NULL && strncmp(pol->socket, "unix:", 5) != 0 &&
+	    strncmp(pol->socket, "local:", 6) != 0 &&
+	    strncmp(pol->socket, "inet:", 5) != 0 &&
+	    strncmp(pol->socket, "inet6:", 6) != 0)
+		loader_err(&ld, 0, "[daemon] socket: \"%s\": want unix:PATH, "
+		    "inet:PORT@HOST or inet6:PORT@HOST", pol->socket);
+	else if (pol->socket != NULL && strncmp(pol->socket, "inet", 4) == 0 &&
+	    strchr(pol->socket, '@') == NULL)
+		loader_err(&ld, 0, "[daemon] socket: \"%s\": name the address "
+		    "(inet:PORT@127.0.0.1); a bare port listens on every "
+		    "interface", pol->socket);
+
+	if (ld.nerrs != 0) {
+		*errors_r = xstrdup(buf_cstr(&ld.errs));
+		loader_free(&ld);
+		policy_free(pol);
+		return -1;
+	}
+	loader_free(&ld);
+	*pol_r = pol;
+	return 0;
+}
+
+int
+policy_load(const char *path, const struct policy_override *ov, size_t nov,
+    struct policy **pol_r, char **errors_r)
+{
+	FILE		*fp;
+	struct buf	 b = BUF_INIT;
+	char		 chunk[8192];
+	size_t		 n;
+	int		 r;
+	struct stat	 st;
+
+	*pol_r = NULL;
+	*errors_r = NULL;
+	if (path == NULL)
+		return policy_load_string("", "(defaults)", ov, nov, pol_r,
+		    errors_r);
+	if ((fp = fopen(path, "r")) == NULL) {
+		*errors_r = xasprintf("%s: cannot open: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+		buf_append(&b, chunk, n);
+		if (b.len > 4 * MB) {
+			fclose(fp);
+			buf_free(&b);
+			*errors_r = xasprintf("%s: file too large\n", path);
+			return -1;
+		}
+	}
+	if (memchr(b.data, '\0', b.len) != NULL) {
+		fclose(fp);
+		buf_free(&b);
+		*errors_r = xasprintf("%s: contains a NUL byte\n", path);
+		return -1;
+	}
+	r = policy_load_string(buf_cstr(&b), path, ov, nov, pol_r, errors_r);
+	if (r == 0 && fstat(fileno(fp), &st) == 0)
+		(*pol_r)->version = (uint64_t)st.st_mtime;
+	fclose(fp);
+	buf_free(&b);
+	return r;
+}
+
+struct policy *
+policy_ref(struct policy *pol)
+{
+	__atomic_add_fetch(&pol->refs, 1, __ATOMIC_SEQ_CST);
+	return pol;
+}
+
+void
+policy_unref(struct policy **polp)
+{
+	struct policy	*pol = *polp;
+
+	if (pol == NULL)
+		return;
+	*polp = NULL;
+	if (__atomic_sub_fetch(&pol->refs, 1, __ATOMIC_SEQ_CST) == 0)
+		policy_free(pol);
+}
+
+void
+policy_dump_keys(FILE *fp)
+{
+	size_t		i;
+	const char	*sect = "";
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (strcmp(sect, keys[i].section) != 0) {
+			sect = keys[i].section;
+			fprintf(fp, "%s[%s]\n", i == 0 ? "" : "\n", sect);
+		}
+		fprintf(fp, "%s = %s\n", keys[i].name, keys[i].def);
+	}
+	fprintf(fp, "\n[rules]\n");
+	for (i = 0; i < RULE__N; i++)
+		fprintf(fp, "%s = %s\n", rule_names[i], rule_defaults[i]);
+}

@@ -1,0 +1,226 @@
+/*
+ * policy/policy.h - the parsed policy file.
+ *
+ * policy_load() reads an ini file (inih) through one table of keys (see
+ * policy.c), collects every error as "file:line: [section] key: reason",
+ * cross-checks the result and returns a new, immutable struct policy.
+ * The live policy is never touched: reload builds a new one and swaps it.
+ *
+ * Ownership: struct policy is reference counted. policy_load() returns it
+ * with one reference; policy_ref() adds one; policy_unref() drops one and
+ * frees at zero. Everything reachable from a policy (actions, lists) is
+ * owned by it and borrowed by users for as long as they hold a reference.
+ * Thread-safety: a loaded policy is read-only and may be shared by all
+ * threads; ref/unref are atomic. policy_load() must not run concurrently
+ * with itself (inih's run-time options are process-wide).
+ */
+#ifndef PORTCULLIS_POLICY_H
+#define PORTCULLIS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "err.h"
+
+/* What happens to the message; ordered by severity (the worst wins). */
+enum disposition {
+	DISP_ACCEPT = 0,	/* deliver */
+	DISP_TAG,		/* deliver, subject tag + header */
+	DISP_STRIP,		/* deliver with the offending parts replaced */
+	DISP_HOLD,		/* Postfix hold queue (smfi_quarantine) */
+	DISP_DISCARD,		/* accept and drop; needs a quarantine copy */
+	DISP_TEMPFAIL,		/* 4xx, the sender retries */
+	DISP_REJECT,		/* 5xx */
+	DISP__N
+};
+
+/* Every finding a message can produce; each names an action per direction. */
+enum rule {
+	RULE_VIRUS = 0,		/* ClamAV signature */
+	RULE_UNSCANNED,		/* ClamAV could not scan it all (its limits) */
+	RULE_BLOCKED_EXTENSION,	/* a name with a blocked extension */
+	RULE_BLOCKED_TYPE,	/* content whose true type is blocked */
+	RULE_ENCRYPTED,		/* encrypted archive or entry */
+	RULE_UNREADABLE,	/* archive that cannot be read (corrupt, unsupported) */
+	RULE_SIZE_LIMIT,	/* message, part, member or total decoded size */
+	RULE_COUNT_LIMIT,	/* attachments, MIME parts, archive entries */
+	RULE_DEPTH_LIMIT,	/* MIME or archive nesting */
+	RULE_ARCHIVE_BOMB,	/* compression ratio */
+	RULE_TIME_LIMIT,	/* scan time */
+	RULE_MALFORMED,		/* unparseable or ambiguous MIME */
+	RULE_NAME_MISMATCH,	/* file name sources disagree */
+	RULE_PARTIAL,		/* message/partial */
+	RULE_ARCHIVE_ANOMALY,	/* local/central name differ, overlaps, junk */
+	RULE_STALE_SIGNATURES,	/* signature database older than allowed */
+	RULE_ERROR,		/* operational failure: the message was not judged */
+	RULE__N
+};
+
+enum direction {
+	DIR_INBOUND = 0,
+	DIR_OUTBOUND,
+	DIR__N
+};
+
+enum notify_who {
+	NOTIFY_ADMIN = 1u << 0,
+	NOTIFY_SENDER = 1u << 1,
+	NOTIFY_RECIPIENTS = 1u << 2
+};
+
+enum log_level {
+	LOG_LEVEL_NORMAL = 0,
+	LOG_LEVEL_DIAGNOSTIC
+};
+
+enum raw_scan {
+	RAW_SCAN_AUTO = 0,	/* only when a text part hides encoded data */
+	RAW_SCAN_ALWAYS,
+	RAW_SCAN_NEVER
+};
+
+/* A named action: [action:NAME] or one of the built-ins. */
+struct action {
+	char			*name;
+	enum disposition	 disposition;
+	char			*quarantine;	/* area, or NULL */
+	unsigned		 notify;	/* enum notify_who bits */
+	char			*reply;		/* "554 5.7.1 text", templates */
+	char			*replacement;	/* strip notice, templates */
+	char			*subject_tag;	/* NULL = none */
+	bool			 builtin;
+};
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];
+	unsigned	 prefix;
+};
+
+struct policy {
+	/* [daemon] */
+	char		*socket;
+	unsigned	 socket_mode;
+	char		*socket_group;
+	char		*user;
+	char		*pid_file;
+	char		*spool_dir;
+	char		*hostname;		/* NULL = gethostname() */
+	enum log_level	 log_level;
+	uint64_t	 memory_buffer;		/* bytes kept in RAM per message */
+	unsigned	 max_scans;		/* concurrent scans; 0 = cores */
+	uint64_t	 shutdown_timeout_ms;
+
+	/* [limits] */
+	uint64_t	 message_size;
+	unsigned	 attachments;
+	uint64_t	 attachment_size;
+	unsigned	 mime_depth;
+	unsigned	 mime_parts;
+	uint64_t	 header_size;
+	unsigned	 archive_depth;
+	unsigned	 archive_entries;
+	uint64_t	 archive_member_size;
+	uint64_t	 decoded_size;		/* total decoded bytes per message */
+	unsigned	 compression_ratio;
+	unsigned	 recipients;
+	unsigned	 messages_per_connection;
+	uint64_t	 scan_time_ms;
+
+	/* [antivirus] */
+	bool		 av_enabled;
+	char		*av_database;
+	uint64_t	 av_check_interval_ms;
+	uint64_t	 av_max_age_ms;		/* 0 = never stale */
+	enum raw_scan	 av_raw_scan;
+	uint64_t	 av_max_scansize;
+	uint64_t	 av_max_filesize;
+	unsigned	 av_max_recursion;
+	unsigned	 av_max_files;
+	bool		 av_heuristics;		/* ClamAV heuristic alerts */
+
+	/* [attachments] */
+	struct strlist	 blocked_extensions;	/* lower case, no dot */
+	struct strlist	 blocked_types;		/* true-type vocabulary */
+	bool		 inspect_archives;
+	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
+
+	/* [direction] */
+	struct strlist	 internal_domains;	/* lower case */
+	struct cidr	*internal_networks;
+	size_t		 ninternal_networks;
+	bool		 authenticated_outbound;
+
+	/* [tagging] */
+	bool		 tag_header;		/* X-Portcullis on accepted mail */
+	char		*subject_tag;		/* added by "tag"; NULL = none */
+
+	/* [quarantine] */
+	char		*quarantine_dir;
+	unsigned	 quarantine_expire_days;
+
+	/* [notify] */
+	char		*notify_admin;
+	char		*notify_from;
+	char		*notify_server_tag;
+	char		*sendmail_path;
+	bool		 notify_forged_senders;
+
+	/* [order] */
+	bool		 attachments_first;	/* attachment rules before AV */
+
+	/* [rules] and [rules:outbound] */
+	const struct action *rules[DIR__N][RULE__N];
+
+	/* every action, built-ins first */
+	struct action	*actions;
+	size_t		 nactions;
+
+	char		*source;		/* file name it came from */
+	uint64_t	 version;		/* mtime-based, for records */
+	int		 refs;
+};
+
+struct policy_override {
+	const char	*key;		/* "section.key" */
+	const char	*value;
+};
+
+/*
+ * Loads path (NULL = the built-in defaults only) and then applies the
+ * overrides (-o section.key=value), all validated alike. Returns 0 and
+ * *pol_r (caller's reference, policy_unref) or -1 with every problem in
+ * *errors_r, one per line, each "file:line: [section] key: reason"
+ * (caller frees *errors_r with free()); *errors_r is NULL on success.
+ */
+int	policy_load(const char *path, const struct policy_override *ov,
+	    size_t nov, struct policy **pol_r, char **errors_r)
+	    __attribute__((warn_unused_result));
+/* Same, from a string; name is used in messages ("test.ini"). */
+int	policy_load_string(const char *text, const char *name,
+	    const struct policy_override *ov, size_t nov,
+	    struct policy **pol_r, char **errors_r)
+	    __attribute__((warn_unused_result));
+
+struct policy	*policy_ref(struct policy *pol);
+void		 policy_unref(struct policy **polp);
+
+const struct action *policy_action(const struct policy *pol,
+	    const char *name);
+
+const char	*disposition_str(enum disposition d);
+const char	*rule_str(enum rule r);
+const char	*direction_str(enum direction d);
+
+/* Built-in compiled defaults as a policy text (the reference source). */
+void		 policy_dump_keys(FILE *fp);
+
+#endif

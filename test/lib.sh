@@ -1,0 +1,30 @@
+# test/lib.sh - shared by ./runtests, ./quickstart and the test rings.
+
+# Debian packages the build, the tests and the quickstart need.
+PORTCULLIS_PACKAGES="autoconf automake make gcc pkg-config libc6-dev \
+libmilter-dev libclamav-dev libarchive-dev libgmime-3.0-dev libinih-dev \
+libmagic-dev libmagic-mgc postfix miltertest clamav clamav-testfiles swaks \
+p7zip-full gcab genisoimage zip unzip bzip2 xz-utils cpio procps"
+
+# need_packages: installs the missing ones (as root, non-interactively).
+need_packages() {
+	missing=""
+	for p in $PORTCULLIS_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing Debian packages:$missing (run as root, or install them)"
+		return 1
+	fi
+	echo "installing:$missing"
+	# Postfix must not ask questions nor start the system instance.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 ||
+	{ apt-get update -q >/dev/null 2>&1 &&
+	  apt-get install -y -q --no-install-recommends $missing >/dev/null; } ||
+	{ echo "apt-get install failed for:$missing"; return 1; }
+}
