@@ -1,52 +1,905 @@
-/* lib/mime.c - (stub) */
+/*
+ * lib/mime.c - parse, walk, strip and render with GMime (see mime.h).
+ *
+ * The walk is our own recursion rather than GMimePartIter, so that depth,
+ * part counts and paths are ours to bound: GMime itself allows 1024 levels
+ * and never descends into a base64-encoded message/rfc822, which we decode
+ * and parse again. Every leaf is decoded once into a buffer owned by the
+ * doc; scan.c reads them through mime_leaves().
+ */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gmime/gmime.h>
 
 #include "mime.h"
+#include "tnef.h"
+
+#define MAX_WARNINGS	64	/* parser warnings kept per message */
+#define MAX_NAMES	4	/* name sources per part */
+
+struct leaf {
+	struct mime_leaf	 pub;
+	char			*path;
+	char			*ctype;
+	char			*names[MAX_NAMES];
+	unsigned char		*data;		/* g_malloc'd or malloc'd, see owned_g */
+	bool			 owned_g;
+};
 
 struct mime_doc {
 	const unsigned char	*msg;
 	size_t			 len;
+	GMimeMessage		*message;	/* NULL = not MIME */
+	struct leaf		*leaves;
+	size_t			 nleaves;
+	struct mime_leaf	*pub;		/* mime_leaves() view */
+	bool			 hidden;
+	unsigned		 parts;
+	unsigned		 attachments;
+	bool			 stopped;	/* a count limit ended the walk */
+	/* parser warnings, collected by the callback */
+	unsigned		 nwarn;
+	struct {
+		int		 code;
+		gint64		 offset;
+		char		*item;
+	}			 warn[MAX_WARNINGS];
 };
+
+struct walk {
+	struct mime_doc		*d;
+	const struct policy	*pol;
+	mime_finding_fn		 fn;
+	void			*ctx;
+	struct verdict		*explain;
+	uint64_t		 decoded;
+};
+
+static void
+parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
+    gpointer user)
+{
+	struct mime_doc	*d = user;
+
+	if (d->nwarn >= MAX_WARNINGS)
+		return;
+	d->warn[d->nwarn].code = code;
+	d->warn[d->nwarn].offset = offset;
+	d->warn[d->nwarn].item = item != NULL ? str_sanitise(item, 80) : NULL;
+	d->nwarn++;
+}
+
+static GMimeMessage *
+parse_message(const unsigned char *buf, size_t len, struct mime_doc *d)
+{
+	GMimeStream		*st;
+	GMimeParser		*p;
+	GMimeParserOptions	*po;
+	GMimeMessage		*m;
+
+	st = g_mime_stream_mem_new_with_buffer((const char *)buf, len);
+	p = g_mime_parser_new_with_stream(st);
+	g_object_unref(st);
+	po = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(po, parser_warning, d);
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(p, po);
+	g_mime_parser_options_free(po);
+	g_object_unref(p);
+	return m;
+}
 
 struct mime_doc *
 mime_open(const unsigned char *msg, size_t len)
 {
-	struct mime_doc *d = xcalloc(1, sizeof *d);
+	struct mime_doc	*d = xcalloc(1, sizeof *d);
 
 	d->msg = msg;
 	d->len = len;
+	d->message = parse_message(msg, len, d);
 	return d;
 }
 
 void
 mime_close(struct mime_doc **dp)
 {
-	free(*dp);
+	struct mime_doc	*d = *dp;
+	size_t		 i, j;
+
+	if (d == NULL)
+		return;
 	*dp = NULL;
+	for (i = 0; i < d->nleaves; i++) {
+		struct leaf *l = &d->leaves[i];
+
+		free(l->path);
+		free(l->ctype);
+		for (j = 0; j < MAX_NAMES; j++)
+			free(l->names[j]);
+		if (l->owned_g)
+			g_free(l->data);
+		else
+			free(l->data);
+	}
+	free(d->leaves);
+	free(d->pub);
+	for (i = 0; i < d->nwarn; i++)
+		free(d->warn[i].item);
+	if (d->message != NULL)
+		g_object_unref(d->message);
+	free(d);
 }
 
-int
-mime_walk(struct mime_doc *d, const struct policy *pol, uint64_t *budget,
-    const struct mime_ops *ops, void *ctx, struct err *err)
+static char *
+path_child(const char *parent, size_t i)
 {
-	(void)d; (void)pol; (void)budget; (void)ops; (void)ctx; (void)err;
-	return 0;
+	return *parent == '\0' ? xasprintf("%zu", i + 1) :
+	    xasprintf("%s.%zu", parent, i + 1);
+}
+
+/* Adds a name unless already there (exact bytes). */
+static void
+leaf_name(struct leaf *l, const char *name)
+{
+	size_t	i;
+
+	if (name == NULL || *name == '\0')
+		return;
+	for (i = 0; i < MAX_NAMES && l->names[i] != NULL; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return;
+	if (i < MAX_NAMES)
+		l->names[i] = xstrndup(name, strnlen(name, 1024));
+}
+
+static struct leaf *
+leaf_add(struct walk *w, const char *path, const char *ctype,
+    unsigned depth)
+{
+	struct mime_doc	*d = w->d;
+	struct leaf	*l;
+
+	d->leaves = xreallocarray(d->leaves, d->nleaves + 1,
+	    sizeof *d->leaves);
+	l = &d->leaves[d->nleaves++];
+	memset(l, 0, sizeof *l);
+	l->path = xstrdup(path);
+	l->ctype = xstrdup(ctype);
+	l->pub.depth = depth;
+	return l;
+}
+
+static bool
+is_textual(const char *ctype)
+{
+	return strncmp(ctype, "text/", 5) == 0;
+}
+
+/* BinHex and yEnc are not decoded here; ClamAV's mail parser does them. */
+static void
+note_hidden(struct mime_doc *d, const unsigned char *p, size_t n)
+{
+	static const char *const marks[] = {
+		"(This file must be converted with BinHex", "\n=ybegin ",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof marks / sizeof marks[0]; i++)
+		if (memmem(p, n, marks[i], strlen(marks[i])) != NULL)
+			d->hidden = true;
+}
+
+static int	uu_char(int c) { return (c - ' ') & 0x3f; }
+
+/*
+ * Decodes the uuencoded blocks ("begin NNN name" ... "end") of a text
+ * leaf into leaves of their own at path/name. Bounded by the text size.
+ */
+static void
+uu_extract(struct walk *w, const char *path, const unsigned char *p,
+    size_t n, unsigned depth)
+{
+	const unsigned char	*end = p + n, *line = p;
+	unsigned		 blocks = 0;
+
+	while (line < end && blocks < 64) {
+		const unsigned char	*eol = memchr(line, '\n', (size_t)(end - line));
+		size_t			 ll = eol != NULL ? (size_t)(eol - line) :
+		    (size_t)(end - line);
+		char			 name[256];
+		struct buf		 out = BUF_INIT;
+		struct leaf		*l;
+		char			*lpath;
+
+		if (ll > 10 && memcmp(line, "begin ", 6) == 0 &&
+		    line[6] >= '0' && line[6] <= '7') {
+			const unsigned char *q = line + 6;
+			size_t k = 0;
+
+			while (q < line + ll && *q >= '0' && *q <= '7')
+				q++;
+			if (q < line + ll && *q == ' ') {
+				q++;
+				while (q < line + ll && *q != '\r' &&
+				    k < sizeof name - 1)
+					name[k++] = (char)*q++;
+				name[k] = '\0';
+				line = eol != NULL ? eol + 1 : end;
+				/* body lines until "end" or a blank line */
+				while (line < end) {
+					const unsigned char *e2 = memchr(line,
+					    '\n', (size_t)(end - line));
+					size_t l2 = e2 != NULL ?
+					    (size_t)(e2 - line) :
+					    (size_t)(end - line);
+					size_t want, i;
+
+					if (l2 > 0 && line[l2 - 1] == '\r')
+						l2--;
+					if (l2 == 0 || (l2 >= 3 &&
+					    memcmp(line, "end", 3) == 0))
+						break;
+					want = (size_t)uu_char(line[0]);
+					for (i = 1; i + 3 < l2 + 3 && want > 0;
+					    i += 4) {
+						int c[4], j;
+						unsigned char o[3];
+
+						for (j = 0; j < 4; j++)
+							c[j] = i + (size_t)j < l2 ?
+							    uu_char(line[i + (size_t)j]) : 0;
+						o[0] = (unsigned char)(c[0] << 2 | c[1] >> 4);
+						o[1] = (unsigned char)(c[1] << 4 | c[2] >> 2);
+						o[2] = (unsigned char)(c[2] << 6 | c[3]);
+						buf_append(&out, o, want < 3 ? want : 3);
+						want = want < 3 ? 0 : want - 3;
+					}
+					line = e2 != NULL ? e2 + 1 : end;
+				}
+				blocks++;
+				lpath = xasprintf("%s/%s", path,
+				    k > 0 ? name : "uuencoded");
+				l = leaf_add(w, lpath, "application/octet-stream",
+				    depth + 1);
+				free(lpath);
+				leaf_name(l, name);
+				l->pub.attachment = true;
+				l->data = out.data;
+				l->pub.len = out.len;
+				w->decoded += out.len;
+				verdict_explain(w->explain, "part %s: uuencoded "
+				    "file in a text body, %zu bytes", l->path,
+				    out.len);
+				continue;
+			}
+		}
+		line = eol != NULL ? eol + 1 : end;
+	}
+}
+
+/* TNEF (winmail.dat): every attachment becomes a leaf at path/name. */
+struct tnef_walk {
+	struct walk	*w;
+	const char	*path;
+	unsigned	 depth;
+};
+
+static void
+tnef_member(void *ctx, const char *name, const unsigned char *data,
+    size_t len)
+{
+	struct tnef_walk	*tw = ctx;
+	char			*lpath = xasprintf("%s/%s", tw->path,
+	    name != NULL ? name : "attachment");
+	struct leaf		*l = leaf_add(tw->w, lpath,
+	    "application/octet-stream", tw->depth + 1);
+
+	free(lpath);
+	leaf_name(l, name);
+	l->pub.attachment = true;
+	l->data = xmalloc(len);
+	memcpy(l->data, data, len);
+	l->pub.len = len;
+	tw->w->decoded += len;
+}
+
+static void	walk_object(struct walk *w, GMimeObject *obj, const char *path,
+		    unsigned depth);
+
+static bool
+walk_limits(struct walk *w, const char *path, unsigned depth)
+{
+	struct mime_doc	*d = w->d;
+
+	if (d->stopped)
+		return false;
+	if (++d->parts > w->pol->mime_parts) {
+		char *s = xasprintf("more than %u MIME parts",
+		    w->pol->mime_parts);
+
+		w->fn(w->ctx, RULE_COUNT_LIMIT, path, NULL, s);
+		free(s);
+		d->stopped = true;
+		return false;
+	}
+	if (depth > w->pol->mime_depth) {
+		char *s = xasprintf("MIME nesting deeper than %u",
+		    w->pol->mime_depth);
+
+		w->fn(w->ctx, RULE_DEPTH_LIMIT, path, NULL, s);
+		free(s);
+		return false;
+	}
+	return true;
+}
+
+/* Leaves of a re-parsed, transfer-encoded message/rfc822. */
+static void
+walk_encoded_message(struct walk *w, struct leaf *l, unsigned depth)
+{
+	GMimeMessage	*inner;
+	char		*path = xstrdup(l->path);
+	GMimeObject	*body;
+
+	inner = parse_message(l->data, l->pub.len, w->d);
+	if (inner == NULL) {
+		free(path);
+		return;	/* stays a leaf: scanned as bytes */
+	}
+	verdict_explain(w->explain, "part %s: encoded message/rfc822, "
+	    "decoded and parsed again", path);
+	body = g_mime_message_get_mime_part(inner);
+	if (body != NULL) {
+		char *child = path_child(path, 0);
+
+		if (GMIME_IS_MULTIPART(body))
+			walk_object(w, body, path, depth + 1);
+		else
+			walk_object(w, body, child, depth + 1);
+		free(child);
+	}
+	g_object_unref(inner);
+	free(path);
+}
+
+static void
+walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
+{
+	GMimeContentType	*ct = g_mime_object_get_content_type(obj);
+	char			*mt = ct != NULL ?
+	    g_mime_content_type_get_mime_type(ct) : NULL;
+	const char		*disp = g_mime_object_get_disposition(obj);
+	const char		*desc;
+	GMimeDataWrapper	*dw;
+	struct leaf		*l;
+	char			*ctype;
+	size_t			 i;
+
+	ctype = xstrdup(mt != NULL ? mt : "text/plain");
+	g_free(mt);
+	for (i = 0; ctype[i] != '\0'; i++)
+		ctype[i] = (char)tolower((unsigned char)ctype[i]);
+	l = leaf_add(w, path, ctype, depth);
+	leaf_name(l, g_mime_object_get_content_disposition_parameter(obj,
+	    "filename"));
+	leaf_name(l, g_mime_object_get_content_type_parameter(obj, "name"));
+	desc = g_mime_object_get_header(obj, "Content-Description");
+	if (desc != NULL && strchr(desc, '.') != NULL && strlen(desc) < 256 &&
+	    strchr(desc, ' ') == NULL)
+		leaf_name(l, desc);
+	l->pub.attachment = l->names[0] != NULL ||
+	    (disp != NULL && strcasecmp(disp, "attachment") == 0);
+	l->pub.textual = is_textual(ctype) && !l->pub.attachment;
+
+	if (GMIME_IS_MESSAGE_PARTIAL(obj))
+		w->fn(w->ctx, RULE_PARTIAL, path, NULL,
+		    "message/partial (fragments cannot be inspected)");
+
+	dw = GMIME_IS_PART(obj) ? g_mime_part_get_content(GMIME_PART(obj)) :
+	    NULL;
+	if (dw != NULL) {
+		GMimeStream	*out = g_mime_stream_mem_new();
+		GByteArray	*ba;
+
+		g_mime_data_wrapper_write_to_stream(dw, out);
+		ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+		g_object_unref(out);
+		l->pub.len = ba->len;
+		l->data = g_byte_array_free(ba, FALSE);
+		l->owned_g = true;
+	}
+	w->decoded += l->pub.len;
+	free(ctype);
+
+	if (l->pub.textual) {
+		note_hidden(w->d, l->data, l->pub.len);
+		if (memmem(l->data, l->pub.len, "begin ", 6) != NULL) {
+			struct leaf copy = *l;	/* l moves when leaves grow */
+
+			uu_extract(w, copy.path, copy.data, copy.pub.len, depth);
+		}
+		return;
+	}
+	l = &w->d->leaves[w->d->nleaves - 1];
+	if (strcmp(l->ctype, "message/rfc822") == 0 ||
+	    strcmp(l->ctype, "message/global") == 0) {
+		walk_encoded_message(w, l, depth);
+		return;
+	}
+	if (strcmp(l->ctype, "application/ms-tnef") == 0 ||
+	    strcmp(l->ctype, "application/vnd.ms-tnef") == 0 ||
+	    (l->names[0] != NULL && strcasecmp(l->names[0],
+	    "winmail.dat") == 0)) {
+		struct tnef_walk	 tw = { w, NULL, depth };
+		char			*lpath = xstrdup(l->path);
+
+		tw.path = lpath;
+		if (tnef_extract(l->data, l->pub.len, 256, tnef_member,
+		    &tw) == -1)
+			w->fn(w->ctx, RULE_MALFORMED, lpath, NULL,
+			    "TNEF data that cannot be read");
+		else
+			verdict_explain(w->explain, "part %s: TNEF "
+			    "(winmail.dat) attachments listed", lpath);
+		free(lpath);
+	}
+}
+
+static void
+walk_text_block(struct walk *w, const char *path, const char *what,
+    const char *text, unsigned depth)
+{
+	size_t		 n = text != NULL ? strlen(text) : 0, i;
+	struct leaf	*l;
+	char		*p;
+
+	for (i = 0; i < n && isspace((unsigned char)text[i]); i++)
+		;
+	if (i == n || n < 64)	/* blank or a short "This is MIME" note */
+		return;
+	p = xasprintf("%s%s%s", path, *path != '\0' ? "." : "", what);
+	l = leaf_add(w, p, "text/plain", depth);
+	free(p);
+	l->pub.textual = true;
+	l->data = xmalloc(n);
+	memcpy(l->data, text, n);
+	l->pub.len = n;
+	w->decoded += n;
+	note_hidden(w->d, l->data, n);
+	if (memmem(l->data, n, "begin ", 6) != NULL) {
+		struct leaf copy = *l;
+
+		uu_extract(w, copy.path, copy.data, copy.pub.len, depth);
+	}
+}
+
+static void
+walk_object(struct walk *w, GMimeObject *obj, const char *path,
+    unsigned depth)
+{
+	if (!walk_limits(w, path, depth))
+		return;
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart	*mp = GMIME_MULTIPART(obj);
+		int		 i, n = g_mime_multipart_get_count(mp);
+
+		walk_text_block(w, path, "prologue",
+		    g_mime_multipart_get_prologue(mp), depth);
+		for (i = 0; i < n && !w->d->stopped; i++) {
+			char *child = path_child(path, (size_t)i);
+
+			walk_object(w, g_mime_multipart_get_part(mp, i), child,
+			    depth + 1);
+			free(child);
+		}
+		walk_text_block(w, path, "epilogue",
+		    g_mime_multipart_get_epilogue(mp), depth);
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage	*m = g_mime_message_part_get_message(
+		    GMIME_MESSAGE_PART(obj));
+		GMimeObject	*body = m != NULL ?
+		    g_mime_message_get_mime_part(m) : NULL;
+
+		if (body == NULL)
+			return;
+		if (GMIME_IS_MULTIPART(body))
+			walk_object(w, body, path, depth + 1);
+		else {
+			char *child = path_child(path, 0);
+
+			walk_object(w, body, child, depth + 1);
+			free(child);
+		}
+	} else
+		walk_leaf(w, obj, path, depth);
+}
+
+static const char *
+warning_str(int code)
+{
+	switch (code) {
+	case GMIME_WARN_DUPLICATED_HEADER: return "duplicated header";
+	case GMIME_WARN_DUPLICATED_PARAMETER: return "duplicated parameter";
+	case GMIME_WARN_UNENCODED_8BIT_HEADER: return "unencoded 8-bit header";
+	case GMIME_WARN_INVALID_CONTENT_TYPE: return "invalid Content-Type";
+	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE:
+		return "invalid RFC 2047 header value";
+	case GMIME_WARN_MALFORMED_MULTIPART: return "malformed multipart";
+	case GMIME_WARN_TRUNCATED_MESSAGE: return "truncated message";
+	case GMIME_WARN_MALFORMED_MESSAGE: return "malformed message";
+	case GMIME_CRIT_INVALID_HEADER_NAME: return "invalid header name";
+	case GMIME_CRIT_CONFLICTING_HEADER: return "conflicting headers";
+	case GMIME_CRIT_CONFLICTING_PARAMETER: return "conflicting parameters";
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+		return "multipart without boundary";
+	case GMIME_WARN_INVALID_PARAMETER: return "invalid parameter";
+	case GMIME_WARN_INVALID_ADDRESS_LIST: return "invalid address list";
+	case GMIME_CRIT_NESTING_OVERFLOW: return "nesting overflow";
+	case GMIME_WARN_PART_WITHOUT_CONTENT: return "part without content";
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+		return "part without headers or content";
+	}
+	return "parser warning";
+}
+
+void
+mime_walk(struct mime_doc *d, const struct policy *pol, mime_finding_fn fn,
+    void *ctx, struct verdict *explain)
+{
+	struct walk	 w = { d, pol, fn, ctx, explain, 0 };
+	GMimeObject	*body;
+	unsigned	 i;
+	size_t		 k;
+
+	if (d->message == NULL) {
+		struct leaf *l;
+
+		fn(ctx, RULE_MALFORMED, "1", NULL, "not a MIME message "
+		    "(no header block)");
+		l = leaf_add(&w, "1", "application/octet-stream", 1);
+		l->data = xmalloc(d->len);
+		memcpy(l->data, d->msg, d->len);
+		l->pub.len = d->len;
+		d->hidden = true;
+	} else if ((body = g_mime_message_get_mime_part(d->message)) != NULL)
+		walk_object(&w, body, GMIME_IS_MULTIPART(body) ? "" : "1", 1);
+
+	for (i = 0; i < d->nwarn; i++) {
+		int		 c = d->warn[i].code;
+		char		*s = xasprintf("%s at byte %lld%s%s",
+		    warning_str(c), (long long)d->warn[i].offset,
+		    d->warn[i].item != NULL ? ": " : "",
+		    d->warn[i].item != NULL ? d->warn[i].item : "");
+
+		if (c == GMIME_CRIT_NESTING_OVERFLOW)
+			fn(ctx, RULE_DEPTH_LIMIT, "", NULL, s);
+		else if (c == GMIME_CRIT_CONFLICTING_HEADER ||
+		    c == GMIME_CRIT_CONFLICTING_PARAMETER ||
+		    c == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY ||
+		    c == GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT)
+			fn(ctx, RULE_MALFORMED, "", NULL, s);
+		else
+			verdict_explain(explain, "parser: %s", s);
+		free(s);
+	}
+
+	d->pub = xcalloc(d->nleaves, sizeof *d->pub);
+	for (k = 0; k < d->nleaves; k++) {
+		struct leaf	*l = &d->leaves[k];
+		size_t		 n;
+
+		for (n = 0; n < MAX_NAMES && l->names[n] != NULL; n++)
+			;
+		d->pub[k] = l->pub;
+		d->pub[k].path = l->path;
+		d->pub[k].ctype = l->ctype;
+		d->pub[k].names = (const char *const *)l->names;
+		d->pub[k].nnames = n;
+		d->pub[k].data = l->data != NULL ? l->data :
+		    (const unsigned char *)"";
+	}
+}
+
+const struct mime_leaf *
+mime_leaves(const struct mime_doc *d, size_t *n_r)
+{
+	*n_r = d->nleaves;
+	return d->pub;
+}
+
+bool
+mime_hidden_content(const struct mime_doc *d)
+{
+	return d->hidden;
+}
+
+/* ---- strip ------------------------------------------------------------ */
+
+struct hit {
+	GMimeMultipart	*parent;	/* replace child index in it, or */
+	int		 index;
+	GMimeMessage	*owner;		/* replace this message's body */
+};
+
+/* A leaf at path covers target if target is path or lies below it. */
+static bool
+covers(const char *path, const char *target)
+{
+	size_t	n = strlen(path);
+
+	return strncmp(path, target, n) == 0 && (target[n] == '\0' ||
+	    target[n] == '.' || target[n] == '/');
+}
+
+static bool
+locate(GMimeObject *obj, const char *path, const char *target,
+    GMimeMultipart *parent, int index, GMimeMessage *owner, struct hit *h)
+{
+	bool	found = false;
+
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart	*mp = GMIME_MULTIPART(obj);
+		int		 i, n = g_mime_multipart_get_count(mp);
+
+		for (i = 0; i < n && !found; i++) {
+			char *child = path_child(path, (size_t)i);
+
+			found = locate(g_mime_multipart_get_part(mp, i), child,
+			    target, mp, i, NULL, h);
+			free(child);
+		}
+		return found;
+	}
+	if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage	*m = g_mime_message_part_get_message(
+		    GMIME_MESSAGE_PART(obj));
+		GMimeObject	*body = m != NULL ?
+		    g_mime_message_get_mime_part(m) : NULL;
+		char		*child;
+
+		if (body == NULL)
+			return false;
+		if (GMIME_IS_MULTIPART(body))
+			return locate(body, path, target, NULL, -1, m, h);
+		child = path_child(path, 0);
+		found = locate(body, child, target, NULL, -1, m, h);
+		free(child);
+		return found;
+	}
+	if (!covers(path, target))
+		return false;
+	h->parent = parent;
+	h->index = index;
+	h->owner = owner;
+	return true;
+}
+
+static GMimeObject *
+notice_part(const char *text)
+{
+	GMimeTextPart	*tp = g_mime_text_part_new_with_subtype("plain");
+	const char	*p;
+	bool		 ascii = true;
+
+	for (p = text; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	g_mime_text_part_set_text(tp, text);
+	g_mime_text_part_set_charset(tp, ascii ? "us-ascii" : "utf-8");
+	g_mime_part_set_content_encoding(GMIME_PART(tp), ascii ?
+	    GMIME_CONTENT_ENCODING_7BIT :
+	    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	return GMIME_OBJECT(tp);
+}
+
+static void
+write_body(GMimeObject *obj, struct verdict *v)
+{
+	GMimeFormatOptions	*fo = g_mime_format_options_new();
+	GMimeStream		*out = g_mime_stream_mem_new();
+	GMimeStream		*flt = g_mime_stream_filter_new(out);
+	GMimeFilter		*u2d = g_mime_filter_unix2dos_new(FALSE);
+	GByteArray		*ba;
+
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(flt), u2d);
+	g_object_unref(u2d);
+	g_mime_object_write_content_to_stream(obj, fo, flt);
+	g_mime_stream_flush(flt);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	free(v->new_body);
+	v->new_body = xmalloc(ba->len);
+	memcpy(v->new_body, ba->data, ba->len);
+	v->new_body_len = ba->len;
+	g_object_unref(flt);
+	g_object_unref(out);
+	g_mime_format_options_free(fo);
 }
 
 int
 mime_strip(struct mime_doc *d, const char *const *paths,
     const char *const *notices, size_t n, struct verdict *v, struct err *err)
 {
-	(void)d; (void)paths; (void)notices; (void)n; (void)v; (void)err;
-	return 0;
+	GMimeObject	*top;
+	size_t		 i, missed = 0;
+	bool		 top_replaced = false;
+
+	(void)err;
+	if (d->message == NULL ||
+	    (top = g_mime_message_get_mime_part(d->message)) == NULL)
+		return (int)n;
+	for (i = 0; i < n; i++) {
+		struct hit	 h = { NULL, -1, NULL };
+		GMimeObject	*tp;
+
+		top = g_mime_message_get_mime_part(d->message);
+		if (!locate(top, GMIME_IS_MULTIPART(top) ? "" : "1", paths[i],
+		    NULL, -1, d->message, &h)) {
+			missed++;
+			continue;
+		}
+		tp = notice_part(notices[i]);
+		if (h.parent != NULL) {
+			GMimeObject *old = g_mime_multipart_replace(h.parent,
+			    h.index, tp);
+
+			if (old != NULL)
+				g_object_unref(old);
+		} else {
+			g_mime_message_set_mime_part(h.owner, tp);
+			if (h.owner == d->message)
+				top_replaced = true;
+		}
+		g_object_unref(tp);
+	}
+	if (missed == n)
+		return (int)missed;
+	top = g_mime_message_get_mime_part(d->message);
+	write_body(top, v);
+	if (top_replaced) {
+		GMimeContentEncoding e = g_mime_part_get_content_encoding(
+		    GMIME_PART(top));
+		const char *cs = g_mime_object_get_content_type_parameter(top,
+		    "charset");
+		char *ct = xasprintf("text/plain; charset=%s",
+		    cs != NULL ? cs : "us-ascii");
+
+		verdict_add_header_edit(v, "Content-Type", ct);
+		verdict_add_header_edit(v, "Content-Transfer-Encoding",
+		    g_mime_content_encoding_to_string(e));
+		verdict_add_header_edit(v, "Content-Disposition", NULL);
+		verdict_add_header_edit(v, "Content-Description", NULL);
+		if (g_mime_object_get_header(GMIME_OBJECT(d->message),
+		    "MIME-Version") == NULL)
+			verdict_add_header_edit(v, "MIME-Version", "1.0");
+		free(ct);
+	}
+	return (int)missed;
+}
+
+/* ---- render ----------------------------------------------------------- */
+
+static bool
+field_is(const unsigned char *f, size_t n, const char *name)
+{
+	size_t	k = strlen(name);
+
+	return n > k && f[k] == ':' && strncasecmp((const char *)f, name,
+	    k) == 0;
+}
+
+static void
+put_field(struct buf *out, const char *name, const char *value,
+    const char *nl)
+{
+	const char	*p;
+
+	buf_printf(out, "%s: ", name);
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_puts(out, nl);
+		else if (*p != '\r')
+			buf_append(out, p, 1);
+	}
+	buf_puts(out, nl);
 }
 
 void
 message_render(const unsigned char *msg, size_t len, const struct verdict *v,
     const char *host, struct buf *out)
 {
-	(void)v; (void)host;
-	buf_append(out, msg, len);
+	const unsigned char	*p = msg, *end = msg + len, *body;
+	const char		*nl;
+	bool			*done = xcalloc(v->nheader_edits + 1, 1);
+	bool			 subject_seen = false;
+	size_t			 i;
+
+	/* Where the header block ends, and which newline the message uses. */
+	body = NULL;
+	for (; p < end; ) {
+		const unsigned char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == NULL)
+			break;
+		if (eol == p || (eol == p + 1 && *p == '\r')) {
+			body = eol + 1;
+			break;
+		}
+		p = eol + 1;
+	}
+	nl = len >= 2 && memchr(msg, '\n', len) != NULL &&
+	    ((const unsigned char *)memchr(msg, '\n', len))[-1] == '\r' ?
+	    "\r\n" : "\n";
+	if (body == NULL)
+		body = end;
+
+	for (p = msg; p < body; ) {
+		const unsigned char	*f = p;
+		size_t			 n;
+		bool			 keep = true;
+
+		/* one field: its line and the continuation lines */
+		do {
+			const unsigned char *eol = memchr(p, '\n',
+			    (size_t)(body - p));
+
+			p = eol != NULL ? eol + 1 : body;
+		} while (p < body && (*p == ' ' || *p == '\t'));
+		n = (size_t)(p - f);
+		if (n <= 2 && (f[0] == '\r' || f[0] == '\n'))
+			continue;			/* the blank line */
+		if (field_is(f, n, "X-Portcullis"))
+			keep = false;
+		for (i = 0; i < v->nheader_edits && keep; i++)
+			if (field_is(f, n, v->header_edits[i].name)) {
+				if (!done[i] && v->header_edits[i].value != NULL)
+					put_field(out, v->header_edits[i].name,
+					    v->header_edits[i].value, nl);
+				done[i] = true;
+				keep = false;
+			}
+		if (keep && v->subject_tag != NULL &&
+		    field_is(f, n, "Subject") && !subject_seen) {
+			const unsigned char *val = f + 8;
+
+			subject_seen = true;
+			while (val < p && *val == ' ')
+				val++;
+			buf_printf(out, "Subject: %s ", v->subject_tag);
+			buf_append(out, val, (size_t)(p - val));
+			continue;
+		}
+		if (keep)
+			buf_append(out, f, n);
+	}
+	for (i = 0; i < v->nheader_edits; i++)
+		if (!done[i] && v->header_edits[i].value != NULL)
+			put_field(out, v->header_edits[i].name,
+			    v->header_edits[i].value, nl);
+	if (v->subject_tag != NULL && !subject_seen)
+		put_field(out, "Subject", v->subject_tag, nl);
+	if (host != NULL && v->summary != NULL) {
+		char *val = xasprintf("%s (%s)", v->summary, host);
+
+		put_field(out, "X-Portcullis", val, nl);
+		free(val);
+	}
+	buf_puts(out, nl);
+	if (v->new_body == NULL)
+		buf_append(out, body, (size_t)(end - body));
+	else if (strcmp(nl, "\n") == 0) {
+		for (i = 0; i < v->new_body_len; i++)
+			if (!(v->new_body[i] == '\r' && i + 1 <
+			    v->new_body_len && v->new_body[i + 1] == '\n'))
+				buf_append(out, &v->new_body[i], 1);
+	} else
+		buf_append(out, v->new_body, v->new_body_len);
+	free(done);
 }

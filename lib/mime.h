@@ -34,24 +34,28 @@ struct mime_leaf {
 	bool			 truncated;	/* decoding stopped at a limit */
 };
 
-struct mime_ops {
-	/* Each decoded leaf. 0 = continue, -1 = stop (err set). */
-	int	(*leaf)(void *ctx, const struct mime_leaf *l, struct err *err);
-	/* A structural finding at path (detail: words). */
-	void	(*finding)(void *ctx, enum rule rule, const char *path,
-		    const char *filename, const char *detail);
-};
+/* A structural finding at path (detail: words). */
+typedef void (*mime_finding_fn)(void *ctx, enum rule rule, const char *path,
+    const char *filename, const char *detail);
 
 /* Parses msg (borrowed until mime_close). Never fails on bad MIME: an
- * unparseable message becomes a single leaf plus a finding. */
+ * unparseable message becomes a single leaf plus a finding at walk time. */
 struct mime_doc	*mime_open(const unsigned char *msg, size_t len);
 void		 mime_close(struct mime_doc **dp);
 
-/* Walks every leaf under the limits of pol; budget is the decoded bytes
- * left for the message (decremented). 0, or -1 if a callback stopped. */
-int	mime_walk(struct mime_doc *d, const struct policy *pol,
-	    uint64_t *budget, const struct mime_ops *ops, void *ctx,
-	    struct err *err) __attribute__((warn_unused_result));
+/*
+ * Walks the tree under the limits of pol (depth, parts, decoded bytes),
+ * decoding every leaf once; structural findings go to fn. Afterwards
+ * mime_leaves() lists the leaves in document order. explain (may be NULL)
+ * receives the parser's non-critical warnings.
+ */
+void	mime_walk(struct mime_doc *d, const struct policy *pol,
+	    mime_finding_fn fn, void *ctx, struct verdict *explain);
+/* The leaves found by mime_walk (owned by d, valid until mime_close). */
+const struct mime_leaf *mime_leaves(const struct mime_doc *d, size_t *n_r);
+/* True when a text part hides data we do not decode (BinHex, yEnc) or the
+ * message did not parse: then a raw-message virus scan is worth it. */
+bool	mime_hidden_content(const struct mime_doc *d);
 
 /*
  * Replaces each leaf named in paths (n of them) by a text/plain part

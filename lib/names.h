@@ -21,12 +21,14 @@
 char	*name_normalise(const char *name, bool *tricks_r);
 
 /*
- * If any extension of the normalised name (every dot-separated suffix
- * part, and the part after an NTFS ':' stream) is in list, returns that
- * list entry (borrowed); else NULL.
+ * If the last extension of the normalised name, or of any of its NTFS
+ * ':' stream segments, is in list, returns that list entry (borrowed);
+ * else NULL. A blocked extension that is not the last one (a.exe.txt) is
+ * returned in *inner_r (may be NULL) so that the caller checks the true
+ * type.
  */
 const char *name_blocked_ext(const char *normalised,
-	    const struct strlist *list);
+	    const struct strlist *list, const char **inner_r);
 
 /* Display form for findings and logs: printable, bounded (caller frees). */
 char	*name_display(const char *name);

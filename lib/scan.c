@@ -1,15 +1,617 @@
-/* lib/scan.c - (stub) */
+/*
+ * lib/scan.c - decide one message (see scan.h).
+ *
+ * The data path: mime_open/mime_walk decode every leaf once; then two
+ * passes run in the policy's order, attachment rules (names, true types,
+ * archives, recursively) and the virus scan (each leaf from memory, plus
+ * archive members ClamAV cannot open, plus the raw message when a text part
+ * hides an encoding we do not decode). If the first pass already rejects,
+ * the second is skipped. Strip findings are then carried out on the MIME
+ * tree, and the findings become one verdict.
+ */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "archive.h"
+#include "magic.h"
+#include "mime.h"
+#include "names.h"
 #include "scan.h"
 
-enum direction
-scan_direction(const struct policy *pol, const struct envelope *env)
+#define MAX_AV_EXTRA	256	/* archive members queued for the scanner */
+
+struct av_extra {
+	char		*path;
+	char		*name;
+	unsigned char	*data;
+	size_t		 len;
+};
+
+struct sctx {
+	const struct policy	*pol;
+	const struct scan_deps	*deps;
+	struct verdict		*v;
+	uint64_t		 budget;	/* decoded bytes left */
+	uint64_t		 deadline;	/* clock_ms() */
+	unsigned		 attachments;
+	bool			 timed_out;
+	struct av_extra		*extra;
+	size_t			 nextra;
+};
+
+/* Per archive level, for the archive callbacks. */
+struct arcctx {
+	struct sctx	*sc;
+	const char	*path;		/* the archive's own path */
+	unsigned	 adepth;	/* nesting of this archive */
+	bool		 av_members;	/* scanner cannot open this format */
+};
+
+static void	inspect_blob(struct sctx *sc, const char *path,
+		    const char *name, const unsigned char *data, size_t len,
+		    unsigned adepth);
+
+static bool
+strlist_has(const struct strlist *l, const char *w)
 {
-	(void)pol;
-	return env->direction == DIR_OUTBOUND ? DIR_OUTBOUND : DIR_INBOUND;
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], w) == 0)
+			return true;
+	return false;
+}
+
+static bool
+past_deadline(struct sctx *sc, const char *path)
+{
+	char	*s;
+
+	if (sc->timed_out)
+		return true;
+	if (clock_ms() < sc->deadline)
+		return false;
+	sc->timed_out = true;
+	s = xasprintf("scan time over %llu ms",
+	    (unsigned long long)sc->pol->scan_time_ms);
+	verdict_add(sc->v, sc->pol, RULE_TIME_LIMIT, path, NULL, s);
+	free(s);
+	return true;
+}
+
+static void
+mime_finding(void *ctx, enum rule rule, const char *path,
+    const char *filename, const char *detail)
+{
+	struct sctx	*sc = ctx;
+
+	verdict_add(sc->v, sc->pol, rule, path, filename, detail);
+	verdict_explain(sc->v, "part %s: %s: %s", *path != '\0' ? path :
+	    "message", rule_str(rule), detail);
+}
+
+/* Name rules for one name: blocked extension and name tricks. */
+static void
+check_name(struct sctx *sc, const char *path, const char *name)
+{
+	bool		 tricks;
+	char		*norm = name_normalise(name, &tricks);
+	char		*disp = name_display(name);
+	const char	*inner, *hit;
+
+	hit = name_blocked_ext(norm, &sc->pol->blocked_extensions, &inner);
+	if (hit != NULL) {
+		char *d = xasprintf("extension .%s", hit);
+
+		verdict_add(sc->v, sc->pol, RULE_BLOCKED_EXTENSION, path, disp,
+		    d);
+		verdict_explain(sc->v, "part %s: name \"%s\" has the blocked "
+		    "extension .%s", path, disp, hit);
+		free(d);
+	} else if (inner != NULL)
+		verdict_explain(sc->v, "part %s: name \"%s\" hides .%s inside; "
+		    "the true type decides", path, disp, inner);
+	if (tricks)
+		verdict_explain(sc->v, "part %s: name \"%s\" carries invisible "
+		    "or direction characters or an NTFS stream; matched as "
+		    "\"%s\"", path, disp, norm);
+	free(disp);
+	free(norm);
+}
+
+static const char *
+arc_rule_detail(enum arc_event ev, enum rule *rule)
+{
+	switch (ev) {
+	case ARC_EV_ENCRYPTED: *rule = RULE_ENCRYPTED; return "encrypted archive";
+	case ARC_EV_UNREADABLE: *rule = RULE_UNREADABLE; return "unreadable archive";
+	case ARC_EV_ENTRIES: *rule = RULE_COUNT_LIMIT; return "too many archive entries";
+	case ARC_EV_MEMBER_SIZE: *rule = RULE_SIZE_LIMIT; return "archive member too large";
+	case ARC_EV_TOTAL_SIZE: *rule = RULE_SIZE_LIMIT; return "decoded size limit";
+	case ARC_EV_RATIO: *rule = RULE_ARCHIVE_BOMB; return "compression ratio";
+	case ARC_EV_ANOMALY: *rule = RULE_ARCHIVE_ANOMALY; return "archive anomaly";
+	case ARC_EV_TIMEOUT: *rule = RULE_TIME_LIMIT; return "scan time";
+	}
+	*rule = RULE_UNREADABLE;
+	return "archive";
+}
+
+static void
+arc_event(void *ctx, enum arc_event ev, const char *name, const char *detail)
+{
+	struct arcctx	*ac = ctx;
+	enum rule	 rule;
+	const char	*what = arc_rule_detail(ev, &rule);
+	char		*path = name != NULL ?
+	    xasprintf("%s/%s", ac->path, name) : xstrdup(ac->path);
+	char		*d = xasprintf("%s%s%s", what, detail != NULL ? ": " : "",
+	    detail != NULL ? detail : "");
+	char		*disp = name != NULL ? name_display(name) : NULL;
+
+	if (ev == ARC_EV_TIMEOUT)
+		ac->sc->timed_out = true;
+	verdict_add(ac->sc->v, ac->sc->pol, rule, path, disp, d);
+	verdict_explain(ac->sc->v, "part %s: %s: %s", path, rule_str(rule), d);
+	free(disp);
+	free(d);
+	free(path);
+}
+
+static int
+arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
+{
+	struct arcctx	*ac = ctx;
+	struct sctx	*sc = ac->sc;
+	char		*path = xasprintf("%s/%s", ac->path, e->name);
+	char		*disp = name_display(e->name);
+
+	(void)err;
+	check_name(sc, path, e->name);
+	if (e->alt_name != NULL)
+		check_name(sc, path, e->alt_name);
+	if (e->encrypted) {
+		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp,
+		    "encrypted archive entry");
+		verdict_explain(sc->v, "part %s: encrypted entry, content "
+		    "cannot be inspected", path);
+	} else if (!e->is_dir && e->len > 0) {
+		inspect_blob(sc, path, e->name, e->data, e->len,
+		    ac->adepth + 1);
+		if (ac->av_members && sc->nextra < MAX_AV_EXTRA) {
+			struct av_extra *x;
+
+			sc->extra = xreallocarray(sc->extra, sc->nextra + 1,
+			    sizeof *sc->extra);
+			x = &sc->extra[sc->nextra++];
+			x->path = xstrdup(path);
+			x->name = xstrdup(disp);
+			x->data = xmalloc(e->len);
+			memcpy(x->data, e->data, e->len);
+			x->len = e->len;
+		}
+	}
+	free(disp);
+	free(path);
+	return past_deadline(sc, ac->path) ? -1 : 0;
+}
+
+static char *
+formats_string(const struct strlist *l)
+{
+	struct buf	b = BUF_INIT;
+	size_t		i;
+
+	for (i = 0; i < l->n; i++)
+		buf_printf(&b, "%s%s", i == 0 ? "" : " ", l->v[i]);
+	return buf_cstr(&b);
+}
+
+/* True type, blocked types, and archives inside, for one buffer. */
+static void
+inspect_blob(struct sctx *sc, const char *path, const char *name,
+    const unsigned char *data, size_t len, unsigned adepth)
+{
+	const struct policy	*pol = sc->pol;
+	char			 desc[128] = "";
+	const char		*type;
+	struct arc_limits	 lim;
+	struct arc_ops		 ops = { arc_entry, arc_event };
+	struct arcctx		 ac;
+	struct err		 err = ERR_INIT;
+	char			*formats;
+
+	(void)name;
+	if (past_deadline(sc, path))
+		return;
+	type = typer_detect(sc->deps->typer, data, len, desc, sizeof desc);
+	verdict_explain(sc->v, "part %s: %zu bytes, true type %s (%s)", path,
+	    len, type, desc[0] != '\0' ? desc : "-");
+	if (strlist_has(&pol->blocked_types, type)) {
+		char *d = xasprintf("true type %s", type);
+		char *disp = name != NULL ? name_display(name) : NULL;
+
+		verdict_add(sc->v, pol, RULE_BLOCKED_TYPE, path, disp, d);
+		verdict_explain(sc->v, "part %s: true type %s is blocked",
+		    path, type);
+		free(disp);
+		free(d);
+	}
+	if (!truetype_is_archive(type) || !pol->inspect_archives)
+		return;
+	if (adepth >= pol->archive_depth) {
+		char *d = xasprintf("archive nesting deeper than %u",
+		    pol->archive_depth);
+
+		verdict_add(sc->v, pol, RULE_DEPTH_LIMIT, path, NULL, d);
+		verdict_explain(sc->v, "part %s: %s, not opened", path, d);
+		free(d);
+		return;
+	}
+	formats = formats_string(&pol->archive_formats);
+	memset(&lim, 0, sizeof lim);
+	lim.entries = pol->archive_entries;
+	lim.member_size = pol->archive_member_size;
+	lim.budget = &sc->budget;
+	lim.ratio = pol->compression_ratio;
+	lim.deadline_ms = sc->deadline;
+	lim.formats = formats;
+	ac.sc = sc;
+	ac.path = path;
+	ac.adepth = adepth;
+	ac.av_members = strcmp(type, "rar") == 0;	/* Debian's ClamAV: no UnRAR */
+	verdict_explain(sc->v, "part %s: opening %s archive (level %u)", path,
+	    archive_format_hint(data, len), adepth + 1);
+	if (archive_walk(data, len, &lim, &ops, &ac, &err) == -1 &&
+	    !sc->timed_out) {
+		verdict_add(sc->v, pol, RULE_UNREADABLE, path, NULL, err.msg);
+		verdict_explain(sc->v, "part %s: archive walk stopped: %s",
+		    path, err.msg);
+	}
+	free(formats);
+}
+
+static void
+attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
+{
+	const struct policy	*pol = sc->pol;
+	size_t			 i, k;
+
+	for (i = 0; i < n; i++) {
+		const struct mime_leaf	*l = &leaves[i];
+		const char		*first = l->nnames > 0 ? l->names[0] :
+		    NULL;
+
+		if (past_deadline(sc, l->path))
+			return;
+		if (sc->deps->progress != NULL)
+			sc->deps->progress(sc->deps->progress_ctx);
+		verdict_explain(sc->v, "part %s: %s%s%s%s", l->path, l->ctype,
+		    first != NULL ? ", name \"" : "", first != NULL ? first :
+		    "", first != NULL ? "\"" : "");
+		for (k = 0; k < l->nnames; k++)
+			check_name(sc, l->path, l->names[k]);
+		if (l->nnames > 1) {
+			char	*a = name_normalise(l->names[0], NULL);
+
+			for (k = 1; k < l->nnames; k++) {
+				char *b = name_normalise(l->names[k], NULL);
+
+				if (strcmp(a, b) != 0) {
+					char *da = name_display(l->names[0]);
+					char *db = name_display(l->names[k]);
+					char *d = xasprintf("names differ: "
+					    "\"%s\" / \"%s\"", da, db);
+
+					verdict_add(sc->v, pol,
+					    RULE_NAME_MISMATCH, l->path, da, d);
+					free(d);
+					free(da);
+					free(db);
+				}
+				free(b);
+			}
+			free(a);
+		}
+		if (l->attachment && ++sc->attachments == pol->attachments + 1) {
+			char *d = xasprintf("more than %u attachments",
+			    pol->attachments);
+
+			verdict_add(sc->v, pol, RULE_COUNT_LIMIT, l->path, NULL,
+			    d);
+			free(d);
+		}
+		if (l->len > pol->attachment_size) {
+			char *d = xasprintf("part of %zu bytes, limit %llu",
+			    l->len, (unsigned long long)pol->attachment_size);
+			char *disp = first != NULL ? name_display(first) : NULL;
+
+			verdict_add(sc->v, pol, RULE_SIZE_LIMIT, l->path, disp,
+			    d);
+			free(disp);
+			free(d);
+		}
+		if (l->textual && l->nnames == 0)
+			continue;	/* body text: scanned, not typed */
+		inspect_blob(sc, l->path, first, l->data, l->len, 0);
+	}
+}
+
+/* One scanner call and what it means. -1 = scanner failure. */
+static int
+av_one(struct sctx *sc, const char *path, const char *name,
+    const unsigned char *data, size_t len, struct err *err)
+{
+	struct av_result	res;
+	char			*disp;
+
+	memset(&res, 0, sizeof res);
+	if (sc->deps->av_scan(sc->deps->av_ctx, data, len, path, &res,
+	    err) == -1)
+		return -1;
+	res.name[sizeof res.name - 1] = '\0';
+	if (res.status == AV_CLEAN)
+		return 0;
+	disp = name != NULL ? name_display(name) : NULL;
+	switch (res.status) {
+	case AV_VIRUS:
+		verdict_add(sc->v, sc->pol, RULE_VIRUS, path, disp,
+		    res.name[0] != '\0' ? res.name : "unnamed signature");
+		break;
+	case AV_UNSCANNED:
+		verdict_add(sc->v, sc->pol, RULE_UNSCANNED, path, disp,
+		    res.name[0] != '\0' ? res.name : "scanner limit");
+		break;
+	case AV_ENCRYPTED:
+		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp,
+		    res.name[0] != '\0' ? res.name : "encrypted content");
+		break;
+	case AV_CLEAN:
+		break;
+	}
+	verdict_explain(sc->v, "part %s: scanner: %s", path, res.name);
+	free(disp);
+	return 0;
+}
+
+static int
+av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
+    size_t len, const struct mime_leaf *leaves, size_t n, struct err *err)
+{
+	const struct policy	*pol = sc->pol;
+	const struct scan_deps	*deps = sc->deps;
+	size_t			 i;
+	bool			 raw;
+
+	if (!pol->av_enabled) {
+		verdict_explain(sc->v, "antivirus: disabled by policy");
+		return 0;
+	}
+	if (deps->av_scan == NULL)
+		return err_set(err, "virus scanner not available");
+	if (pol->av_max_age_ms != 0 && deps->av_db_time > 0) {
+		int64_t	now = deps->now != 0 ? deps->now : (int64_t)time(NULL);
+		int64_t	age = now - deps->av_db_time;
+
+		if (age > 0 && (uint64_t)age * 1000 > pol->av_max_age_ms) {
+			char *d = xasprintf("signatures %lld hours old",
+			    (long long)age / 3600);
+
+			verdict_add(sc->v, pol, RULE_STALE_SIGNATURES, "", NULL,
+			    d);
+			free(d);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (past_deadline(sc, leaves[i].path))
+			return 0;
+		if (deps->progress != NULL)
+			deps->progress(deps->progress_ctx);
+		if (leaves[i].len == 0)
+			continue;
+		if (av_one(sc, leaves[i].path, leaves[i].nnames > 0 ?
+		    leaves[i].names[0] : NULL, leaves[i].data, leaves[i].len,
+		    err) == -1)
+			return -1;
+	}
+	for (i = 0; i < sc->nextra; i++)
+		if (av_one(sc, sc->extra[i].path, sc->extra[i].name,
+		    sc->extra[i].data, sc->extra[i].len, err) == -1)
+			return -1;
+	raw = pol->av_raw_scan == RAW_SCAN_ALWAYS ||
+	    (pol->av_raw_scan == RAW_SCAN_AUTO && mime_hidden_content(doc));
+	if (raw) {
+		verdict_explain(sc->v, "antivirus: scanning the raw message "
+		    "(encodings the MIME walk does not decode)");
+		if (av_one(sc, "", NULL, msg, len, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static bool
+rejected(const struct verdict *v)
+{
+	size_t	i;
+
+	for (i = 0; i < v->nfindings; i++)
+		if (v->findings[i].action != NULL &&
+		    v->findings[i].action->disposition == DISP_REJECT)
+			return true;
+	return false;
+}
+
+/* Carries out the strip findings; parts that cannot be stripped reject. */
+static int
+do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
+    struct err *err)
+{
+	struct verdict	*v = sc->v;
+	const char	**paths = NULL, **notices = NULL;
+	size_t		 i, n = 0;
+	enum disposition worst = DISP_ACCEPT;
+	int		 missed;
+
+	for (i = 0; i < v->nfindings; i++)
+		if (v->findings[i].action != NULL &&
+		    v->findings[i].action->disposition > worst)
+			worst = v->findings[i].action->disposition;
+	if (worst > DISP_HOLD)
+		return 0;	/* not delivered: nothing to rebuild */
+	for (i = 0; i < v->nfindings; i++) {
+		struct finding *f = &v->findings[i];
+
+		if (f->action == NULL || f->action->disposition != DISP_STRIP)
+			continue;
+		paths = xreallocarray(paths, n + 1, sizeof *paths);
+		notices = xreallocarray(notices, n + 1, sizeof *notices);
+		paths[n] = f->part;
+		notices[n] = verdict_expand(f->action->replacement, f,
+		    env->queue_id, env->sender);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	missed = mime_strip(doc, paths, notices, n, v, err);
+	for (i = 0; i < n; i++)
+		free((char *)notices[i]);
+	free(notices);
+	free(paths);
+	if (missed < 0)
+		return -1;
+	if (missed > 0)
+		for (i = 0; i < v->nfindings; i++) {
+			struct finding *f = &v->findings[i];
+
+			if (f->action == NULL ||
+			    f->action->disposition != DISP_STRIP)
+				continue;
+			if (v->new_body != NULL && *f->part != '\0' &&
+			    strstr(f->part, "prologue") == NULL &&
+			    strstr(f->part, "epilogue") == NULL)
+				continue;
+			verdict_explain(v, "part %s: cannot be stripped; "
+			    "rejecting instead", *f->part != '\0' ? f->part :
+			    "message");
+			f->action = policy_action(sc->pol, "reject");
+		}
+	return 0;
+}
+
+static size_t
+header_block_len(const unsigned char *msg, size_t len)
+{
+	const unsigned char	*p = msg, *end = msg + len;
+
+	while (p < end) {
+		const unsigned char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (eol == NULL)
+			return len;
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			return (size_t)(p - msg);
+		p = eol + 1;
+	}
+	return len;
+}
+
+int
+scan_message(const struct policy *pol, const struct scan_deps *deps,
+    const struct envelope *env, const unsigned char *msg, size_t len,
+    struct verdict **verdict_r, struct err *err)
+{
+	struct sctx		 sc;
+	struct mime_doc		*doc = NULL;
+	const struct mime_leaf	*leaves;
+	size_t			 n, i, hlen;
+	uint64_t		 t0 = clock_ms();
+	int			 r = -1, pass;
+
+	*verdict_r = NULL;
+	memset(&sc, 0, sizeof sc);
+	sc.pol = pol;
+	sc.deps = deps;
+	sc.v = verdict_new(scan_direction(pol, env));
+	sc.budget = pol->decoded_size;
+	sc.deadline = t0 + pol->scan_time_ms;
+	verdict_explain(sc.v, "direction: %s", direction_str(sc.v->direction));
+
+	if (len > pol->message_size) {
+		char *d = xasprintf("message of %zu bytes, limit %llu", len,
+		    (unsigned long long)pol->message_size);
+
+		verdict_add(sc.v, pol, RULE_SIZE_LIMIT, "", NULL, d);
+		free(d);
+		goto done;	/* not inspected: the finding says so */
+	}
+	if ((hlen = header_block_len(msg, len)) > pol->header_size) {
+		char *d = xasprintf("header block of %zu bytes, limit %llu",
+		    hlen, (unsigned long long)pol->header_size);
+
+		verdict_add(sc.v, pol, RULE_SIZE_LIMIT, "", NULL, d);
+		free(d);
+		goto done;
+	}
+
+	doc = mime_open(msg, len);
+	mime_walk(doc, pol, mime_finding, &sc, sc.v);
+	leaves = mime_leaves(doc, &n);
+	sc.v->parts = (unsigned)n;
+	for (i = 0; i < n; i++)
+		sc.v->decoded_bytes += leaves[i].len;
+	if (sc.v->decoded_bytes > sc.budget) {
+		char *d = xasprintf("%llu decoded bytes, limit %llu",
+		    (unsigned long long)sc.v->decoded_bytes,
+		    (unsigned long long)pol->decoded_size);
+
+		verdict_add(sc.v, pol, RULE_SIZE_LIMIT, "", NULL, d);
+		free(d);
+		sc.budget = 0;
+	} else
+		sc.budget -= sc.v->decoded_bytes;
+
+	for (pass = 0; pass < 2; pass++) {
+		bool attachments = (pass == 0) == pol->attachments_first;
+
+		if (pass == 1 && rejected(sc.v)) {
+			verdict_explain(sc.v, "%s: skipped, the message is "
+			    "already rejected", attachments ?
+			    "attachment rules" : "antivirus");
+			break;
+		}
+		if (attachments)
+			attachment_pass(&sc, leaves, n);
+		else if (av_pass(&sc, doc, msg, len, leaves, n, err) == -1)
+			goto out;
+	}
+	if (do_strip(&sc, doc, env, err) == -1)
+		goto out;
+done:
+	verdict_finish(sc.v, env->queue_id, env->sender);
+	if (sc.v->disposition == DISP_TAG && sc.v->subject_tag == NULL &&
+	    pol->subject_tag != NULL) {
+		sc.v->subject_tag = xstrdup(pol->subject_tag);
+		sc.v->modified = true;
+	}
+	sc.v->ms = clock_ms() - t0;
+	*verdict_r = sc.v;
+	sc.v = NULL;
+	r = 0;
+out:
+	for (i = 0; i < sc.nextra; i++) {
+		free(sc.extra[i].path);
+		free(sc.extra[i].name);
+		free(sc.extra[i].data);
+	}
+	free(sc.extra);
+	verdict_free(&sc.v);
+	mime_close(&doc);
+	return r;
 }
 
 struct verdict *
@@ -23,15 +625,64 @@ scan_error_verdict(const struct policy *pol, const struct envelope *env,
 	return v;
 }
 
-int
-scan_message(const struct policy *pol, const struct scan_deps *deps,
-    const struct envelope *env, const unsigned char *msg, size_t len,
-    struct verdict **verdict_r, struct err *err)
+static bool
+cidr_match(const struct cidr *c, int family, const unsigned char *addr)
 {
-	struct verdict	*v = verdict_new(scan_direction(pol, env));
+	unsigned	bytes = c->prefix / 8, bits = c->prefix % 8;
 
-	(void)deps; (void)msg; (void)len; (void)err;
-	verdict_finish(v, env->queue_id, env->sender);
-	*verdict_r = v;
-	return 0;
+	if (c->family != family)
+		return false;
+	if (memcmp(c->addr, addr, bytes) != 0)
+		return false;
+	if (bits == 0)
+		return true;
+	return ((c->addr[bytes] ^ addr[bytes]) & (0xff << (8 - bits))) == 0;
+}
+
+static bool
+domain_internal(const struct policy *pol, const char *addr)
+{
+	const char	*at = addr != NULL ? strrchr(addr, '@') : NULL;
+	char		*dom;
+	size_t		 i, n;
+	bool		 hit = false;
+
+	if (at == NULL)
+		return false;
+	dom = xstrdup(at + 1);
+	n = strlen(dom);
+	if (n > 0 && dom[n - 1] == '>')
+		dom[--n] = '\0';
+	for (i = 0; i < pol->internal_domains.n && !hit; i++)
+		hit = strcasecmp(dom, pol->internal_domains.v[i]) == 0;
+	free(dom);
+	return hit;
+}
+
+enum direction
+scan_direction(const struct policy *pol, const struct envelope *env)
+{
+	unsigned char	a[16];
+	size_t		i;
+
+	if (env->direction == DIR_INBOUND || env->direction == DIR_OUTBOUND)
+		return (enum direction)env->direction;
+	if (env->auth_user != NULL && *env->auth_user != '\0' &&
+	    pol->authenticated_outbound)
+		return DIR_OUTBOUND;
+	if (env->client_addr != NULL) {
+		int fam = strchr(env->client_addr, ':') != NULL ? AF_INET6 :
+		    AF_INET;
+
+		if (inet_pton(fam, env->client_addr, a) == 1)
+			for (i = 0; i < pol->ninternal_networks; i++)
+				if (cidr_match(&pol->internal_networks[i], fam,
+				    a))
+					return DIR_OUTBOUND;
+	}
+	if (pol->sender_domain_outbound && domain_internal(pol, env->sender))
+		for (i = 0; i < env->nrcpts; i++)
+			if (!domain_internal(pol, env->rcpts[i]))
+				return DIR_OUTBOUND;
+	return DIR_INBOUND;
 }

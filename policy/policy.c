@@ -142,6 +142,8 @@ static const struct policy_key keys[] = {
 	    "127.0.0.0/8 ::1/128", OFF(internal_networks) },
 	{ "direction", "authenticated_outbound", PK_BOOL, 0, 0, "yes",
 	    OFF(authenticated_outbound) },
+	{ "direction", "sender_domain_outbound", PK_BOOL, 0, 0, "no",
+	    OFF(sender_domain_outbound) },
 
 	{ "tagging", "header", PK_BOOL, 0, 0, "yes", OFF(tag_header) },
 	{ "tagging", "subject_tag", PK_STR, 0, 0, "[SUSPICIOUS]",

@@ -158,6 +158,7 @@ struct policy {
 	struct cidr	*internal_networks;
 	size_t		 ninternal_networks;
 	bool		 authenticated_outbound;
+	bool		 sender_domain_outbound;	/* internal sender to outside */
 
 	/* [tagging] */
 	bool		 tag_header;		/* X-Portcullis on accepted mail */
