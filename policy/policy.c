@@ -256,13 +256,17 @@ struct loader {
 	const char	*file;
 	struct entry	*ents;
 	size_t		 nents;
-	struct buf	 errs;
+	struct {
+		unsigned	 line;
+		char		*msg;
+	}		*errs;		/* sorted by line when reported */
 	unsigned	 nerrs;
 	/* reader state */
 	const char	*text;
 	size_t		 pos;
 	unsigned	 line;		/* line number of the last line read */
 	bool		 indented;	/* that line began with white space */
+	bool		 bad_header;	/* a "[section" without "]" was seen */
 	struct policy	*pol;
 };
 
@@ -280,11 +284,9 @@ loader_err(struct loader *ld, unsigned line, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		xpanic("out of memory");
 	va_end(ap);
-	if (line == 0)
-		buf_printf(&ld->errs, "-o: %s\n", msg);
-	else
-		buf_printf(&ld->errs, "%s:%u: %s\n", ld->file, line, msg);
-	free(msg);
+	ld->errs = xreallocarray(ld->errs, ld->nerrs + 1, sizeof *ld->errs);
+	ld->errs[ld->nerrs].line = line;
+	ld->errs[ld->nerrs].msg = msg;
 	ld->nerrs++;
 }
 
@@ -347,6 +349,7 @@ loader_syntax(struct loader *ld)
 {
 	const char	*p = ld->text;
 	unsigned	 line = 0;
+	bool		 in_value = false;	/* continuation allowed */
 
 	while (*p != '\0') {
 		const char	*eol = strchr(p, '\n');
@@ -361,15 +364,24 @@ loader_syntax(struct loader *ld)
 			*--end = '\0';
 		if (line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 			s += 3;
-		if (*s == '\0' || *s == ';' || *s == '#')
+		if (*s == '\0')
+			in_value = false;
+		else if (*s == ';' || *s == '#')
 			;
 		else if (*s == '[') {
-			if (strchr(s, ']') == NULL)
+			in_value = false;
+			if (strchr(s, ']') == NULL) {
 				loader_err(ld, line,
 				    "%s: section header without ']'", s);
-		} else if (strpbrk(s, "=:") == NULL)
+				ld->bad_header = true;
+			}
+		} else if (s != l && in_value)
+			;			/* indented continuation */
+		else if (strpbrk(s, "=:") == NULL)
 			loader_err(ld, line,
 			    "syntax error: expected \"key = value\"");
+		else
+			in_value = true;
 		free(l);
 		p += n;
 		if (*p == '\n')
@@ -842,6 +854,27 @@ action_set(struct loader *ld, struct action *a, const struct entry *e)
 		loader_err(ld, e->line, "[%s] %s: unknown key", sect, e->name);
 }
 
+/* Line of key in [action:name], or of the section's first key. */
+static unsigned
+action_line(const struct loader *ld, const char *name, const char *key)
+{
+	size_t		i;
+	unsigned	first = 0;
+
+	for (i = 0; i < ld->nents; i++) {
+		const struct entry *e = &ld->ents[i];
+
+		if (strncmp(e->section, "action:", 7) != 0 ||
+		    strcmp(e->section + 7, name) != 0)
+			continue;
+		if (first == 0)
+			first = e->line;
+		if (key != NULL && strcmp(e->name, key) == 0)
+			return e->line;
+	}
+	return first;
+}
+
 static void
 policy_builtins(struct policy *pol)
 {
@@ -917,26 +950,22 @@ apply_entries(struct loader *ld)
 
 		if (a->builtin)
 			continue;
-		for (j = 0; j < ld->nents; j++)
-			if (strncmp(ld->ents[j].section, "action:", 7) == 0 &&
-			    strcmp(ld->ents[j].section + 7, a->name) == 0)
-				break;
 		if (a->disposition == DISP__N) {
-			loader_err(ld, ld->ents[j].line, "[action:%s]: no "
-			    "disposition given", a->name);
+			loader_err(ld, action_line(ld, a->name, NULL), "[action:"
+			    "%s]: no disposition given", a->name);
 			a->disposition = DISP_TEMPFAIL;
 		}
 		if (a->disposition == DISP_DISCARD && a->quarantine == NULL)
-			loader_err(ld, ld->ents[j].line, "[action:%s]: "
-			    "disposition discard needs a quarantine area",
-			    a->name);
+			loader_err(ld, action_line(ld, a->name, "disposition"),
+			    "[action:%s]: disposition discard needs a "
+			    "quarantine area", a->name);
 		/* A reply is used only by reject and tempfail. */
 		if (a->reply != NULL && (a->disposition == DISP_REJECT ||
 		    a->disposition == DISP_TEMPFAIL) &&
 		    a->reply[0] != (a->disposition == DISP_REJECT ? '5' : '4'))
-			loader_err(ld, ld->ents[j].line, "[action:%s] reply: "
-			    "a %s needs a %cxx code", a->name,
-			    disp_names[a->disposition],
+			loader_err(ld, action_line(ld, a->name, "reply"),
+			    "[action:%s] reply: a %s needs a %cxx code",
+			    a->name, disp_names[a->disposition],
 			    a->disposition == DISP_REJECT ? '5' : '4');
 		if (a->reply == NULL && a->disposition == DISP_REJECT)
 			a->reply = xstrdup(policy_action(pol, "reject")->reply);
@@ -955,6 +984,12 @@ apply_entries(struct loader *ld)
 		if (e->used)
 			continue;
 		e->used = true;
+		if (e->section[0] == '\0' && e->line != 0) {
+			if (!ld->bad_header)	/* else already reported */
+				loader_err(ld, e->line, "%s: key outside any "
+				    "[section]", e->name);
+			continue;
+		}
 		if (!section_known(e->section)) {
 			if (bad_section == NULL ||
 			    strcmp(bad_section, e->section) != 0)
@@ -1013,10 +1048,42 @@ apply_entries(struct loader *ld)
 	}
 }
 
+static int
+err_cmp(const void *a, const void *b)
+{
+	unsigned	la = *(const unsigned *)a, lb = *(const unsigned *)b;
+
+	/* file lines in order, then command line overrides (line 0) */
+	la = la == 0 ? UINT_MAX : la;
+	lb = lb == 0 ? UINT_MAX : lb;
+	return la < lb ? -1 : la > lb;
+}
+
+/* Every error, one per line: "file:line: ..." or "-o: ...". */
+static char *
+loader_report(struct loader *ld)
+{
+	struct buf	b = BUF_INIT;
+	unsigned	i;
+
+	qsort(ld->errs, ld->nerrs, sizeof *ld->errs, err_cmp);
+	for (i = 0; i < ld->nerrs; i++)
+		if (ld->errs[i].line == 0)
+			buf_printf(&b, "-o: %s\n", ld->errs[i].msg);
+		else
+			buf_printf(&b, "%s:%u: %s\n", ld->file,
+			    ld->errs[i].line, ld->errs[i].msg);
+	return buf_cstr(&b);
+}
+
 static void
 loader_free(struct loader *ld)
 {
 	size_t	i;
+
+	for (i = 0; i < ld->nerrs; i++)
+		free(ld->errs[i].msg);
+	free(ld->errs);
 
 	for (i = 0; i < ld->nents; i++) {
 		free(ld->ents[i].section);
@@ -1024,7 +1091,6 @@ loader_free(struct loader *ld)
 		free(ld->ents[i].value);
 	}
 	free(ld->ents);
-	buf_free(&ld->errs);
 }
 
 static void
@@ -1136,7 +1202,7 @@ policy_load_string(const char *text, const char *name,
 		    "interface", pol->socket);
 
 	if (ld.nerrs != 0) {
-		*errors_r = xstrdup(buf_cstr(&ld.errs));
+		*errors_r = loader_report(&ld);
 		loader_free(&ld);
 		policy_free(pol);
 		return -1;
