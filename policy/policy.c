@@ -1184,11 +1184,6 @@ policy_load_string(const char *text, const char *name,
 				    pol->rules[DIR_INBOUND][i] :
 				    policy_action(pol, rule_defaults[i]);
 
-	if (pol->attachment_size > pol->message_size)
-		loader_err(&ld, 0, "[limits] attachment_size (%llu) is larger "
-		    "than message_size (%llu)",
-		    (unsigned long long)pol->attachment_size,
-		    (unsigned long long)pol->message_size);
 	if (pol->socket != NULL && strncmp(pol->socket, "unix:", 5) != 0 &&
 	    strncmp(pol->socket, "local:", 6) != 0 &&
 	    strncmp(pol->socket, "inet:", 5) != 0 &&
