@@ -6,9 +6,31 @@
  * nesting is driven by the caller, which calls archive_walk() again from
  * its entry callback on members that are archives themselves.
  *
+ * Formats: lim->formats holds policy words (zip 7z rar tar gzip bzip2 xz
+ * lzma zstd cab iso cpio lha xar ar). A buffer that starts with a
+ * single-stream compressor (gzip bzip2 xz lzma zstd) is opened with that
+ * filter and the tar and cpio formats: a .tar.gz gives the tar members,
+ * anything else gives one member, named from the gzip header or "data",
+ * which the caller may walk in turn. A buffer whose format
+ * (archive_format_hint) is not in lim->formats is not opened: that is an
+ * ARC_EV_UNREADABLE event, so callers that want to skip such content
+ * silently check the hint first.
+ *
+ * Findings: a limit that stops reading a member still passes the member,
+ * with truncated set and the bytes read so far, after its event.
+ * ARC_EV_MEMBER_SIZE ends only that member; ARC_EV_TOTAL_SIZE, _RATIO,
+ * _ENTRIES, _TIMEOUT and _ENCRYPTED end the walk, and so does
+ * _UNREADABLE unless libarchive says only that member's data is bad.
+ * Encrypted members are passed with encrypted set and no data.
+ * ARC_EV_ANOMALY (duplicate names; for ZIP, a local header that names
+ * another file than the central directory, a central record without a
+ * local header, no end record, bytes after the end) never stops the walk.
+ *
  * Ownership: buf is borrowed for the call. The entry passed to the
- * callback, its names and data are valid only during the callback.
- * Thread-safety: reentrant; no shared state.
+ * callback, its names and data are valid only during the callback; so
+ * are the name and detail passed to ops->event.
+ * Thread-safety: reentrant; no shared state (nested calls from the entry
+ * callback are fine).
  */
 #ifndef PORTCULLIS_ARCHIVE_H
 #define PORTCULLIS_ARCHIVE_H
@@ -20,17 +42,22 @@
 #include "err.h"
 
 struct arc_limits {
-	unsigned	 entries;	/* max entries in this archive */
-	uint64_t	 member_size;	/* max decoded bytes per member */
-	uint64_t	*budget;	/* decoded bytes left for the message; decremented */
-	unsigned	 ratio;		/* max decoded/compressed ratio (0 = off) */
+	unsigned	 entries;	/* max entries in this archive (0 = off) */
+	uint64_t	 member_size;	/* max decoded bytes per member (0 = off) */
+	uint64_t	*budget;	/* decoded bytes left for the message;
+					 * decremented; NULL = no budget */
+	unsigned	 ratio;		/* max decoded/compressed ratio (0 = off);
+					 * applies once over 1 MiB decoded */
 	uint64_t	 deadline_ms;	/* clock_ms() deadline, 0 = none */
 	const char	*formats;	/* space-separated formats enabled */
 };
 
 struct arc_entry {
 	const char		*name;		/* UTF-8 path as stored; never NULL */
-	const char		*alt_name;	/* other header's name if different */
+	const char		*alt_name;	/* other header's name if different
+						 * (ZIP: name is the local header's,
+						 * alt_name the central directory's),
+						 * else NULL */
 	const unsigned char	*data;		/* decoded bytes (maybe truncated) */
 	size_t			 len;
 	bool			 encrypted;
@@ -53,7 +80,9 @@ enum arc_event {
 struct arc_ops {
 	/* Returns 0 to continue, -1 to stop the walk (error already in err). */
 	int	(*entry)(void *ctx, const struct arc_entry *e, struct err *err);
-	/* name: the member concerned or NULL; detail: words for the finding */
+	/* name: the member concerned or NULL; detail: words for the finding
+	 * (libarchive's error text for _UNREADABLE/_ENCRYPTED). Both come
+	 * from the archive in part: sanitise before logging. May be NULL. */
 	void	(*event)(void *ctx, enum arc_event ev, const char *name,
 		    const char *detail);
 };
