@@ -51,7 +51,8 @@ enum av_log_level {
 };
 
 /* Receives one libclamav message (no trailing newline, borrowed for the
- * call). Called from whichever thread libclamav runs in. */
+ * call). Called from whichever thread libclamav runs in. Scan messages
+ * can quote names from the message being scanned: sanitise before use. */
 typedef void (*av_log_fn)(enum av_log_level level, const char *msg,
     void *ctx);
 
@@ -100,18 +101,20 @@ uint64_t	 av_engine_load_ms(const struct av_engine *e);
 /* The process-wide holder. dbdir (NULL = pol->av_database) and the
  * limits come from pol (copied; pol is borrowed for the call). Holds no
  * engine until the first successful av_store_reload. Never NULL. */
-struct av_store	*av_store_new(const struct policy *pol, const char *dbdir);
+struct av_store	*av_store_new(const struct policy *pol,
+		    const char *dbdir);
 /* Drops the store's engine reference (scans in flight keep theirs). */
 void		 av_store_free(struct av_store **sp);
 /* Current engine with a reference (caller unrefs), or NULL if none yet. */
 struct av_engine *av_store_get(struct av_store *s);
 /*
- * Loads a new engine if the database changed (cl_statchkdir, plus a count
- * of the database files so that a removal is seen too; it compares inodes
- * and whole-second mtimes, so an in-place rewrite within the second of the
- * last check needs force), or force, or if no engine is loaded yet; compiles it without holding the lock that
- * av_store_get takes, then swaps it in. Reloads are serialised. Runs in
- * the caller's thread (the daemon uses a background thread).
+ * Loads a new engine if the database changed, or force, or if no engine
+ * is loaded yet. Change = cl_statchkdir, plus a count of the database
+ * files so that a removal is seen too; it compares inodes and whole-second
+ * mtimes, so an in-place rewrite within the second of the last check
+ * needs force. Compiles without holding the lock that av_store_get takes,
+ * then swaps the new engine in. Reloads are serialised. Runs in the
+ * caller's thread (the daemon uses a background thread).
  * 1 = swapped, 0 = unchanged, -1 = load failed and the old engine (if any)
  * stays (err says why). A failed database is retried on the next call.
  */

@@ -10,7 +10,11 @@
  * - engine settings and callbacks must be set before cl_engine_compile,
  *   and a compiled engine is read-only and shared by all threads;
  * - cl_load reports which file failed only through the message callback,
- *   so a load captures the first error message of its own thread.
+ *   so a load captures the error messages of its own thread;
+ * - the zip reader cuts a member over MaxFileSize and scans the cut part
+ *   as if it were all (see av_clcb_inspect);
+ * - clean results are cached by hash, so anything that must not read as
+ *   clean on a second scan has to be a detection, not a note.
  */
 #include "config.h"
 
@@ -65,13 +69,13 @@ struct av_engine {
 
 struct av_store {
 	pthread_mutex_t	 s_lock;	/* s_engine, s_lim, s_dbdir */
-	pthread_mutex_t	 s_reload;	/* serialises reloads, s_stat */
+	pthread_mutex_t	 s_reload;	/* one reload at a time */
 	struct av_engine *s_engine;
 	struct av_gate	*s_gate;
 	struct av_limits s_lim;
 	char		*s_dbdir;
 	bool		 s_dbdir_changed;
-	struct cl_stat	 s_stat;	/* of the database s_engine came from */
+	struct cl_stat	 s_stat;	/* under s_reload */
 	bool		 s_stat_ok;
 };
 
@@ -164,7 +168,7 @@ static void
 av_init_once(void)
 {
 	av_log_stderr = getenv("PORTCULLIS_CLAMAV_LOG") != NULL;
-	cl_set_clcb_msg(av_clcb_msg);		/* before cl_init: its messages too */
+	cl_set_clcb_msg(av_clcb_msg);	/* first: cl_init's messages too */
 	av_init_rc = cl_init(CL_INIT_DEFAULT);
 }
 
@@ -777,7 +781,7 @@ av_store_reload(struct av_store *s, bool force, struct err *err)
 	if (s->s_dbdir != NULL && strcmp(s->s_dbdir, dir) == 0)
 		s->s_dbdir_changed = false;
 	pthread_mutex_unlock(&s->s_lock);
-	av_engine_unref(&old);		/* freed when its last scan ends */
+	av_engine_unref(&old);	/* freed when its last scan ends */
 	if (s->s_stat_ok)
 		cl_statfree(&s->s_stat);
 	s->s_stat = now;

@@ -240,7 +240,7 @@ scan_buffers(struct t *t)
 	static const struct {
 		const char	*name;
 		const char	*prefix;	/* before the payload */
-		int		 payload;	/* 0 none, 1 eicar, 2 clam.exe */
+		int		 payload;	/* 1 eicar, 2 clam.exe */
 		enum av_status	 want;
 		const char	*want_name;
 	} cases[] = {
@@ -364,8 +364,8 @@ clamav_testfiles(struct t *t)
 			 * limit (17): the zip adds one level */
 			check_scan(t, e, what, p, len, AV_UNSCANNED,
 			    "Heuristics.Limits.Exceeded.MaxRecursion");
-			snprintf(what, sizeof what, "%s in a zip, max_recursion "
-			    "18", de->d_name);
+			snprintf(what, sizeof what, "%s in a zip, "
+			    "max_recursion 18", de->d_name);
 			zfound += e18 != NULL ?
 			    testfile_found(t, e18, what, p, len) : 0;
 		} else
@@ -584,7 +584,7 @@ load_errors(struct t *t)
 {
 	static const struct {
 		const char	*name;
-		const char	*sub;		/* database under tmpdir */
+		const char	*sub;		/* under tmpdir */
 		const char	*setup;		/* sh, run in tmpdir */
 		const char	*want_in_msg;
 	} cases[] = {
@@ -762,9 +762,9 @@ struct load {
 	pthread_mutex_t	 l_lock;
 	unsigned long	 l_scans;
 	unsigned long	 l_bad;
-	double		 l_max_ms;	/* slowest get + 2 scans + unref */
+	double		 l_max_ms;	/* get + 2 scans + unref */
 	double		 l_max_get;	/* slowest av_store_get */
-	double		 l_max_unref;	/* slowest unref (may free) */
+	double		 l_max_unref;	/* unref (may free) */
 	char		 l_first[ERR_MSG_MAX + 64];
 };
 
