@@ -1,6 +1,7 @@
 /* test/unit/t.c - the unit ring's tiny runner (see t.h). */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,16 +132,22 @@ t_sh(const char *fmt, ...)
 	return WEXITSTATUS(st);
 }
 
+static char	eicar_buf[80];
+static pthread_once_t eicar_once = PTHREAD_ONCE_INIT;
+
+static void
+eicar_init(void)
+{
+	snprintf(eicar_buf, sizeof eicar_buf, "%s%s",
+	    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STAN",
+	    "DARD-ANTIVIRUS-TEST-FILE!$H+H*");
+}
+
 const char *
 t_eicar(void)
 {
-	static char	buf[80];
-
-	if (buf[0] == '\0')
-		snprintf(buf, sizeof buf, "%s%s",
-		    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STAN",
-		    "DARD-ANTIVIRUS-TEST-FILE!$H+H*");
-	return buf;
+	pthread_once(&eicar_once, eicar_init);	/* threads may call it */
+	return eicar_buf;
 }
 
 int
