@@ -19,9 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* see the end of lib/magic.h: this gets both it and libmagic's header */
-#define PORTCULLIS_WANT_LIBMAGIC
-#include <magic.h>
+#include <magic.h>	/* libmagic's; ours is found by -iquote only */
 
 #include "magic.h"
 #include "util.h"

@@ -79,14 +79,3 @@ bool	truetype_is_archive(const char *word);
 bool	truetype_known(const char *word);
 
 #endif
-
-/*
- * This header shadows libmagic's own <magic.h> for every file compiled
- * with -I lib. lib/magic.c, the only user of libmagic, defines
- * PORTCULLIS_WANT_LIBMAGIC and includes <magic.h>: that finds this file
- * through -I lib, and the line below then pulls in the system header.
- */
-#if defined(PORTCULLIS_WANT_LIBMAGIC) && !defined(PORTCULLIS_LIBMAGIC_IN)
-#define PORTCULLIS_LIBMAGIC_IN
-#include_next <magic.h>
-#endif
