@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,8 @@ struct walk {
 	const struct arc_ops	*ops;
 	void			*ctx;
 	struct archive		*a;
+	locale_t		 loc;		/* our C.UTF-8, or 0 */
+	locale_t		 prev_loc;	/* the thread's, restored */
 	uint64_t		 decoded;	/* bytes decoded from this archive */
 	bool			 stop;		/* a finding ended the walk */
 	/* names seen, for duplicates: open addressing, power-of-two size */
@@ -555,6 +559,11 @@ walk_release(struct walk *w)
 	if (w->a != NULL)
 		archive_read_free(w->a);
 	w->a = NULL;
+	if (w->loc != (locale_t)0) {
+		uselocale(w->prev_loc);
+		freelocale(w->loc);
+		w->loc = (locale_t)0;
+	}
 	for (i = 0; i < w->names_cap; i++)
 		free(w->names[i]);
 	free(w->names);
@@ -596,6 +605,17 @@ archive_walk(const unsigned char *buf, size_t len,
 		    "%s archives are not enabled by the policy", hint);
 		arc_event(&w, ARC_EV_UNREADABLE, NULL, detail);
 		return 0;
+	}
+	/*
+	 * libarchive converts names (7-Zip's UTF-16, charset-flagged ZIP
+	 * names) through the locale's charset; in the C locale a non-ASCII
+	 * name is lost. Switch this thread, and only it, to C.UTF-8 for the
+	 * walk unless it already uses UTF-8.
+	 */
+	if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0) {
+		w.loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+		if (w.loc != (locale_t)0)
+			w.prev_loc = uselocale(w.loc);
 	}
 	w.a = archive_read_new();
 	if (w.a == NULL)

@@ -30,7 +30,9 @@
  * callback, its names and data are valid only during the callback; so
  * are the name and detail passed to ops->event.
  * Thread-safety: reentrant; no shared state (nested calls from the entry
- * callback are fine).
+ * callback are fine). When the calling thread's LC_CTYPE is not UTF-8,
+ * archive_walk() switches that thread alone to C.UTF-8 (uselocale) for
+ * the walk, callbacks included, so that libarchive can convert names.
  */
 #ifndef PORTCULLIS_ARCHIVE_H
 #define PORTCULLIS_ARCHIVE_H

@@ -315,6 +315,14 @@ static const struct arc_case cases_tab[] = {
 	{ "gzip filter not enabled", "tar czf x.tgz -C d a.txt", "x.tgz",
 	    P_NONE, 0, 0, 0, 0, "tar zip", 0, "", EV(ARC_EV_UNREADABLE),
 	    "not enabled", 0, 0 },
+	{ "7z non-ASCII name in the C locale", "cd d && "
+	    "cp a.txt \"$(printf 'r\\303\\251sum\\303\\251.txt')\" && "
+	    "LC_ALL=C.UTF-8 7z a ../x.7z r*", "x.7z", P_NONE, 0, 0, 0, 0,
+	    NULL, 1, "r\303\251sum\303\251.txt", 0, NULL, 0, 0 },
+	{ "zip non-ASCII name in the C locale", "cd d && "
+	    "cp a.txt \"$(printf 'r\\303\\251sum\\303\\251.txt')\" && "
+	    "LC_ALL=C.UTF-8 zip -q ../x.zip r*", "x.zip", P_NONE, 0, 0, 0, 0,
+	    NULL, 1, "r\303\251sum\303\251.txt", 0, NULL, 0, 0 },
 	{ "gzip without tar gives the tar", "tar czf x.tgz -C d a.txt",
 	    "x.tgz", P_NONE, 0, 0, 0, 0, "gzip zip", 1, "data", 0, NULL, 0,
 	    0 },
@@ -723,6 +731,62 @@ out:
 	free(r);
 }
 
+/*
+ * Damaged archives of every format: cut at many lengths and with bytes
+ * overwritten. Nothing may crash (ASan watches) or fail operationally;
+ * whatever cannot be read is an event.
+ */
+static void
+mutations(struct t *t)
+{
+	static const struct {
+		const char	*cmd, *file;
+	} src[] = {
+		{ "cd d && zip -q ../x.zip a.txt b.txt sub/c.txt", "x.zip" },
+		{ "cd d && 7z a ../x.7z a.txt b.txt", "x.7z" },
+		{ "tar czf x.tgz -C d a.txt b.txt", "x.tgz" },
+		{ "tar cjf x.tbz -C d a.txt b.txt", "x.tbz" },
+		{ "cd d && gcab -c ../x.cab a.txt b.txt", "x.cab" },
+		{ "cd d && printf 'a.txt\\nb.txt\\n' | cpio -o -H newc > "
+		    "../x.cpio", "x.cpio" },
+		{ "genisoimage -quiet -R -o x.iso d", "x.iso" },
+	};
+	uint64_t		 budget;
+	struct arc_limits	 lim = default_limits(&budget);
+	struct rec		*r = xcalloc(1, sizeof *r);
+	struct err		 err = ERR_INIT;
+	size_t			 i, k, len, walks = 0, bad = 0;
+
+	for (i = 0; i < T_NCASES(src); i++) {
+		unsigned char	*b = build(t, src[i].cmd, src[i].file, &len);
+		unsigned char	*m;
+
+		if (b == NULL)
+			continue;
+		m = xmalloc(len);
+		for (k = 0; k < 64; k++) {
+			size_t cut = len * k / 64, at = (len * k / 64 + k) % len;
+
+			rec_init(r);
+			if (archive_walk(b, cut, &lim, &rec_ops, r, &err) < 0)
+				bad++;
+			memcpy(m, b, len);
+			m[at] ^= 0xa5;
+			if (at + 1 < len)
+				m[at + 1] = 0xff;
+			rec_init(r);
+			if (archive_walk(m, len, &lim, &rec_ops, r, &err) < 0)
+				bad++;
+			walks += 2;
+		}
+		free(m);
+		free(b);
+	}
+	t_check(t, bad == 0, "got %zu failed walks of %zu, want 0", bad,
+	    walks);
+	free(r);
+}
+
 static const struct t_case other_cases[] = {
 	T_CASE(budget_accounting),
 	T_CASE(zip_in_zip),
@@ -730,6 +794,7 @@ static const struct t_case other_cases[] = {
 	T_CASE(deadline_passed),
 	T_CASE(empty_input),
 	T_CASE(format_hints),
+	T_CASE(mutations),
 	T_CASE(timing_1mib_zip),
 };
 

@@ -419,6 +419,45 @@ ole_truncated(struct t *t)
 	free(b);
 }
 
+/* A docm with every byte of its central directory and end record
+ * overwritten in turn: the member-name walk stays in bounds. */
+static void
+zip_damaged(struct t *t)
+{
+	unsigned char	*b;
+	size_t		 len, i, from;
+	unsigned	 odd = 0;
+	char		 path[512];
+
+	if (t_sh("cd '%s' && { %s; } >/dev/null 2>&1", t_tmpdir(t),
+	    OOXML("printf 'x' > o/word/vbaProject.bin && ")) != 0) {
+		t_error(t, "cannot build the docm");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/f", t_tmpdir(t));
+	if ((b = t_read_file(path, &len)) == NULL) {
+		t_error(t, "cannot read %s", path);
+		return;
+	}
+	from = len > 400 ? len - 400 : 0;
+	for (i = from; i < len; i++) {
+		unsigned char	 keep = b[i];
+		const char	*got;
+
+		b[i] = 0xff;
+		got = typer_detect(NULL, b, len, NULL, 0);
+		if (strcmp(got, "office-macro") != 0 &&
+		    strcmp(got, "office") != 0 && strcmp(got, "zip") != 0)
+			odd++;
+		got = typer_detect(NULL, b, i, NULL, 0);	/* cut here */
+		if (!truetype_known(got))
+			odd++;
+		b[i] = keep;
+	}
+	t_check(t, odd == 0, "got %u odd answers, want 0", odd);
+	free(b);
+}
+
 struct thr {
 	const unsigned char	*b[3];
 	size_t			 len[3];
@@ -524,6 +563,7 @@ static const struct t_case other_cases[] = {
 	T_CASE(empty_and_tiny),
 	T_CASE(description),
 	T_CASE(ole_truncated),
+	T_CASE(zip_damaged),
 	T_CASE(threads),
 	T_CASE(timing),
 };
