@@ -18,6 +18,7 @@
 #include <gmime/gmime.h>
 
 #include "mime.h"
+#include "textenc.h"
 #include "tnef.h"
 
 #define MAX_WARNINGS	64	/* parser warnings kept per message */
@@ -181,106 +182,49 @@ is_textual(const char *ctype)
 	return strncmp(ctype, "text/", 5) == 0;
 }
 
-/* BinHex and yEnc are not decoded here; ClamAV's mail parser does them. */
-static void
-note_hidden(struct mime_doc *d, const unsigned char *p, size_t n)
-{
-	static const char *const marks[] = {
-		"(This file must be converted with BinHex", "\n=ybegin ",
-	};
-	size_t	i;
+/* Files hidden in a text body (uuencode, BinHex, yEnc) become leaves of
+ * their own at path/name. */
+struct text_walk {
+	struct walk	*w;
+	const char	*path;
+	unsigned	 depth;
+};
 
-	for (i = 0; i < sizeof marks / sizeof marks[0]; i++)
-		if (memmem(p, n, marks[i], strlen(marks[i])) != NULL)
-			d->hidden = true;
+static void
+text_member(void *ctx, const char *kind, const char *name,
+    unsigned char *data, size_t len, bool truncated)
+{
+	struct text_walk	*tw = ctx;
+	char			*lpath = xasprintf("%s/%s", tw->path,
+	    name != NULL ? name : kind);
+	struct leaf		*l = leaf_add(tw->w, lpath,
+	    "application/octet-stream", tw->depth + 1);
+
+	leaf_name(l, name);
+	l->pub.attachment = true;
+	l->pub.truncated = truncated;
+	l->data = data;
+	l->pub.len = len;
+	tw->w->decoded += len;
+	verdict_explain(tw->w->explain, "part %s: %s file in a text body, "
+	    "%zu bytes%s", lpath, kind, len, truncated ? " (cut at the limit)" :
+	    "");
+	if (truncated)
+		tw->w->fn(tw->w->ctx, RULE_SIZE_LIMIT, lpath, name,
+		    "encoded file in text over the attachment size limit");
+	free(lpath);
 }
 
-static int	uu_char(int c) { return (c - ' ') & 0x3f; }
-
-/*
- * Decodes the uuencoded blocks ("begin NNN name" ... "end") of a text
- * leaf into leaves of their own at path/name. Bounded by the text size.
- */
 static void
-uu_extract(struct walk *w, const char *path, const unsigned char *p,
+text_extract(struct walk *w, const char *path, const unsigned char *p,
     size_t n, unsigned depth)
 {
-	const unsigned char	*end = p + n, *line = p;
-	unsigned		 blocks = 0;
+	struct text_walk	 tw = { w, path, depth };
 
-	while (line < end && blocks < 64) {
-		const unsigned char	*eol = memchr(line, '\n', (size_t)(end - line));
-		size_t			 ll = eol != NULL ? (size_t)(eol - line) :
-		    (size_t)(end - line);
-		char			 name[256];
-		struct buf		 out = BUF_INIT;
-		struct leaf		*l;
-		char			*lpath;
-
-		if (ll > 10 && memcmp(line, "begin ", 6) == 0 &&
-		    line[6] >= '0' && line[6] <= '7') {
-			const unsigned char *q = line + 6;
-			size_t k = 0;
-
-			while (q < line + ll && *q >= '0' && *q <= '7')
-				q++;
-			if (q < line + ll && *q == ' ') {
-				q++;
-				while (q < line + ll && *q != '\r' &&
-				    k < sizeof name - 1)
-					name[k++] = (char)*q++;
-				name[k] = '\0';
-				line = eol != NULL ? eol + 1 : end;
-				/* body lines until "end" or a blank line */
-				while (line < end) {
-					const unsigned char *e2 = memchr(line,
-					    '\n', (size_t)(end - line));
-					size_t l2 = e2 != NULL ?
-					    (size_t)(e2 - line) :
-					    (size_t)(end - line);
-					size_t want, i;
-
-					if (l2 > 0 && line[l2 - 1] == '\r')
-						l2--;
-					if (l2 == 0 || (l2 >= 3 &&
-					    memcmp(line, "end", 3) == 0))
-						break;
-					want = (size_t)uu_char(line[0]);
-					for (i = 1; i + 3 < l2 + 3 && want > 0;
-					    i += 4) {
-						int c[4], j;
-						unsigned char o[3];
-
-						for (j = 0; j < 4; j++)
-							c[j] = i + (size_t)j < l2 ?
-							    uu_char(line[i + (size_t)j]) : 0;
-						o[0] = (unsigned char)(c[0] << 2 | c[1] >> 4);
-						o[1] = (unsigned char)(c[1] << 4 | c[2] >> 2);
-						o[2] = (unsigned char)(c[2] << 6 | c[3]);
-						buf_append(&out, o, want < 3 ? want : 3);
-						want = want < 3 ? 0 : want - 3;
-					}
-					line = e2 != NULL ? e2 + 1 : end;
-				}
-				blocks++;
-				lpath = xasprintf("%s/%s", path,
-				    k > 0 ? name : "uuencoded");
-				l = leaf_add(w, lpath, "application/octet-stream",
-				    depth + 1);
-				free(lpath);
-				leaf_name(l, name);
-				l->pub.attachment = true;
-				l->data = out.data;
-				l->pub.len = out.len;
-				w->decoded += out.len;
-				verdict_explain(w->explain, "part %s: uuencoded "
-				    "file in a text body, %zu bytes", l->path,
-				    out.len);
-				continue;
-			}
-		}
-		line = eol != NULL ? eol + 1 : end;
-	}
+	if (!textenc_present(p, n))
+		return;
+	textenc_extract(p, n, w->pol->attachment_size + 1, 64, text_member,
+	    &tw);
 }
 
 /* TNEF (winmail.dat): every attachment becomes a leaf at path/name. */
@@ -419,12 +363,9 @@ walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
 	free(ctype);
 
 	if (l->pub.textual) {
-		note_hidden(w->d, l->data, l->pub.len);
-		if (memmem(l->data, l->pub.len, "begin ", 6) != NULL) {
-			struct leaf copy = *l;	/* l moves when leaves grow */
+		struct leaf copy = *l;	/* l moves when leaves grow */
 
-			uu_extract(w, copy.path, copy.data, copy.pub.len, depth);
-		}
+		text_extract(w, copy.path, copy.data, copy.pub.len, depth);
 		return;
 	}
 	l = &w->d->leaves[w->d->nleaves - 1];
@@ -472,11 +413,10 @@ walk_text_block(struct walk *w, const char *path, const char *what,
 	memcpy(l->data, text, n);
 	l->pub.len = n;
 	w->decoded += n;
-	note_hidden(w->d, l->data, n);
-	if (memmem(l->data, n, "begin ", 6) != NULL) {
+	{
 		struct leaf copy = *l;
 
-		uu_extract(w, copy.path, copy.data, copy.pub.len, depth);
+		text_extract(w, copy.path, copy.data, copy.pub.len, depth);
 	}
 }
 
@@ -490,6 +430,9 @@ walk_object(struct walk *w, GMimeObject *obj, const char *path,
 		GMimeMultipart	*mp = GMIME_MULTIPART(obj);
 		int		 i, n = g_mime_multipart_get_count(mp);
 
+		if (n == 0)	/* the boundary never appears: all is prologue */
+			w->fn(w->ctx, RULE_MALFORMED, path, NULL, "multipart "
+			    "without any part (boundary not found)");
 		walk_text_block(w, path, "prologue",
 		    g_mime_multipart_get_prologue(mp), depth);
 		for (i = 0; i < n && !w->d->stopped; i++) {

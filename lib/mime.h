@@ -53,8 +53,8 @@ void	mime_walk(struct mime_doc *d, const struct policy *pol,
 	    mime_finding_fn fn, void *ctx, struct verdict *explain);
 /* The leaves found by mime_walk (owned by d, valid until mime_close). */
 const struct mime_leaf *mime_leaves(const struct mime_doc *d, size_t *n_r);
-/* True when a text part hides data we do not decode (BinHex, yEnc) or the
- * message did not parse: then a raw-message virus scan is worth it. */
+/* True when the message did not parse as MIME: then a raw-message virus
+ * scan (ClamAV's own mail parser) is worth it. */
 bool	mime_hidden_content(const struct mime_doc *d);
 
 /*

@@ -53,7 +53,7 @@ tnef_extract(const unsigned char *buf, size_t len, unsigned max,
 		uint32_t	 attr, n;
 
 		if (len - pos < 9)
-			return -1;
+			break;		/* trailing padding seen in the wild */
 		level = buf[pos];
 		attr = le32(buf + pos + 1);
 		n = le32(buf + pos + 5);

@@ -2,12 +2,14 @@
  * decoding, and render at every header shape. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gmime/gmime.h>
 
 #include "mime.h"
+#include "textenc.h"
 #include "t.h"
 
 static unsigned	nfindings;
@@ -174,7 +176,74 @@ render_headers(struct t *t)
 	verdict_free(&v);
 }
 
+struct got {
+	unsigned	n;
+	char		kind[16];
+	char		name[64];
+	size_t		len;
+	unsigned char	head[4];
+};
+
+static void
+on_file(void *ctx, const char *kind, const char *name, unsigned char *data,
+    size_t len, bool truncated)
+{
+	struct got	*g = ctx;
+
+	(void)truncated;
+	g->n++;
+	snprintf(g->kind, sizeof g->kind, "%s", kind);
+	snprintf(g->name, sizeof g->name, "%s", name != NULL ? name : "");
+	g->len = len;
+	memcpy(g->head, data != NULL && len >= 4 ? data : (unsigned char *)
+	    "\0\0\0\0", 4);
+	free(data);
+}
+
+static void
+files_in_text(struct t *t)
+{
+	char		 path[512];
+	unsigned char	*bh;
+	size_t		 n;
+	struct got	 g;
+	const char	*uu = "hi\r\nbegin 644 a.exe\r\n#35H;&\\`\r\n`\r\n"
+	    "end\r\n";
+	/* yEnc of "MZ\0\x01": each byte + 42, NUL escaped as =@ (0+42+64) */
+	const char	*ye = "=ybegin line=128 size=4 name=y.scr\r\n"
+	    "w\x84*+\r\n=yend size=4\r\n";
+
+	memset(&g, 0, sizeof g);
+	textenc_extract((const void *)uu, strlen(uu), 1000, 8, on_file, &g);
+	t_check(t, g.n == 1 && strcmp(g.kind, "uuencode") == 0 &&
+	    strcmp(g.name, "a.exe") == 0 && g.len == 3, "uuencode: got %u "
+	    "%s %s %zu", g.n, g.kind, g.name, g.len);
+	memset(&g, 0, sizeof g);
+	textenc_extract((const void *)ye, strlen(ye), 1000, 8, on_file, &g);
+	t_check(t, g.n == 1 && strcmp(g.name, "y.scr") == 0 && g.len == 4 &&
+	    g.head[0] == 'M' && g.head[1] == 'Z', "yenc: got %u %s %zu %02x",
+	    g.n, g.name, g.len, g.head[0]);
+	snprintf(path, sizeof path, "%s/clam.exe.binhex", getenv(
+	    "CLAMAV_TESTFILES") != NULL ? getenv("CLAMAV_TESTFILES") :
+	    "/usr/share/clamav-testfiles");
+	bh = t_read_file(path, &n);
+	if (t_check(t, bh != NULL, "cannot read %s", path)) {
+		memset(&g, 0, sizeof g);
+		textenc_extract(bh, n, 100000, 8, on_file, &g);
+		t_check(t, g.n == 1 && strcmp(g.kind, "binhex") == 0 &&
+		    strcmp(g.name, "clam.exe") == 0 && g.len == 544 &&
+		    g.head[0] == 'M' && g.head[1] == 'Z', "binhex: got %u %s "
+		    "%s %zu", g.n, g.kind, g.name, g.len);
+		memset(&g, 0, sizeof g);
+		textenc_extract(bh, n, 100, 8, on_file, &g);
+		t_check(t, g.n == 1 && g.len == 100, "binhex capped at 100: "
+		    "got %zu", g.len);
+	}
+	free(bh);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(files_in_text),
 	T_CASE(names_from_every_source),
 	T_CASE(decoding_and_paths),
 	T_CASE(render_headers),
