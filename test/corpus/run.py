@@ -131,7 +131,8 @@ def summary(js):
 def want_summary(c):
     return "action=%s rules=%s %s" % (c.action, ",".join(c.rules) or "-",
                                       " ".join(x for x in c.checks
-                                               if x not in ("av", "strip")))
+                                               if x not in ("av", "strip",
+                                                            "xhdr")))
 
 
 def location_ok(f, checks):
@@ -204,6 +205,12 @@ def check_json(c, js, explain):
         if ch.startswith("modified="):
             if js["modified"] != (ch[9:] == "true"):
                 probs.append("modified %s" % js["modified"])
+        if ch.startswith("quarantined="):
+            if js["quarantined"] != (ch[12:] == "true"):
+                probs.append("quarantined %s" % js["quarantined"])
+        if ch.startswith("reply~"):
+            if ch[6:] not in (js.get("reply") or ""):
+                probs.append("reply %r" % js.get("reply"))
     # --explain must describe the decision, with the path where we know it.
     if not explain.strip():
         probs.append("no --explain lines")
@@ -278,12 +285,37 @@ def check_strip(c, info, outfile):
     return probs
 
 
+def check_xhdr(outfile):
+    if not os.path.exists(outfile):
+        return ["--output wrote no %s" % os.path.basename(outfile)]
+    with open(outfile, "rb") as f:
+        m = email.message_from_bytes(f.read(), policy=email.policy.compat32)
+    got = m.get_all("X-Portcullis") or []
+    if len(got) != 1:
+        return ["%d X-Portcullis headers in the output, want 1: %r" %
+                (len(got), got)]
+    if "forged" in got[0]:
+        return ["the forged X-Portcullis header was kept"]
+    return []
+
+
+def sanitizer_lines(se):
+    """The useful lines of a sanitizer report, else the tail of stderr."""
+    lines = se.strip().splitlines()
+    if not re.search(r"Sanitizer|runtime error:", se):
+        return lines[-12:]
+    keep = [l for l in lines if re.search(
+        r"ERROR: |SUMMARY: |runtime error:|located|allocated by|"
+        r"#\d+ .* in \w+ .*/(lib|milter|policy)/", l)]
+    return keep[:14]
+
+
 def run_case(c, label, binary, base, corpus, work, manifest):
     name = c.name + ("" if label == "plain" else " [%s]" % label)
     msgfile = os.path.join(corpus, c.msg)
     argv = [binary] + base + c.args
     outdir = None
-    if c.strip:
+    if c.strip or "xhdr" in c.checks:
         outdir = os.path.join(work, "out", "%s.%s" % (c.name, label))
         shutil.rmtree(outdir, ignore_errors=True)
         os.makedirs(outdir)
@@ -304,7 +336,7 @@ def run_case(c, label, binary, base, corpus, work, manifest):
     se = se.decode("utf-8", errors="replace")
     if p.returncode != 0:
         fail(name, "exit status %d, want 0" % p.returncode,
-             [clip(l, 300) for l in se.strip().splitlines()[-12:]])
+             [clip(l, 300) for l in sanitizer_lines(se)])
         return
     lines = so.splitlines()
     if not lines or not lines[0].startswith("{"):
@@ -328,6 +360,13 @@ def run_case(c, label, binary, base, corpus, work, manifest):
     if c.strip and not probs:
         probs += check_strip(c, manifest.get(c.msg[:-4]),
                              os.path.join(outdir, os.path.basename(msgfile)))
+    if "xhdr" in c.checks and not probs:
+        probs += check_xhdr(os.path.join(outdir, os.path.basename(msgfile)))
+    for ch in c.checks:
+        if ch.startswith("maxsec="):
+            limit = float(ch[7:]) * (1 if label == "plain" else 4)
+            if secs > limit:
+                probs.append("took %.1f s, want under %g s" % (secs, limit))
     if probs:
         fail(name, "got %s, want %s (%s)" % (summary(js), want_summary(c),
                                              "; ".join(probs)),
