@@ -4,7 +4,8 @@
 PORTCULLIS_PACKAGES="autoconf automake make gcc pkg-config libc6-dev \
 libmilter-dev libclamav-dev libarchive-dev libgmime-3.0-dev libinih-dev \
 libmagic-dev libmagic-mgc postfix miltertest clamav clamav-testfiles swaks \
-p7zip-full gcab genisoimage zip unzip bzip2 xz-utils cpio procps"
+p7zip-full gcab genisoimage zip unzip bzip2 xz-utils cpio procps \
+python3 libwrap0 m4"
 
 # need_packages: installs the missing ones (as root, non-interactively).
 need_packages() {

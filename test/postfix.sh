@@ -22,7 +22,13 @@
 #                                 PF_MILTER_COMMAND_TIMEOUT (30s),
 #                                 PF_MILTER_CONTENT_TIMEOUT (300s),
 #                                 PF_MESSAGE_SIZE_LIMIT (52428800),
-#                                 PF_RECIPIENT_LIMIT (1000).
+#                                 PF_RECIPIENT_LIMIT (1000),
+#                                 PF_RELAY_DOMAINS (example.com).
+#                                 Clients in 127.0.0.0/8 may relay anywhere
+#                                 and may use XCLIENT (e.g. to pose as an
+#                                 outside client: swaks --xclient-addr);
+#                                 any client may send to PF_RELAY_DOMAINS.
+#                                 All mail goes to the sink.
 #   pf_conf 'name = value'...     changes main.cf (postconf -e); call
 #                                 pf_reload afterwards if running.
 #   pf_start                      starts smtp-sink on 127.0.0.1:SINKPORT
@@ -129,7 +135,8 @@ alias_database =
 biff = no
 append_dot_mydomain = no
 mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+relay_domains = ${PF_RELAY_DOMAINS:-example.com}
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_authorized_xclient_hosts = 127.0.0.0/8
 smtpd_peername_lookup = no
 smtpd_error_sleep_time = 0
