@@ -305,7 +305,7 @@ def sanitizer_lines(se):
     if not re.search(r"Sanitizer|runtime error:", se):
         return lines[-12:]
     keep = [l for l in lines if re.search(
-        r"ERROR: |SUMMARY: |runtime error:|located|allocated by|"
+        r"ERROR: |SUMMARY: |runtime error:|(READ|WRITE) of size|located|"
         r"#\d+ .* in \w+ .*/(lib|milter|policy)/", l)]
     return keep[:14]
 
