@@ -177,6 +177,13 @@ def check_json(c, js, explain):
     if probs:
         return probs
 
+    # Never "clean" for mail that was not fully inspected (issue 4).
+    xp = js.get("x_portcullis")
+    if isinstance(xp, str) and xp.startswith("clean") and (
+            js.get("scanned") is False or
+            {f["rule"] for f in findings} - IGNORED_FOR_NONE):
+        probs.append("x_portcullis says clean (scanned=%s, %d findings)" %
+                     (js.get("scanned"), len(findings)))
     if not want_action(c.action, js["action"]):
         probs.append("action")
     got_rules = {f["rule"] for f in findings}
