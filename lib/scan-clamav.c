@@ -85,6 +85,7 @@ struct av_scanctx {
 	bool	 sc_too_big;		/* an inner object over it */
 	char	 sc_first[128];		/* first name reported */
 	char	 sc_real[128];		/* first non-heuristic name */
+	struct av_result *sc_res;	/* embedded executables go here */
 };
 
 /* Per load: what libclamav reported in this thread. "Can't load F: why"
@@ -322,6 +323,61 @@ av_clcb_virus_found(int fd, const char *virname, void *context)
 		snprintf(sc->sc_real, sizeof sc->sc_real, "%s", virname);
 }
 
+/* ClamAV's type names of executables, in the policy's vocabulary. */
+static const char *
+av_exec_type(const char *cltype)
+{
+	static const struct {
+		const char	*cl;
+		const char	*word;
+	} map[] = {
+		{ "CL_TYPE_MSEXE", "exe-pe" },
+		{ "CL_TYPE_ELF", "exe-elf" },
+		{ "CL_TYPE_MACHO", "exe-macho" },
+		{ "CL_TYPE_MACHO_UNIBIN", "exe-macho" },
+	};
+	size_t	i;
+
+	for (i = 0; cltype != NULL && i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(cltype, map[i].cl) == 0)
+			return map[i].word;
+	return NULL;
+}
+
+/* Records an executable found below the top layer (bounded). */
+static void
+av_note_embedded(struct av_result *res, const char *type,
+    const char **ancestors, uint32_t level, const char *file_name)
+{
+	const char		*word = av_exec_type(type);
+	struct av_embedded	*em;
+	size_t			 off = 0;
+	uint32_t		 i;
+
+	if (res == NULL || word == NULL || res->nembedded >= AV_EMBEDDED_MAX)
+		return;
+	em = &res->embedded[res->nembedded++];
+	snprintf(em->type, sizeof em->type, "%s", word);
+	em->path[0] = '\0';
+	/* ancestors[0] is the buffer itself: the caller knows its name.
+	 * Layers without a name, and libclamav's own temporary file names,
+	 * are left out. */
+	for (i = 1; ancestors != NULL && i <= level && off < sizeof em->path;
+	    i++) {
+		const char *n = i < level ? ancestors[i] : file_name;
+		const char *base;
+
+		if (n == NULL || (strncmp(n, "clamav-", 7) == 0 &&
+		    strstr(n, ".tmp") != NULL))
+			continue;
+		base = strrchr(n, '\\') != NULL ? strrchr(n, '\\') + 1 : n;
+		off += (size_t)snprintf(em->path + off, sizeof em->path - off,
+		    "%s%s", off == 0 ? "" : "/", base);
+	}
+	if (em->path[0] == '\0')
+		snprintf(em->path, sizeof em->path, "embedded");
+}
+
 /*
  * libclamav calls this for every object it is about to scan. Its zip
  * reader does not alert on a member over MaxFileSize: it cuts the member
@@ -341,17 +397,17 @@ av_clcb_inspect(int fd, const char *type, const char **ancestors,
 	struct av_scanctx	*sc = context;
 
 	(void)fd;
-	(void)type;
-	(void)ancestors;
 	(void)parent_file_size;
-	(void)file_name;
 	(void)file_buffer;
 	(void)layer_attributes;
-	if (sc != NULL && recursion_level > 0 &&
-	    (uint64_t)file_size > sc->sc_max_filesize) {
+	if (sc == NULL || recursion_level == 0)
+		return CL_SUCCESS;
+	if ((uint64_t)file_size > sc->sc_max_filesize) {
 		sc->sc_too_big = true;
 		return CL_VIRUS;
 	}
+	av_note_embedded(sc->sc_res, type, ancestors, recursion_level,
+	    file_name);
 	return CL_SUCCESS;
 }
 
@@ -428,6 +484,13 @@ av_engine_setup(struct cl_engine *cl, const struct av_limits *lim,
 		    CL_SUCCESS)
 			return err_set(err, "clamav limit %s=%lld: %s",
 			    f[i].what, v[i], cl_strerror(rc));
+	/* No clean cache: the same bytes must give the same verdict, and a
+	 * cached object skips the inspection callback that reports embedded
+	 * executables (a second copy of a document would come back clean). */
+	if ((rc = cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1)) !=
+	    CL_SUCCESS)
+		return err_set(err, "clamav: cannot disable the cache: %s",
+		    cl_strerror(rc));
 	cl_engine_set_clcb_virus_found(cl, av_clcb_virus_found);
 	cl_engine_set_clcb_file_inspection(cl, av_clcb_inspect);
 	return 0;
@@ -594,6 +657,7 @@ av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
 	}
 	memset(&sc, 0, sizeof sc);
 	sc.sc_max_filesize = e->e_max_filesize;
+	sc.sc_res = res;
 	opts = e->e_opts;
 	if (av_gate_enter(e->e_gate, e->e_wait_ms) == -1)
 		return err_set(err, "antivirus: no free scan slot after %llu "

@@ -229,7 +229,8 @@ inspect_blob(struct sctx *sc, const char *path, const char *name,
 	(void)name;
 	if (past_deadline(sc, path))
 		return;
-	type = typer_detect(sc->deps->typer, data, len, desc, sizeof desc);
+	type = typer_detect(sc->deps->typer, data, len,
+	    sc->v->want_explain ? desc : NULL, sizeof desc);
 	verdict_explain(sc->v, "part %s: %zu bytes, true type %s (%s)", path,
 	    len, type, desc[0] != '\0' ? desc : "-");
 	if (strlist_has(&pol->blocked_types, type)) {
@@ -342,6 +343,9 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 	}
 }
 
+static void	av_embedded(struct sctx *sc, const char *path,
+		    const struct av_result *res);
+
 /* One scanner call and what it means. -1 = scanner failure. */
 static int
 av_one(struct sctx *sc, const char *path, const char *name,
@@ -355,6 +359,7 @@ av_one(struct sctx *sc, const char *path, const char *name,
 	    err) == -1)
 		return -1;
 	res.name[sizeof res.name - 1] = '\0';
+	av_embedded(sc, path, &res);
 	if (res.status == AV_CLEAN)
 		return 0;
 	disp = name != NULL ? name_display(name) : NULL;
@@ -377,6 +382,51 @@ av_one(struct sctx *sc, const char *path, const char *name,
 	verdict_explain(sc->v, "part %s: scanner: %s", path, res.name);
 	free(disp);
 	return 0;
+}
+
+/* True if a blocked_* finding already covers something under path. */
+static bool
+blocked_under(const struct verdict *v, const char *path)
+{
+	size_t	i, n = strlen(path);
+
+	for (i = 0; i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+
+		if ((f->rule == RULE_BLOCKED_TYPE ||
+		    f->rule == RULE_BLOCKED_EXTENSION) &&
+		    strncmp(f->part, path, n) == 0 &&
+		    (f->part[n] == '\0' || f->part[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* Executables the scanner unpacked (from OLE, PDF, installers... that the
+ * archive walk does not open) meet the blocked true types too. */
+static void
+av_embedded(struct sctx *sc, const char *path, const struct av_result *res)
+{
+	unsigned	i;
+
+	for (i = 0; i < res->nembedded && i < AV_EMBEDDED_MAX; i++) {
+		const struct av_embedded *em = &res->embedded[i];
+		char	*p, *d, *name;
+
+		if (!strlist_has(&sc->pol->blocked_types, em->type) ||
+		    blocked_under(sc->v, path))
+			continue;
+		p = xasprintf("%s/%s", path, em->path);
+		d = xasprintf("true type %s (unpacked by the scanner)",
+		    em->type);
+		name = name_display(strrchr(em->path, '/') != NULL ?
+		    strrchr(em->path, '/') + 1 : em->path);
+		verdict_add(sc->v, sc->pol, RULE_BLOCKED_TYPE, p, name, d);
+		verdict_explain(sc->v, "part %s: %s", p, d);
+		free(name);
+		free(d);
+		free(p);
+	}
 }
 
 static int
@@ -537,6 +587,7 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	sc.pol = pol;
 	sc.deps = deps;
 	sc.v = verdict_new(scan_direction(pol, env));
+	sc.v->want_explain = deps->explain;
 	sc.budget = pol->decoded_size;
 	sc.deadline = t0 + pol->scan_time_ms;
 	verdict_explain(sc.v, "direction: %s", direction_str(sc.v->direction));

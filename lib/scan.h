@@ -29,9 +29,21 @@ enum av_status {
 	AV_ENCRYPTED		/* scanner saw encrypted content */
 };
 
+#define AV_EMBEDDED_MAX	8
+
+/* An executable the scanner unpacked from inside the buffer (an OLE or PDF
+ * object, an installer, an archive), so that the attachment rules see what
+ * the scanner sees. */
+struct av_embedded {
+	char		type[16];	/* true-type word: exe-pe, exe-elf, ... */
+	char		path[160];	/* names of the layers, "a.doc/x.exe" */
+};
+
 struct av_result {
-	enum av_status	status;
-	char		name[128];	/* signature or limit name */
+	enum av_status		status;
+	char			name[128];	/* signature or limit name */
+	struct av_embedded	embedded[AV_EMBEDDED_MAX];
+	unsigned		nembedded;
 };
 
 /* Scans len bytes at buf (borrowed). name is for logs only. 0 = result in
@@ -51,6 +63,7 @@ struct scan_deps {
 	progress_fn	 progress;	/* may be NULL */
 	void		*progress_ctx;
 	int64_t		 now;		/* wall clock (unix s) for age checks; 0 = time() */
+	bool		 explain;	/* keep the decision path (v->explain) */
 };
 
 struct envelope {

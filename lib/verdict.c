@@ -97,8 +97,8 @@ verdict_explain(struct verdict *v, const char *fmt, ...)
 	va_list	 ap;
 	char	*s;
 
-	if (v->nexplain >= 10000)	/* bounded even for 10000-part mail */
-		return;
+	if (v == NULL || !v->want_explain || v->nexplain >= 10000)
+		return;		/* bounded even for 10000-part mail */
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) < 0)
 		xpanic("out of memory");

@@ -53,7 +53,9 @@ struct verdict {
 	struct header_edit	*header_edits;
 	size_t			 nheader_edits;
 
-	/* --explain / diagnostic log: one line per decision */
+	/* --explain / diagnostic log: one line per decision, kept only when
+	 * want_explain (building them costs a second libmagic pass) */
+	bool			 want_explain;
 	char			**explain;
 	size_t			 nexplain;
 
@@ -70,6 +72,7 @@ void		 verdict_add(struct verdict *v, const struct policy *pol,
 		    enum rule rule, const char *part, const char *filename,
 		    const char *detail);
 bool		 verdict_has(const struct verdict *v, enum rule rule);
+/* Adds a line to v->explain when v wants them (v may be NULL). */
 void		 verdict_explain(struct verdict *v, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 verdict_add_header_edit(struct verdict *v, const char *name,

@@ -276,6 +276,7 @@ cmd_scan(const struct cli_opts *o)
 	}
 	memset(&deps, 0, sizeof deps);
 	deps.typer = typer;
+	deps.explain = o->explain;
 	if (pol->av_enabled) {
 		const char *dir = signature_dir(o, pol);
 

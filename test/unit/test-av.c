@@ -1051,7 +1051,56 @@ out:
 	policy_unref(&pol);
 }
 
+/* An executable inside a container is reported for the attachment rules,
+ * also the second time the same bytes are scanned (no clean cache). */
+static void
+embedded_executables(struct t *t)
+{
+	struct policy		*pol = NULL;
+	char			*errs = NULL;
+	const char		*db = make_db(t, "db");
+	struct av_engine	*e;
+	char			 zip[600];
+	unsigned char		*buf;
+	size_t			 len;
+	int			 round;
+
+	if (policy_load(NULL, NULL, 0, &pol, &errs) == -1) {
+		t_error(t, "policy: %s", errs);
+		free(errs);
+		return;
+	}
+	e = load_engine(t, pol, db);
+	snprintf(zip, sizeof zip, "%s/true.zip", t_tmpdir(t));
+	if (e == NULL || t_sh("cd '%s' && cp /bin/true prog && zip -q t.zip "
+	    "prog && mv t.zip '%s'", t_tmpdir(t), zip) != 0 ||
+	    (buf = read_made(t, zip, &len)) == NULL) {
+		av_engine_unref(&e);
+		policy_unref(&pol);
+		return;
+	}
+	for (round = 0; round < 2; round++) {
+		struct av_result	res;
+		struct err		err = ERR_INIT;
+
+		if (!t_check(t, av_engine_scan(e, buf, len, "true.zip", &res,
+		    &err) == 0, "scan: %s", err.msg))
+			break;
+		t_check(t, res.status == AV_CLEAN && res.nembedded == 1 &&
+		    strcmp(res.embedded[0].type, "exe-elf") == 0 &&
+		    strcmp(res.embedded[0].path, "prog") == 0,
+		    "round %d: got %s, %u embedded (%s %s), want clean, 1 "
+		    "exe-elf prog", round, status_str(res.status),
+		    res.nembedded, res.nembedded ? res.embedded[0].type : "",
+		    res.nembedded ? res.embedded[0].path : "");
+	}
+	free(buf);
+	av_engine_unref(&e);
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(embedded_executables),
 	T_CASE(init_twice),
 	T_CASE(load_stats),
 	T_CASE(scan_buffers),

@@ -145,6 +145,7 @@ judge(struct t *t, const char *ini, const struct policy_override *ov,
 	}
 	memset(&deps, 0, sizeof deps);
 	deps.typer = typer;
+	deps.explain = true;
 	deps.av_scan = fake != NULL ? fake_scan : NULL;
 	deps.av_ctx = fake;
 	memset(&env, 0, sizeof env);
