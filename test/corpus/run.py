@@ -128,6 +128,11 @@ def summary(js):
     return "action=%s findings=[%s]" % (js.get("action"), fs)
 
 
+def short(js):
+    rules = sorted({f.get("rule") for f in js.get("findings", [])})
+    return "%s [%s]" % (js.get("action"), ",".join(rules) or "no findings")
+
+
 def want_summary(c):
     return "action=%s rules=%s %s" % (c.action, ",".join(c.rules) or "-",
                                       " ".join(x for x in c.checks
@@ -380,7 +385,9 @@ def run_case(c, label, binary, base, corpus, work, manifest):
              ["json: " + clip(lines[0], 3000)] +
              ["explain: " + clip(l, 200) for l in rest[:15]])
         return
-    ok(name + (" (%.1f s)" % secs if secs >= 5 else ""))
+    ok(name + (" (%.1f s)" % secs if secs >= 5 else "") +
+       (" | want %s | got %s" % (want_summary(c), short(js))
+        if os.environ.get("CORPUS_VERBOSE") else ""))
 
 
 # ---- set-up ------------------------------------------------------------------
