@@ -35,7 +35,16 @@
 #                                 (dumping each message to DIR/sink/) and the
 #                                 Postfix master; waits (bounded) until both
 #                                 listen. Returns 1 (and prints why) on failure.
+#                                 PF_DETACH=1 starts the sink in its own
+#                                 session (for instances left running).
 #   pf_reload                     postfix reload (after pf_conf).
+#   pf_add_listener PORT 'name=value'...
+#                                 after pf_setup: one more smtpd on
+#                                 127.0.0.1:PORT with these main.cf
+#                                 overrides (master.cf -o, no spaces in
+#                                 values), e.g. smtpd_milters=unix:/x.sock
+#                                 to run several milter setups side by side
+#                                 in one instance. pf_start waits for it.
 #   pf_stop                       stops that instance and that smtp-sink only.
 #   pf_wait_delivered N [SECS]    waits until N messages were delivered to the
 #                                 sink (log "status=sent"), default 30 s;
@@ -87,6 +96,7 @@ pf_pick_ports() {
 }
 
 pf_setup() {
+	PF_EXTRA_PORTS=""
 	PF_DIR=$1
 	PF_PORT=$2
 	PF_SINKPORT=$3
@@ -195,6 +205,19 @@ EOF
 	: > "$PF_DIR/maillog"
 }
 
+PF_EXTRA_PORTS=""
+
+pf_add_listener() {
+	_lport=$1
+	shift
+	_line="127.0.0.1:$_lport inet n - n - - smtpd"
+	for _o in "$@"; do
+		_line="$_line -o $_o"
+	done
+	echo "$_line" >> "$PF_CONF/master.cf"
+	PF_EXTRA_PORTS="$PF_EXTRA_PORTS $_lport"
+}
+
 pf_postcmd() {
 	_cmd=$1
 	shift
@@ -221,8 +244,12 @@ pf_start() {
 		echo "pf_start: port $PF_PORT or $PF_SINKPORT is in use" >&2
 		return 1
 	fi
-	smtp-sink -u postfix -d "$PF_SINKDIR/%M." "127.0.0.1:$PF_SINKPORT" \
-	    256 </dev/null >>"$PF_DIR/sink.log" 2>&1 &
+	# PF_DETACH=1: the sink outlives the calling script (its own session;
+	# setsid does not fork here, a background child is no group leader).
+	_setsid=""
+	[ "${PF_DETACH:-0}" = 1 ] && _setsid=setsid
+	$_setsid smtp-sink -u postfix -d "$PF_SINKDIR/%M." \
+	    "127.0.0.1:$PF_SINKPORT" 256 </dev/null >>"$PF_DIR/sink.log" 2>&1 &
 	PF_SINK_PID=$!
 	postfix -c "$PF_CONF" check >>"$PF_DIR/postfix.log" 2>&1 &&
 	    postfix -c "$PF_CONF" start >>"$PF_DIR/postfix.log" 2>&1 || {
@@ -238,6 +265,12 @@ pf_start() {
 		echo "pf_start: postfix is not listening on $PF_PORT" >&2
 		return 1
 	}
+	for _lport in $PF_EXTRA_PORTS; do
+		pf_wait_port "$_lport" 20 || {
+			echo "pf_start: postfix is not listening on $_lport" >&2
+			return 1
+		}
+	done
 }
 
 pf_reload() {
