@@ -5,7 +5,8 @@
 # queue, data and log under one directory, listens on 127.0.0.1 only, and
 # pf_stop stops only the master and smtp-sink this file started. It works
 # where /etc/postfix/main.cf does not exist (Debian's "No configuration").
-# Every process runs with chroot = n, so a unix: milter path is a real path.
+# Every process runs with chroot = n (unless PF_CHROOT=1), so a unix: milter
+# path is a real path.
 # Must run as root (Postfix's master needs it).
 #
 # Interface:
@@ -23,7 +24,11 @@
 #                                 PF_MILTER_CONTENT_TIMEOUT (300s),
 #                                 PF_MESSAGE_SIZE_LIMIT (52428800),
 #                                 PF_RECIPIENT_LIMIT (1000),
-#                                 PF_RELAY_DOMAINS (example.com).
+#                                 PF_RELAY_DOMAINS (example.com),
+#                                 PF_NON_SMTPD_MILTERS (none),
+#                                 PF_CHROOT (0; 1 = chroot like Debian's
+#                                 master.cf: unix:/x resolves to
+#                                 DIR/spool/x for smtpd and cleanup).
 #                                 Clients in 127.0.0.0/8 may relay anywhere
 #                                 and may use XCLIENT (e.g. to pose as an
 #                                 outside client: swaks --xclient-addr);
@@ -167,39 +172,53 @@ smtpd_recipient_limit = ${PF_RECIPIENT_LIMIT:-1000}
 message_size_limit = ${PF_MESSAGE_SIZE_LIMIT:-52428800}
 mailbox_size_limit = 0
 smtpd_milters = $_milter
-non_smtpd_milters =
+non_smtpd_milters = ${PF_NON_SMTPD_MILTERS:-}
 milter_protocol = 6
 milter_default_action = ${PF_MILTER_DEFAULT_ACTION:-tempfail}
 milter_connect_timeout = 10s
 milter_command_timeout = ${PF_MILTER_COMMAND_TIMEOUT:-30s}
 milter_content_timeout = ${PF_MILTER_CONTENT_TIMEOUT:-300s}
 EOF
-	# The standard services, all with chroot = n, and smtpd on loopback.
+	# The standard services and smtpd on loopback. chroot = n, or with
+	# PF_CHROOT=1 the chroot column of Debian's master.cf (y for smtpd,
+	# cleanup, pickup, smtp... as on a stock Debian system), which makes
+	# unix: milter paths resolve inside the queue directory.
+	_y=n
+	if [ "${PF_CHROOT:-0}" = 1 ]; then
+		_y=y
+		# What Debian's configure-instance.sh copies into the chroot.
+		mkdir -p "$PF_DIR/spool/etc"
+		for _f in localtime services resolv.conf hosts host.conf \
+		    nsswitch.conf; do
+			[ -f "/etc/$_f" ] && cp "/etc/$_f" "$PF_DIR/spool/etc/"
+		done
+		chmod -R a+rX "$PF_DIR/spool/etc"
+	fi
 	cat > "$PF_CONF/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup     unix  n - n 60   1 pickup
-cleanup    unix  n - n -    0 cleanup
+127.0.0.1:$PF_PORT inet n - $_y - - smtpd
+pickup     unix  n - $_y 60   1 pickup
+cleanup    unix  n - $_y -    0 cleanup
 qmgr       unix  n - n 300  1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n -    - trivial-rewrite
-bounce     unix  - - n -    0 bounce
-defer      unix  - - n -    0 bounce
-trace      unix  - - n -    0 bounce
-verify     unix  - - n -    1 verify
-flush      unix  n - n 1000? 0 flush
+tlsmgr     unix  - - $_y 1000? 1 tlsmgr
+rewrite    unix  - - $_y -    - trivial-rewrite
+bounce     unix  - - $_y -    0 bounce
+defer      unix  - - $_y -    0 bounce
+trace      unix  - - $_y -    0 bounce
+verify     unix  - - $_y -    1 verify
+flush      unix  n - $_y 1000? 0 flush
 proxymap   unix  - - n -    - proxymap
 proxywrite unix  - - n -    1 proxymap
-smtp       unix  - - n -    - smtp
-relay      unix  - - n -    - smtp
-showq      unix  n - n -    - showq
-error      unix  - - n -    - error
-retry      unix  - - n -    - error
-discard    unix  - - n -    - discard
+smtp       unix  - - $_y -    - smtp
+relay      unix  - - $_y -    - smtp
+showq      unix  n - $_y -    - showq
+error      unix  - - $_y -    - error
+retry      unix  - - $_y -    - error
+discard    unix  - - $_y -    - discard
 local      unix  - n n -    - local
 virtual    unix  - n n -    - virtual
-lmtp       unix  - - n -    - lmtp
-anvil      unix  - - n -    1 anvil
-scache     unix  - - n -    1 scache
+lmtp       unix  - - $_y -    - lmtp
+anvil      unix  - - $_y -    1 anvil
+scache     unix  - - $_y -    1 scache
 postlog    unix-dgram n - n - 1 postlogd
 EOF
 	: > "$PF_DIR/maillog"
