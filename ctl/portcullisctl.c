@@ -1,0 +1,509 @@
+/*
+ * ctl/portcullisctl.c - the quarantine manager: list, show, release,
+ * delete, expire and report (see portcullisctl(8)).
+ *
+ * A separate program from the daemon: it links the library and the policy
+ * loader but never libmilter, and runs as the daemon's user (the
+ * quarantine is 0700). Release re-injects through [notify] sendmail with
+ * fork/execv (lib/notify.c), never a shell. This file is the only place
+ * in the program that exits (from main, with the status of a command).
+ *
+ * Exit status: 0 ok, 1 not found, 64 usage, 74 quarantine I/O error,
+ * 75 sendmail failed (try again), 78 configuration error.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "policy.h"
+#include "quarantine.h"
+#include "report.h"
+#include "util.h"
+
+#define CTL_DEFAULT_POLICY SYSCONFDIR "/portcullis/portcullis.ini"
+
+#define CTL_EX_OK	0
+#define CTL_EX_NOTFOUND	1
+#define CTL_EX_USAGE	64
+#define CTL_EX_IOERR	74
+#define CTL_EX_TEMPFAIL	75
+#define CTL_EX_CONFIG	78
+
+struct ctl {
+	const char		*policy_path;
+	struct policy_override	*ov;
+	size_t			 nov;
+	bool			 json, html, raw;
+	long			 days;		/* -1 = not given */
+	const char		**to;		/* release --to */
+	size_t			 nto;
+	char			**args;		/* after the command word */
+	int			 nargs;
+	struct policy		*pol;
+};
+
+static void
+usage(FILE *fp)
+{
+	fputs(
+"usage: portcullisctl [--policy FILE] [-o section.key=value]... COMMAND\n"
+"  list [AREA] [--json]          quarantined messages, oldest first\n"
+"  show ID [--json | --raw]      one record (--raw: the message itself)\n"
+"  release ID [--to ADDR]...     re-inject to the original or given "
+"recipients\n"
+"  delete ID...                  remove records\n"
+"  expire [--days N]             remove records older than N days\n"
+"                                (default [quarantine] expire_days)\n"
+"  report [--days N] [--json | --html]\n"
+"                                counts by day and area, top lists\n"
+"The default policy is " CTL_DEFAULT_POLICY ".\n", fp);
+}
+
+static void
+out_buf(const struct buf *b)
+{
+	if (b->len > 0)
+		fwrite(b->data, 1, b->len, stdout);
+}
+
+static const char *
+str_or(const char *s, const char *dflt)
+{
+	return s != NULL && s[0] != '\0' ? s : dflt;
+}
+
+/* ---- list ---- */
+
+static const char *
+time_str(int64_t t, char *out, size_t len)
+{
+	time_t		tt = (time_t)t;
+	struct tm	tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, len, "?");
+	return out;
+}
+
+static void
+list_line(const struct qmeta *m, struct buf *b)
+{
+	char	 ts[32], *s, *d;
+
+	s = str_sanitise(str_or(m->sender, "<>"), 40);
+	d = str_sanitise(m->nfindings > 0 ? (m->findings[0].detail != NULL ?
+	    m->findings[0].detail : m->findings[0].rule) : "-", 60);
+	buf_printf(b, "%-34s %-10s %s %9llu %-40s %s%s\n", m->id, m->area,
+	    time_str(m->time, ts, sizeof ts), (unsigned long long)m->size, s,
+	    d, m->nfindings > 1 ? " ..." : "");
+	free(s);
+	free(d);
+}
+
+static int
+cmd_list(struct ctl *c)
+{
+	struct qmeta	*list = NULL;
+	struct err	 err = ERR_INIT;
+	struct buf	 b = BUF_INIT;
+	size_t		 n, i;
+	const char	*area = c->nargs > 0 ? c->args[0] : NULL;
+
+	if (c->nargs > 1)
+		return CTL_EX_USAGE;
+	if (area != NULL && !quarantine_area_ok(area)) {
+		fprintf(stderr, "portcullisctl: bad area name\n");
+		return CTL_EX_USAGE;
+	}
+	if (quarantine_list(c->pol, area, &list, &n, &err) == -1) {
+		fprintf(stderr, "portcullisctl: %s\n", err.msg);
+		return CTL_EX_IOERR;
+	}
+	if (!c->json && n > 0)
+		buf_printf(&b, "%-34s %-10s %-19s %9s %-40s %s\n", "ID", "AREA",
+		    "TIME (UTC)", "BYTES", "SENDER", "FINDING");
+	for (i = 0; i < n; i++) {
+		if (c->json) {
+			qmeta_json(&list[i], &b);
+			buf_puts(&b, "\n");
+		} else
+			list_line(&list[i], &b);
+		if (b.len > 65536) {
+			out_buf(&b);
+			buf_reset(&b);
+		}
+	}
+	out_buf(&b);
+	buf_free(&b);
+	qmeta_list_free(&list, n);
+	return CTL_EX_OK;
+}
+
+/* ---- show ---- */
+
+static int
+load_or_fail(struct ctl *c, const char *id, struct qmeta **m,
+    unsigned char **msg, size_t *len)
+{
+	struct err		err = ERR_INIT;
+	enum quar_status	st;
+
+	st = quarantine_load(c->pol, id, m, msg, len, &err);
+	if (st == QUAR_NOTFOUND) {
+		fprintf(stderr, "portcullisctl: %s: not found\n", id);
+		return CTL_EX_NOTFOUND;
+	}
+	if (st == QUAR_ERROR) {
+		fprintf(stderr, "portcullisctl: %s: %s\n", id, err.msg);
+		return CTL_EX_IOERR;
+	}
+	return CTL_EX_OK;
+}
+
+/* The header block of msg, as text (bounded). */
+static void
+put_headers(struct buf *b, const unsigned char *msg, size_t len)
+{
+	size_t	i, start = 0;
+
+	for (i = 0; i < len && i < 65536; i++) {
+		if (msg[i] != '\n')
+			continue;
+		if (i == start || (i == start + 1 && msg[start] == '\r'))
+			break;
+		buf_puts(b, "  ");
+		buf_append(b, msg + start, i - start + 1);
+		start = i + 1;
+	}
+}
+
+static int
+cmd_show(struct ctl *c)
+{
+	struct qmeta	*m = NULL;
+	unsigned char	*msg = NULL;
+	size_t		 len = 0, i;
+	struct buf	 b = BUF_INIT;
+	char		 ts[32];
+	int		 st;
+
+	if (c->nargs != 1)
+		return CTL_EX_USAGE;
+	if ((st = load_or_fail(c, c->args[0], &m, &msg, &len)) != CTL_EX_OK)
+		return st;
+	if (c->raw)
+		buf_append(&b, msg, len);
+	else if (c->json) {
+		qmeta_json(m, &b);
+		buf_puts(&b, "\n");
+	} else {
+		buf_printf(&b, "ID:          %s\nArea:        %s\n"
+		    "Time:        %s UTC\nQueue ID:    %s\nSender:      <%s>\n",
+		    m->id, m->area, time_str(m->time, ts, sizeof ts),
+		    str_or(m->queue_id, "NOQUEUE"), m->sender);
+		for (i = 0; i < m->nrcpts; i++)
+			buf_printf(&b, "Recipient:   <%s>\n", m->rcpts[i]);
+		buf_printf(&b, "Client:      %s\nAuth user:   %s\n"
+		    "Direction:   %s\nAction:      %s (%s)\nSize:        %llu "
+		    "bytes\nPolicy:      %s (version %llu)\nSummary:     %s\n",
+		    str_or(m->client, "unknown"), str_or(m->auth_user, "-"),
+		    str_or(m->direction, "-"), str_or(m->disposition, "-"),
+		    str_or(m->action, "-"), (unsigned long long)m->size,
+		    str_or(m->policy_source, "-"),
+		    (unsigned long long)m->policy_version,
+		    str_or(m->summary, "-"));
+		for (i = 0; i < m->nfindings; i++) {
+			const struct qfinding *f = &m->findings[i];
+
+			buf_printf(&b, "Finding:     %s part=%s%s%s%s%s "
+			    "action=%s\n", f->rule, f->part,
+			    f->filename != NULL ? " file=\"" : "",
+			    f->filename != NULL ? f->filename : "",
+			    f->filename != NULL ? "\"" : "",
+			    f->detail != NULL ? f->detail : "",
+			    str_or(f->action, "-"));
+		}
+		buf_puts(&b, "Headers:\n");
+		put_headers(&b, msg, len);
+		{
+			/* Values from the message: no control bytes on a tty. */
+			for (i = 0; i < b.len; i++)
+				if ((b.data[i] < 0x20 && b.data[i] != '\n' &&
+				    b.data[i] != '\t') || b.data[i] == 0x7f)
+					b.data[i] = '?';
+		}
+	}
+	out_buf(&b);
+	buf_free(&b);
+	free(msg);
+	qmeta_free(&m);
+	return CTL_EX_OK;
+}
+
+/* ---- release ---- */
+
+static int
+cmd_release(struct ctl *c)
+{
+	struct qmeta	*m = NULL;
+	unsigned char	*msg = NULL;
+	size_t		 len = 0, nr;
+	struct buf	 b = BUF_INIT;
+	struct err	 err = ERR_INIT;
+	const char *const *rcpts;
+	int		 st;
+
+	if (c->nargs != 1)
+		return CTL_EX_USAGE;
+	if ((st = load_or_fail(c, c->args[0], &m, &msg, &len)) != CTL_EX_OK)
+		return st;
+	rcpts = c->nto > 0 ? c->to : (const char *const *)m->rcpts;
+	nr = c->nto > 0 ? c->nto : m->nrcpts;
+	if (nr == 0) {
+		fprintf(stderr, "portcullisctl: %s: no recipients; use --to\n",
+		    m->id);
+		st = CTL_EX_USAGE;
+		goto out;
+	}
+	notify_build_release(m->id, msg, len, &b);
+	if (notify_send(c->pol, &b, str_or(m->sender, "<>"), rcpts, nr, 0,
+	    &err) == -1) {
+		fprintf(stderr, "portcullisctl: release %s: %s\n", m->id,
+		    err.msg);
+		st = CTL_EX_TEMPFAIL;
+		goto out;
+	}
+	printf("released %s to %zu recipient%s\n", m->id, nr,
+	    nr == 1 ? "" : "s");
+out:
+	buf_free(&b);
+	free(msg);
+	qmeta_free(&m);
+	return st;
+}
+
+/* ---- delete, expire ---- */
+
+static int
+cmd_delete(struct ctl *c)
+{
+	struct err		err = ERR_INIT;
+	enum quar_status	qs;
+	int			i, st = CTL_EX_OK;
+
+	if (c->nargs < 1)
+		return CTL_EX_USAGE;
+	for (i = 0; i < c->nargs; i++) {
+		qs = quarantine_delete(c->pol, c->args[i], &err);
+		if (qs == QUAR_NOTFOUND) {
+			fprintf(stderr, "portcullisctl: %s: not found\n",
+			    c->args[i]);
+			if (st == CTL_EX_OK)
+				st = CTL_EX_NOTFOUND;
+		} else if (qs == QUAR_ERROR) {
+			fprintf(stderr, "portcullisctl: %s: %s\n", c->args[i],
+			    err.msg);
+			st = CTL_EX_IOERR;
+		} else
+			printf("deleted %s\n", c->args[i]);
+	}
+	return st;
+}
+
+static int
+cmd_expire(struct ctl *c)
+{
+	struct err	err = ERR_INIT;
+	size_t		removed = 0;
+	unsigned	days = c->days >= 0 ? (unsigned)c->days :
+			    c->pol->quarantine_expire_days;
+
+	if (c->nargs != 0)
+		return CTL_EX_USAGE;
+	if (quarantine_expire(c->pol, days, 0, &removed, &err) == -1) {
+		fprintf(stderr, "portcullisctl: expire: %s (%zu removed)\n",
+		    err.msg, removed);
+		return CTL_EX_IOERR;
+	}
+	printf("expired %zu record%s older than %u days\n", removed,
+	    removed == 1 ? "" : "s", days);
+	return CTL_EX_OK;
+}
+
+/* ---- report ---- */
+
+static int
+cmd_report(struct ctl *c)
+{
+	struct qmeta		*list = NULL;
+	struct err		 err = ERR_INIT;
+	struct buf		 b = BUF_INIT;
+	struct report_opts	 o;
+	char			 host[256];
+	size_t			 n;
+
+	if (c->nargs != 0 || (c->json && c->html))
+		return CTL_EX_USAGE;
+	if (quarantine_list(c->pol, NULL, &list, &n, &err) == -1) {
+		fprintf(stderr, "portcullisctl: %s\n", err.msg);
+		return CTL_EX_IOERR;
+	}
+	memset(&o, 0, sizeof o);
+	o.days = c->days >= 0 ? (unsigned)c->days : 30;
+	o.format = c->json ? REPORT_JSON : c->html ? REPORT_HTML :
+	    REPORT_TEXT;
+	o.host = c->pol->hostname;
+	if (o.host == NULL && gethostname(host, sizeof host) == 0) {
+		host[sizeof host - 1] = '\0';
+		o.host = host;
+	}
+	report_write(list, n, &o, &b);
+	out_buf(&b);
+	buf_free(&b);
+	qmeta_list_free(&list, n);
+	return CTL_EX_OK;
+}
+
+/* ---- main ---- */
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(struct ctl *c);
+	const char	*opts;		/* options it accepts: j h r d t */
+} commands[] = {
+	{ "list", cmd_list, "j" },
+	{ "show", cmd_show, "jr" },
+	{ "release", cmd_release, "t" },
+	{ "delete", cmd_delete, "" },
+	{ "expire", cmd_expire, "d" },
+	{ "report", cmd_report, "jhd" },
+};
+
+/* Remembers option letter ch in the set used (for the per-command check). */
+static void
+mark_used(char *used, size_t size, int ch)
+{
+	size_t	n = strlen(used);
+
+	if (strchr(used, ch) == NULL && n + 1 < size) {
+		used[n] = (char)ch;
+		used[n + 1] = '\0';
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "html", no_argument, NULL, 'h' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "to", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command	*cmd = NULL;
+	struct ctl		 c;
+	char			*errors = NULL, *eq, *end, used[8] = "";
+	size_t			 i;
+	int			 ch, st;
+
+	memset(&c, 0, sizeof c);
+	c.days = -1;
+	c.policy_path = CTL_DEFAULT_POLICY;
+	while ((ch = getopt_long(argc, argv, "p:c:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+		case 'c':
+			c.policy_path = optarg;
+			break;
+		case 'o':
+			if ((eq = strchr(optarg, '=')) == NULL) {
+				fprintf(stderr, "portcullisctl: -o %s: want "
+				    "section.key=value\n", optarg);
+				goto usage;
+			}
+			*eq = '\0';
+			c.ov = xreallocarray(c.ov, c.nov + 1, sizeof *c.ov);
+			c.ov[c.nov].key = optarg;
+			c.ov[c.nov++].value = eq + 1;
+			break;
+		case 'j':
+		case 'h':
+		case 'r':
+			mark_used(used, sizeof used, ch);
+			c.json |= ch == 'j';
+			c.html |= ch == 'h';
+			c.raw |= ch == 'r';
+			break;
+		case 'd':
+			c.days = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || c.days < 0 ||
+			    c.days > 36500) {
+				fprintf(stderr, "portcullisctl: --days: want "
+				    "0..36500\n");
+				goto usage;
+			}
+			mark_used(used, sizeof used, 'd');
+			break;
+		case 't':
+			c.to = xreallocarray(c.to, c.nto + 1, sizeof *c.to);
+			c.to[c.nto++] = optarg;
+			mark_used(used, sizeof used, 't');
+			break;
+		case 'H':
+			usage(stdout);
+			st = CTL_EX_OK;
+			goto out;
+		default:
+			goto usage;
+		}
+	}
+	if (optind >= argc)
+		goto usage;
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		fprintf(stderr, "portcullisctl: unknown command \"%s\"\n",
+		    argv[optind]);
+		goto usage;
+	}
+	for (i = 0; used[i] != '\0'; i++)
+		if (strchr(cmd->opts, used[i]) == NULL) {
+			fprintf(stderr, "portcullisctl: an option given is "
+			    "not for \"%s\"\n", cmd->name);
+			goto usage;
+		}
+	c.args = argv + optind + 1;
+	c.nargs = argc - optind - 1;
+	if (policy_load(c.policy_path, c.ov, c.nov, &c.pol, &errors) == -1) {
+		fputs(errors, stderr);
+		free(errors);
+		st = CTL_EX_CONFIG;
+		goto out;
+	}
+	st = cmd->fn(&c);
+	policy_unref(&c.pol);
+	if (st == CTL_EX_USAGE)
+		goto usage;
+	goto out;
+usage:
+	usage(stderr);
+	st = CTL_EX_USAGE;
+out:
+	free(c.ov);
+	free(c.to);
+	fflush(stdout);
+	return ferror(stdout) ? CTL_EX_IOERR : st;
+}
