@@ -13,11 +13,13 @@
  * the templates in notify.c, expanded like verdict_expand() (sanitised).
  * Messages use LF line endings, as local submission expects.
  *
- * notify_send() runs [notify] sendmail with fork/execv (never a shell) as
+ * notify_send() runs [notify] sendmail with posix_spawn (fork+exec
+ * without copying the address space; never a shell) as
  * "sendmail -i -f FROM -- RCPT..." and feeds the message on its standard
  * input, waiting a bounded time. It is safe to call from a threaded
- * process: the child only calls async-signal-safe functions before execv,
- * and SIGPIPE is avoided without touching signal dispositions.
+ * process; SIGPIPE is avoided without touching signal dispositions. It
+ * reaps its own child with waitpid(), so the process must not set
+ * SIGCHLD to SIG_IGN.
  *
  * Errors: 0/-1 with struct err. Ownership: the caller frees a list from
  * notify_build() with notify_list_free(). Thread-safety: reentrant.
