@@ -233,13 +233,11 @@ cmd_show(struct ctl *c)
 		}
 		buf_puts(&b, "Headers:\n");
 		put_headers(&b, msg, len);
-		{
-			/* Values from the message: no control bytes on a tty. */
-			for (i = 0; i < b.len; i++)
-				if ((b.data[i] < 0x20 && b.data[i] != '\n' &&
-				    b.data[i] != '\t') || b.data[i] == 0x7f)
-					b.data[i] = '?';
-		}
+		/* Values from the message: no control bytes on a tty. */
+		for (i = 0; i < b.len; i++)
+			if ((b.data[i] < 0x20 && b.data[i] != '\n' &&
+			    b.data[i] != '\t') || b.data[i] == 0x7f)
+				b.data[i] = '?';
 	}
 	out_buf(&b);
 	buf_free(&b);

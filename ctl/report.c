@@ -223,7 +223,7 @@ text_rows(struct buf *b, const char *title, const char *col,
 		char *k;
 
 		if (rows[i].messages == 0)
-			continue;	/* the chart shows empty days, text not */
+			continue;	/* the chart shows empty days */
 		k = str_sanitise(rows[i].key, 24);
 
 		buf_printf(b, "  %-24s %9llu %8llu %8llu %9llu %12llu\n", k,
@@ -402,8 +402,8 @@ html_day_chart(struct buf *b, const struct report *r)
 		    (unsigned long long)d->viruses,
 		    (unsigned long long)d->blocked,
 		    (unsigned long long)d->encrypted);
-		buf_printf(b, "<rect class=\"m\" x=\"%u\" y=\"%u\" width=\"%u\" "
-		    "height=\"%u\"/>", x, 20 + h - bh, w, bh);
+		buf_printf(b, "<rect class=\"m\" x=\"%u\" y=\"%u\" "
+		    "width=\"%u\" height=\"%u\"/>", x, 20 + h - bh, w, bh);
 		if (vh > 0)
 			buf_printf(b, "<rect class=\"v\" x=\"%u\" y=\"%u\" "
 			    "width=\"%u\" height=\"%u\"/>", x, 20 + h - vh, w,

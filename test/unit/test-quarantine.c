@@ -154,12 +154,14 @@ store_list_load_delete(struct t *t)
 	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == 0 && n == 1,
 	    "list all: got %zu (%s), want 1", n, err.msg);
 	if (n == 1) {
-		t_check(t, strcmp(list[0].id, id) == 0, "list id %s", list[0].id);
+		t_check(t, strcmp(list[0].id, id) == 0, "list id %s",
+		    list[0].id);
 		t_check(t, strcmp(list[0].area, "virus") == 0, "area %s",
 		    list[0].area);
 		t_check(t, list[0].nfindings == 2 &&
 		    strcmp(list[0].findings[0].rule, "virus") == 0 &&
-		    strcmp(list[0].findings[0].detail, "Eicar-Signature") == 0 &&
+		    strcmp(list[0].findings[0].detail,
+		    "Eicar-Signature") == 0 &&
 		    strcmp(list[0].findings[0].filename, "eicar.com") == 0 &&
 		    strcmp(list[0].findings[0].part, "1.2") == 0,
 		    "findings not kept");
@@ -385,8 +387,8 @@ str_eq(const char *a, const char *b)
 static void
 meta_round_trip(struct t *t)
 {
-	static char *rc[] = { "a\"b@example.com", "back\\slash@x", "ctl\x01\x1f@x",
-		"utf8-\xc3\xa9@x" };
+	static char *rc[] = { "a\"b@example.com", "back\\slash@x",
+		"ctl\x01\x1f@x", "utf8-\xc3\xa9@x" };
 	struct qfinding	 f[2] = {
 		{ "virus", "1.2/a.zip/b.exe", "na\"me\n.exe", "Win.Test\t1",
 		  "reject-virus" },
@@ -448,8 +450,8 @@ meta_bad_input(struct t *t)
 		{ "no id", "{\"area\":\"v\"}" },
 		{ "bad escape", "{\"id\":\"\\q\",\"area\":\"v\"}" },
 		{ "short unicode", "{\"id\":\"\\u12\",\"area\":\"v\"}" },
-		{ "deep", "{\"id\":\"x\",\"area\":\"v\",\"a\":[[[[[[[[[[[[1]]]]]]"
-		    "]]]]]]}" },
+		{ "deep", "{\"id\":\"x\",\"area\":\"v\",\"a\":"
+		    "[[[[[[[[[[[[1]]]]]]]]]]]]}" },
 		{ "huge number", "{\"id\":\"x\",\"area\":\"v\",\"time\":"
 		    "99999999999999999999999}" },
 		{ "bare word", "{\"id\":x}" },
@@ -483,7 +485,8 @@ has_line(const struct buf *b, const char *line)
 
 	while (i < b->len) {
 		const char *nl = memchr(s + i, '\n', b->len - i);
-		size_t	    n = nl != NULL ? (size_t)(nl - (s + i)) : b->len - i;
+		size_t	    n = nl != NULL ? (size_t)(nl - (s + i)) :
+			    b->len - i;
 
 		if (n == l && memcmp(s + i, line, l) == 0)
 			return true;
@@ -500,7 +503,8 @@ has_prefix_line(const struct buf *b, const char *prefix)
 
 	while (i < b->len) {
 		const char *nl = memchr(s + i, '\n', b->len - i);
-		size_t	    n = nl != NULL ? (size_t)(nl - (s + i)) : b->len - i;
+		size_t	    n = nl != NULL ? (size_t)(nl - (s + i)) :
+			    b->len - i;
 
 		if (n >= l && memcmp(s + i, prefix, l) == 0)
 			return true;
@@ -580,7 +584,8 @@ notify_who_gets_what(struct t *t)
 			continue;
 		v = verdict_new(DIR_INBOUND);
 		if (c->virus)
-			verdict_add(v, pol, RULE_VIRUS, "1.2", "e.com", "Eicar");
+			verdict_add(v, pol, RULE_VIRUS, "1.2", "e.com",
+			    "Eicar");
 		else
 			verdict_add(v, pol, RULE_BLOCKED_EXTENSION, "1.3",
 			    "a.exe", "extension .exe");
@@ -757,6 +762,7 @@ static const char record_body[] =
     "for a in \"$@\"; do printf '%s' \"$a\" > \"$out.arg$i\"; "
     "i=$((i+1)); done\n"
     "cat > \"$out.stdin\"\n"
+    "if [ -e /proc/$$/fd/57 ]; then echo leak > \"$out.fdleak\"; fi\n"
     "exit 0";
 
 static char *
@@ -788,15 +794,25 @@ send_argv_is_not_a_shell(struct t *t)
 	char		*ini = xasprintf("[notify]\nsendmail = %s\n", sm);
 	char		*s, *pwned;
 	size_t		 i;
+	int		 fd, r;
 
 	pol = load_policy(t, ini);
 	free(ini);
 	if (pol == NULL)
 		goto out;
 	buf_puts(&m, "Subject: hi\n\nline $(touch PWNED)\n");
-	if (!t_check(t, notify_send(pol, &m, "from@example.net", hostile,
-	    T_NCASES(hostile), 10000, &err) == 0, "send: %s", err.msg))
+	/* A descriptor without close-on-exec must not reach sendmail. */
+	fd = open("/dev/null", O_RDONLY);
+	dup2(fd, 57);
+	r = notify_send(pol, &m, "from@example.net", hostile,
+	    T_NCASES(hostile), 10000, &err);
+	close(57);
+	close(fd);
+	if (!t_check(t, r == 0, "send: %s", err.msg))
 		goto out;
+	s = read_out(t, "fdleak");
+	t_check(t, s == NULL, "descriptor 57 leaked into sendmail");
+	free(s);
 	s = read_out(t, "argc");
 	t_check(t, s != NULL && atoi(s) == (int)(4 + T_NCASES(hostile)),
 	    "argc: got %s", s != NULL ? s : "(none)");
@@ -903,7 +919,8 @@ send_refuses_bad_input(struct t *t)
 	static const char *const nl[] = { "a@b\nc" };
 	static const char *const empty[] = { "" };
 	static const char *const ok[] = { "a@b" };
-	struct policy	*pol = load_policy(t, "[notify]\nsendmail = sendmail\n");
+	struct policy	*pol = load_policy(t,
+			    "[notify]\nsendmail = sendmail\n");
 	struct policy	*pol2 = load_policy(t, NULL);
 	struct buf	 m = BUF_INIT;
 	struct err	 err = ERR_INIT;
