@@ -180,7 +180,9 @@ put_headers(struct buf *b, const unsigned char *msg, size_t len)
 		if (i == start || (i == start + 1 && msg[start] == '\r'))
 			break;
 		buf_puts(b, "  ");
-		buf_append(b, msg + start, i - start + 1);
+		buf_append(b, msg + start, i - start -
+		    (i > start && msg[i - 1] == '\r' ? 1 : 0));
+		buf_puts(b, "\n");
 		start = i + 1;
 	}
 }
@@ -223,13 +225,13 @@ cmd_show(struct ctl *c)
 		for (i = 0; i < m->nfindings; i++) {
 			const struct qfinding *f = &m->findings[i];
 
-			buf_printf(&b, "Finding:     %s part=%s%s%s%s%s "
-			    "action=%s\n", f->rule, f->part,
-			    f->filename != NULL ? " file=\"" : "",
-			    f->filename != NULL ? f->filename : "",
-			    f->filename != NULL ? "\"" : "",
-			    f->detail != NULL ? f->detail : "",
-			    str_or(f->action, "-"));
+			buf_printf(&b, "Finding:     %s part=%s", f->rule,
+			    f->part);
+			if (f->filename != NULL)
+				buf_printf(&b, " file=\"%s\"", f->filename);
+			if (f->detail != NULL)
+				buf_printf(&b, " detail=\"%s\"", f->detail);
+			buf_printf(&b, " action=%s\n", str_or(f->action, "-"));
 		}
 		buf_puts(&b, "Headers:\n");
 		put_headers(&b, msg, len);
