@@ -777,9 +777,8 @@ message_render(const unsigned char *msg, size_t len, const struct verdict *v,
 		}
 		p = eol + 1;
 	}
-	nl = len >= 2 && memchr(msg, '\n', len) != NULL &&
-	    ((const unsigned char *)memchr(msg, '\n', len))[-1] == '\r' ?
-	    "\r\n" : "\n";
+	p = len > 0 ? memchr(msg, '\n', len) : NULL;
+	nl = p != NULL && p > msg && p[-1] == '\r' ? "\r\n" : "\n";
 	if (body == NULL)
 		body = end;
 

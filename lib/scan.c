@@ -54,8 +54,8 @@ struct arcctx {
 };
 
 static void	inspect_blob(struct sctx *sc, const char *path,
-		    const char *name, const unsigned char *data, size_t len,
-		    unsigned adepth);
+		    const char *prefix, const char *name,
+		    const unsigned char *data, size_t len, unsigned adepth);
 
 static bool
 strlist_has(const struct strlist *l, const char *w)
@@ -181,7 +181,7 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 		verdict_explain(sc->v, "part %s: encrypted entry, content "
 		    "cannot be inspected", path);
 	} else if (!e->is_dir && e->len > 0) {
-		inspect_blob(sc, path, e->name, e->data, e->len,
+		inspect_blob(sc, path, NULL, e->name, e->data, e->len,
 		    ac->adepth + 1);
 		if (ac->av_members && sc->nextra < MAX_AV_EXTRA) {
 			struct av_extra *x;
@@ -212,10 +212,15 @@ formats_string(const struct strlist *l)
 	return buf_cstr(&b);
 }
 
-/* True type, blocked types, and archives inside, for one buffer. */
+/*
+ * True type, blocked types, and archives inside, for one buffer. Members
+ * of an archive get paths under prefix (NULL = path): a MIME part's
+ * members are "2/a.zip/dir/b.exe", a member's members "2/a.zip/b.zip/c".
+ */
 static void
-inspect_blob(struct sctx *sc, const char *path, const char *name,
-    const unsigned char *data, size_t len, unsigned adepth)
+inspect_blob(struct sctx *sc, const char *path, const char *prefix,
+    const char *name, const unsigned char *data, size_t len,
+    unsigned adepth)
 {
 	const struct policy	*pol = sc->pol;
 	char			 desc[128] = "";
@@ -263,7 +268,7 @@ inspect_blob(struct sctx *sc, const char *path, const char *name,
 	lim.deadline_ms = sc->deadline;
 	lim.formats = formats;
 	ac.sc = sc;
-	ac.path = path;
+	ac.path = prefix != NULL ? prefix : path;
 	ac.adepth = adepth;
 	ac.av_members = strcmp(type, "rar") == 0;	/* Debian's ClamAV: no UnRAR */
 	verdict_explain(sc->v, "part %s: opening %s archive (level %u)", path,
@@ -282,6 +287,7 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 {
 	const struct policy	*pol = sc->pol;
 	size_t			 i, k;
+	char			*prefix;
 
 	for (i = 0; i < n; i++) {
 		const struct mime_leaf	*l = &leaves[i];
@@ -339,7 +345,15 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 		}
 		if (l->textual && l->nnames == 0)
 			continue;	/* body text: scanned, not typed */
-		inspect_blob(sc, l->path, first, l->data, l->len, 0);
+		prefix = NULL;
+		if (first != NULL) {
+			char *norm = name_normalise(first, NULL);
+
+			prefix = xasprintf("%s/%s", l->path, norm);
+			free(norm);
+		}
+		inspect_blob(sc, l->path, prefix, first, l->data, l->len, 0);
+		free(prefix);
 	}
 }
 

@@ -35,6 +35,8 @@ next_line(struct lines *ls, const unsigned char **l, size_t *n)
 bool
 textenc_present(const unsigned char *p, size_t n)
 {
+	if (p == NULL || n == 0)
+		return false;
 	return memmem(p, n, "begin ", 6) != NULL ||
 	    memmem(p, n, BINHEX_MARK, strlen(BINHEX_MARK)) != NULL ||
 	    memmem(p, n, "=ybegin ", 8) != NULL;

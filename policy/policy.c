@@ -1237,7 +1237,7 @@ policy_load(const char *path, const struct policy_override *ov, size_t nov,
 			return -1;
 		}
 	}
-	if (memchr(b.data, '\0', b.len) != NULL) {
+	if (b.len > 0 && memchr(b.data, '\0', b.len) != NULL) {
 		fclose(fp);
 		buf_free(&b);
 		*errors_r = xasprintf("%s: contains a NUL byte\n", path);
