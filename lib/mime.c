@@ -845,3 +845,18 @@ message_render(const unsigned char *msg, size_t len, const struct verdict *v,
 		buf_append(out, v->new_body, v->new_body_len);
 	free(done);
 }
+
+bool
+mime_is_signed(const struct mime_doc *d)
+{
+	GMimeObject		*top;
+	GMimeContentType	*ct;
+
+	if (d->message == NULL ||
+	    (top = g_mime_message_get_mime_part(d->message)) == NULL ||
+	    (ct = g_mime_object_get_content_type(top)) == NULL)
+		return false;
+	return g_mime_content_type_is_type(ct, "multipart", "signed") ||
+	    g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime");
+}

@@ -56,6 +56,9 @@ const struct mime_leaf *mime_leaves(const struct mime_doc *d, size_t *n_r);
 /* True when the message did not parse as MIME: then a raw-message virus
  * scan (ClamAV's own mail parser) is worth it. */
 bool	mime_hidden_content(const struct mime_doc *d);
+/* True when the message is signed as a whole (multipart/signed, S/MIME
+ * application/pkcs7-mime): rewriting its body breaks the signature. */
+bool	mime_is_signed(const struct mime_doc *d);
 
 /*
  * Replaces each leaf named in paths (n of them) by a text/plain part

@@ -541,7 +541,12 @@ do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
 	}
 	if (n == 0)
 		return 0;
-	missed = mime_strip(doc, paths, notices, n, v, err);
+	if (mime_is_signed(doc) && !sc->pol->strip_signed) {
+		verdict_explain(v, "message is signed and [attachments] "
+		    "strip_signed is off: rejecting instead of stripping");
+		missed = (int)n;
+	} else
+		missed = mime_strip(doc, paths, notices, n, v, err);
 	for (i = 0; i < n; i++)
 		free((char *)notices[i]);
 	free(notices);

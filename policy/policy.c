@@ -133,6 +133,8 @@ static const struct policy_key keys[] = {
 	    OFF(blocked_types) },
 	{ "attachments", "inspect_archives", PK_BOOL, 0, 0, "yes",
 	    OFF(inspect_archives) },
+	{ "attachments", "strip_signed", PK_BOOL, 0, 0, "no",
+	    OFF(strip_signed) },
 	{ "attachments", "archive_formats", PK_FORMATS, 0, 0,
 	    "zip 7z rar tar gzip bzip2 xz cab iso cpio", OFF(archive_formats) },
 

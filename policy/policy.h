@@ -151,6 +151,7 @@ struct policy {
 	struct strlist	 blocked_extensions;	/* lower case, no dot */
 	struct strlist	 blocked_types;		/* true-type vocabulary */
 	bool		 inspect_archives;
+	bool		 strip_signed;		/* strip may break a signature */
 	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
 
 	/* [direction] */

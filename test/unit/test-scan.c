@@ -442,6 +442,33 @@ strip_single_part(struct t *t)
 	verdict_free(&v);
 }
 
+static void
+signed_messages_not_stripped(struct t *t)
+{
+	const char		*msg = "From: a@example.net\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/signed; protocol=\"application/pgp-"
+	    "signature\"; micalg=pgp-sha256; boundary=\"s\"\r\n\r\n--s\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n"
+	    "Content-Type: text/plain\r\n\r\nhi\r\n--m\r\nContent-Type: "
+	    "application/octet-stream; name=\"x.exe\"\r\n\r\nzz\r\n--m--\r\n"
+	    "--s\r\nContent-Type: application/pgp-signature\r\n\r\nsig\r\n"
+	    "--s--\r\n";
+	struct policy_override	 ov[] = {
+		{ "rules.blocked_extension", "strip" },
+		{ "attachments.strip_signed", "yes" },
+	};
+	struct fake		 f = { 0, 0 };
+	struct verdict		*v;
+
+	v = judge(t, NULL, ov, 1, &f, msg, strlen(msg), NULL, NULL);
+	CHECK_DISP(t, v, DISP_REJECT);
+	t_check(t, v != NULL && v->new_body == NULL, "signed: not rewritten");
+	verdict_free(&v);
+	v = judge(t, NULL, ov, 2, &f, msg, strlen(msg), NULL, NULL);
+	CHECK_DISP(t, v, DISP_STRIP);
+	verdict_free(&v);
+}
+
 /* Limit at N passes, N+1 is a finding. */
 static void
 limits_n_and_n_plus_1(struct t *t)
@@ -670,6 +697,7 @@ static const struct t_case cases[] = {
 	T_CASE(stale_signatures_tag),
 	T_CASE(strip_multipart),
 	T_CASE(strip_single_part),
+	T_CASE(signed_messages_not_stripped),
 	T_CASE(limits_n_and_n_plus_1),
 	T_CASE(mime_depth_and_parts),
 	T_CASE(hidden_containers),
