@@ -860,3 +860,113 @@ mime_is_signed(const struct mime_doc *d)
 	    g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
 	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime");
 }
+
+/* ---- disclaimer ------------------------------------------------------- */
+
+static GMimeTextPart *
+first_text(GMimeObject *obj, const char *subtype, unsigned depth)
+{
+	if (depth > 32)
+		return NULL;
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart	*mp = GMIME_MULTIPART(obj);
+		GMimeContentType *ct = g_mime_object_get_content_type(obj);
+		int		 i, n = g_mime_multipart_get_count(mp);
+
+		/* an alternative's parts are one text; else only the first */
+		for (i = 0; i < n; i++) {
+			GMimeTextPart *tp = first_text(
+			    g_mime_multipart_get_part(mp, i), subtype,
+			    depth + 1);
+
+			if (tp != NULL)
+				return tp;
+			if (!g_mime_content_type_is_type(ct, "multipart",
+			    "alternative") && !g_mime_content_type_is_type(ct,
+			    "multipart", "related"))
+				break;
+		}
+		return NULL;
+	}
+	if (GMIME_IS_TEXT_PART(obj) && g_mime_object_get_disposition(obj) ==
+	    NULL && g_mime_content_type_is_type(
+	    g_mime_object_get_content_type(obj), "text", subtype))
+		return GMIME_TEXT_PART(obj);
+	return NULL;
+}
+
+static void
+append_text(GMimeTextPart *tp, const char *add, bool html)
+{
+	char		*old = g_mime_text_part_get_text(tp);
+	struct buf	 b = BUF_INIT;
+	const char	*end;
+
+	if (old == NULL)
+		return;
+	if (html && (end = strcasestr(old, "</body>")) != NULL) {
+		buf_append(&b, old, (size_t)(end - old));
+		buf_puts(&b, add);
+		buf_puts(&b, end);
+	} else {
+		buf_puts(&b, old);
+		buf_puts(&b, add);
+	}
+	g_mime_text_part_set_text(tp, buf_cstr(&b));
+	g_mime_part_set_content_encoding(GMIME_PART(tp),
+	    g_mime_part_get_best_content_encoding(GMIME_PART(tp),
+	    GMIME_ENCODING_CONSTRAINT_7BIT));
+	buf_free(&b);
+	g_free(old);
+}
+
+int
+mime_disclaimer(struct mime_doc *d, const char *text, struct verdict *v)
+{
+	GMimeObject	*top;
+	GMimeTextPart	*plain, *html;
+	struct buf	 h = BUF_INIT;
+	const char	*p;
+	char		*t;
+
+	if (d->message == NULL || mime_is_signed(d) ||
+	    (top = g_mime_message_get_mime_part(d->message)) == NULL)
+		return -1;
+	plain = first_text(top, "plain", 0);
+	html = first_text(top, "html", 0);
+	if (plain == NULL && html == NULL)
+		return -1;
+	if (plain != NULL) {
+		t = xasprintf("\n\n%s\n", text);
+		append_text(plain, t, false);
+		free(t);
+	}
+	if (html != NULL) {
+		buf_puts(&h, "<p>");
+		for (p = text; *p != '\0'; p++)
+			switch (*p) {
+			case '<': buf_puts(&h, "&lt;"); break;
+			case '>': buf_puts(&h, "&gt;"); break;
+			case '&': buf_puts(&h, "&amp;"); break;
+			case '\n': buf_puts(&h, "<br>\n"); break;
+			default: buf_append(&h, p, 1);
+			}
+		buf_puts(&h, "</p>\n");
+		append_text(html, buf_cstr(&h), true);
+		buf_free(&h);
+	}
+	write_body(top, v);
+	if (!GMIME_IS_MULTIPART(top)) {
+		/* the only part changed its encoding: say so at the top */
+		GMimeContentEncoding e = g_mime_part_get_content_encoding(
+		    GMIME_PART(top));
+
+		verdict_add_header_edit(v, "Content-Transfer-Encoding",
+		    g_mime_content_encoding_to_string(e));
+		t = g_mime_content_type_encode(g_mime_object_get_content_type(
+		    top), NULL);
+		verdict_add_header_edit(v, "Content-Type", t);
+		g_free(t);
+	}
+	return 0;
+}

@@ -70,6 +70,15 @@ int	mime_strip(struct mime_doc *d, const char *const *paths,
 	    struct err *err) __attribute__((warn_unused_result));
 
 /*
+ * Appends text (UTF-8, "\n" lines) to the first text/plain and text/html
+ * body of the message (after any strip) and writes the new body and
+ * top-level edits into v. Signed messages are left alone. 0 = added,
+ * -1 = no text body to add it to (or signed).
+ */
+int	mime_disclaimer(struct mime_doc *d, const char *text,
+	    struct verdict *v);
+
+/*
  * The message as it will be delivered under v: X-Portcullis headers from
  * outside removed, ours added (with host), subject tag, header edits and
  * body replacement applied. Appends to out.

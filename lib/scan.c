@@ -498,6 +498,20 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 	return 0;
 }
 
+/* The most severe disposition among the findings so far. */
+static enum disposition
+worst(const struct verdict *v)
+{
+	enum disposition	d = DISP_ACCEPT;
+	size_t			i;
+
+	for (i = 0; i < v->nfindings; i++)
+		if (v->findings[i].action != NULL &&
+		    v->findings[i].action->disposition > d)
+			d = v->findings[i].action->disposition;
+	return d;
+}
+
 static bool
 rejected(const struct verdict *v)
 {
@@ -518,14 +532,9 @@ do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
 	struct verdict	*v = sc->v;
 	const char	**paths = NULL, **notices = NULL;
 	size_t		 i, n = 0;
-	enum disposition worst = DISP_ACCEPT;
 	int		 missed;
 
-	for (i = 0; i < v->nfindings; i++)
-		if (v->findings[i].action != NULL &&
-		    v->findings[i].action->disposition > worst)
-			worst = v->findings[i].action->disposition;
-	if (worst > DISP_HOLD)
+	if (worst(v) > DISP_HOLD)
 		return 0;	/* not delivered: nothing to rebuild */
 	for (i = 0; i < v->nfindings; i++) {
 		struct finding *f = &v->findings[i];
@@ -661,6 +670,12 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	}
 	if (do_strip(&sc, doc, env, err) == -1)
 		goto out;
+	if (pol->disclaimer != NULL && sc.v->direction == DIR_OUTBOUND &&
+	    worst(sc.v) <= DISP_HOLD && mime_disclaimer(doc, pol->disclaimer,
+	    sc.v) == 0) {
+		sc.v->disclaimer = true;
+		verdict_explain(sc.v, "disclaimer added (outbound)");
+	}
 done:
 	verdict_finish(sc.v, env->queue_id, env->sender);
 	if (sc.v->disposition == DISP_TAG && sc.v->subject_tag == NULL &&

@@ -112,6 +112,14 @@ void
 verdict_add_header_edit(struct verdict *v, const char *name,
     const char *value)
 {
+	size_t	i;
+
+	for (i = 0; i < v->nheader_edits; i++)	/* the later edit wins */
+		if (str_ieq(v->header_edits[i].name, name)) {
+			free(v->header_edits[i].value);
+			v->header_edits[i].value = xstrdup(value);
+			return;
+		}
 	v->header_edits = xreallocarray(v->header_edits, v->nheader_edits + 1,
 	    sizeof *v->header_edits);
 	v->header_edits[v->nheader_edits].name = xstrdup(name);

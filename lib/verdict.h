@@ -40,6 +40,7 @@ struct verdict {
 
 	bool			 scanned;	/* every byte inspected + AV */
 	bool			 modified;	/* body replaced or subject tag */
+	bool			 disclaimer;	/* outbound disclaimer added */
 	char			*reply;		/* expanded "5xx x.y.z text" */
 	char			*quarantine;	/* area, NULL = none */
 	unsigned		 notify;	/* union of enum notify_who */

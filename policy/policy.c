@@ -31,6 +31,7 @@
 
 enum pk_type {
 	PK_STR,		/* string; "" = NULL */
+	PK_TEXT,	/* string with \\n for new lines; "" = NULL */
 	PK_BOOL,
 	PK_UINT,
 	PK_SIZE,	/* bytes, K/M/G suffixes */
@@ -150,6 +151,8 @@ static const struct policy_key keys[] = {
 	{ "tagging", "header", PK_BOOL, 0, 0, "yes", OFF(tag_header) },
 	{ "tagging", "subject_tag", PK_STR, 0, 0, "[SUSPICIOUS]",
 	    OFF(subject_tag) },
+
+	{ "disclaimer", "text", PK_TEXT, 0, 0, "", OFF(disclaimer) },
 
 	{ "quarantine", "directory", PK_STR, 0, 0,
 	    "/var/lib/portcullis/quarantine", OFF(quarantine_dir) },
@@ -565,6 +568,21 @@ key_set(struct policy *pol, const struct policy_key *k, const char *val,
 		free(*(char **)f);
 		*(char **)f = val[0] == '\0' ? NULL : xstrdup(val);
 		return 0;
+	case PK_TEXT: {
+		char *d;
+
+		free(*(char **)f);
+		*(char **)f = d = val[0] == '\0' ? NULL : xstrdup(val);
+		for (; d != NULL && *val != '\0'; val++)
+			if (val[0] == '\\' && val[1] == 'n') {
+				*d++ = '\n';
+				val++;
+			} else
+				*d++ = *val;
+		if (d != NULL)
+			*d = '\0';
+		return 0;
+	}
 	case PK_BOOL:
 		if (parse_bool(val, &b) == -1)
 			goto bad;
@@ -1103,7 +1121,7 @@ policy_free(struct policy *pol)
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		void *f = (char *)pol + keys[i].off;
 
-		if (keys[i].type == PK_STR)
+		if (keys[i].type == PK_STR || keys[i].type == PK_TEXT)
 			free(*(char **)f);
 		else if (keys[i].type == PK_WORDS ||
 		    keys[i].type == PK_EXTS || keys[i].type == PK_TYPES ||

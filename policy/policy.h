@@ -165,6 +165,9 @@ struct policy {
 	bool		 tag_header;		/* X-Portcullis on accepted mail */
 	char		*subject_tag;		/* added by "tag"; NULL = none */
 
+	/* [disclaimer] */
+	char		*disclaimer;		/* outbound text; NULL = none */
+
 	/* [quarantine] */
 	char		*quarantine_dir;
 	unsigned	 quarantine_expire_days;

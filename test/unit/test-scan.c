@@ -469,6 +469,43 @@ signed_messages_not_stripped(struct t *t)
 	verdict_free(&v);
 }
 
+static void
+disclaimer_outbound(struct t *t)
+{
+	const char		*msg = "From: a@example.net\r\nSubject: s\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; "
+	    "boundary=\"a\"\r\n\r\n--a\r\nContent-Type: text/plain\r\n\r\n"
+	    "Hello\r\n--a\r\nContent-Type: text/html\r\n\r\n<html><body>"
+	    "<p>Hello</p></body></html>\r\n--a--\r\n";
+	const char		*ini = "[disclaimer]\ntext = Example Ltd.\\n"
+	    "Registered in <Nowhere>\n";
+	struct env_opts		 out = { DIR_OUTBOUND, NULL, NULL };
+	struct env_opts		 in = { DIR_INBOUND, NULL, NULL };
+	struct fake		 f = { 0, 0 };
+	struct verdict		*v;
+	struct buf		 b = BUF_INIT;
+
+	v = judge(t, ini, NULL, 0, &f, msg, strlen(msg), NULL, &in);
+	t_check(t, v != NULL && v->new_body == NULL && !v->modified,
+	    "inbound: unchanged");
+	verdict_free(&v);
+	v = judge(t, ini, NULL, 0, &f, msg, strlen(msg), NULL, &out);
+	t_check(t, v != NULL && v->disclaimer && v->modified &&
+	    v->new_body != NULL, "outbound: disclaimer");
+	if (v != NULL && v->new_body != NULL) {
+		message_render((const void *)msg, strlen(msg), v, "h", &b);
+		t_check(t, strstr(buf_cstr(&b), "Hello\r\n\r\nExample Ltd.\r\n"
+		    "Registered in <Nowhere>") != NULL, "plain text: %s",
+		    buf_cstr(&b));
+		t_check(t, strstr(buf_cstr(&b), "<p>Example Ltd.<br>\r\n"
+		    "Registered in &lt;Nowhere&gt;</p>\r\n</body>") != NULL,
+		    "html before </body>");
+		t_check(t, reparse_leaves(&b, t) == 2, "still two parts");
+	}
+	buf_free(&b);
+	verdict_free(&v);
+}
+
 /* Limit at N passes, N+1 is a finding. */
 static void
 limits_n_and_n_plus_1(struct t *t)
@@ -698,6 +735,7 @@ static const struct t_case cases[] = {
 	T_CASE(strip_multipart),
 	T_CASE(strip_single_part),
 	T_CASE(signed_messages_not_stripped),
+	T_CASE(disclaimer_outbound),
 	T_CASE(limits_n_and_n_plus_1),
 	T_CASE(mime_depth_and_parts),
 	T_CASE(hidden_containers),
