@@ -210,6 +210,8 @@ notify_skip_reason(const struct policy *pol, const struct envelope *env,
 		return "not asked for";
 	if (auto_ == 1)
 		return "the message is auto-submitted";
+	if (v->disposition == DISP_TEMPFAIL)	/* once per retry: no */
+		return "the message will be retried";
 	switch (who) {
 	case NOTIFY_ADMIN:
 		if (pol->notify_admin == NULL || pol->notify_admin[0] == '\0')

@@ -8,7 +8,8 @@
  * null sender, MAILER-DAEMON, postmaster or other role senders; never the
  * sender of a virus unless [notify] forged_senders; nothing at all for a
  * message that is itself auto-submitted (RFC 3834) or one of our own
- * notifications; and every notification says "Auto-Submitted:
+ * notifications; nothing for a tempfail (the sender retries: one notice
+ * per attempt otherwise); and every notification says "Auto-Submitted:
  * auto-generated". Subjects carry [notify] server_tag; text comes from
  * the templates in notify.c, expanded like verdict_expand() (sanitised).
  * Messages use LF line endings, as local submission expects.

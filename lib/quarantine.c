@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1087,6 +1088,86 @@ quarantine_delete(const struct policy *pol, const char *id,
 		fsync(afd);
 	close(afd);
 	return rc == 0 ? QUAR_OK : QUAR_ERROR;
+}
+
+/* ---- released mail ---- */
+
+/* Offset of the body (after the blank line), len if none. */
+static size_t
+body_offset(const unsigned char *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
+			return i + 2;
+		if (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/* Equal apart from CRLF versus LF. */
+static bool
+same_lines(const unsigned char *a, size_t alen, const unsigned char *b,
+    size_t blen)
+{
+	size_t	i = 0, j = 0;
+
+	for (;;) {
+		if (i + 1 < alen && a[i] == '\r' && a[i + 1] == '\n')
+			i++;
+		if (j + 1 < blen && b[j] == '\r' && b[j + 1] == '\n')
+			j++;
+		if (i == alen || j == blen)
+			return i == alen && j == blen;
+		if (a[i++] != b[j++])
+			return false;
+	}
+}
+
+bool
+quarantine_is_released(const struct policy *pol, const unsigned char *msg,
+    size_t len, char **id_r)
+{
+	static const char	 name[] = "X-Portcullis-Released:";
+	size_t			 hdr = body_offset(msg, len), i, n;
+	char			 id[QUARANTINE_ID_MAX + 1];
+	struct qmeta		*m = NULL;
+	unsigned char		*stored = NULL;
+	size_t			 slen = 0;
+	struct err		 err = ERR_INIT;
+	bool			 ok = false;
+
+	if (id_r != NULL)
+		*id_r = NULL;
+	for (i = 0; i < hdr; i++) {
+		if ((i == 0 || msg[i - 1] == '\n') && hdr - i > sizeof name &&
+		    strncasecmp((const char *)msg + i, name,
+		    sizeof name - 1) == 0)
+			break;
+	}
+	if (i >= hdr)
+		return false;
+	i += sizeof name - 1;
+	while (i < hdr && (msg[i] == ' ' || msg[i] == '\t'))
+		i++;
+	for (n = 0; i < hdr && n < QUARANTINE_ID_MAX &&
+	    (isalnum(msg[i]) || msg[i] == '-'); i++)
+		id[n++] = (char)msg[i];
+	id[n] = '\0';
+	if (!quarantine_id_ok(id) ||
+	    quarantine_load(pol, id, &m, &stored, &slen, &err) != QUAR_OK)
+		return false;
+	n = body_offset(stored, slen);
+	ok = same_lines(msg + hdr, len - hdr, stored + n, slen - n);
+	free(stored);
+	qmeta_free(&m);
+	if (ok && id_r != NULL)
+		*id_r = xstrdup(id);
+	return ok;
 }
 
 /* ---- expire ---- */

@@ -121,6 +121,20 @@ int	quarantine_expire(const struct policy *pol, unsigned days,
 	    int64_t now, size_t *removed_r, struct err *err)
 	    __attribute__((warn_unused_result));
 
+/*
+ * For the daemon: true when msg (as received, CRLF or LF) carries
+ * "X-Portcullis-Released: ID" for a record that is still in the
+ * quarantine and whose stored body is the same as msg's (line endings
+ * aside). The random ID is only known to those who can read the
+ * quarantine or the admin notice, so the header alone proves nothing;
+ * ID and body together show that an admin released this very content.
+ * The MTA adds header fields on re-injection, so only bodies are
+ * compared. Copies the ID into *id_r (caller frees; may be NULL). Any
+ * failure counts as false. Honour it only for locally submitted mail.
+ */
+bool	quarantine_is_released(const struct policy *pol,
+	    const unsigned char *msg, size_t len, char **id_r);
+
 /* Appends the record as one JSON object (the format stored on disk). */
 void	qmeta_json(const struct qmeta *m, struct buf *out);
 /* Parses a record (bounded: size, depth, counts). 0 or -1 with err. */
