@@ -1097,6 +1097,38 @@ stop_milter(void)
 	}
 }
 
+/*
+ * Graceful stop: libmilter stops serving open sessions once smfi_stop()
+ * is called, so first drain: new MAIL FROMs get 421 (g.stopping) while
+ * the messages in flight finish, up to [daemon] shutdown_timeout; then
+ * stop. A second SIGTERM or SIGINT stops at once.
+ */
+static void
+drain(void)
+{
+	struct timespec	 ts = { 0, 50 * 1000000L };
+	struct policy	*pol = current_policy();
+	uint64_t	 deadline = clock_ms() + pol->shutdown_timeout_ms;
+	sigset_t	 set;
+	int		 sig;
+
+	policy_unref(&pol);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	while (msgctx_active() > 0 && clock_ms() < deadline) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "stopping now (%s)", strsignal(sig));
+			break;
+		}
+	}
+	if (msgctx_active() > 0)
+		log_msg(LOG_WARNING, "stopping with %u message(s) still in "
+		    "flight ([daemon] shutdown_timeout); the MTA will "
+		    "tempfail them", msgctx_active());
+}
+
 static void *
 signal_thread(void *arg)
 {
@@ -1124,9 +1156,11 @@ signal_thread(void *arg)
 			av_wake(true);
 			break;
 		default:	/* SIGTERM, SIGINT */
-			log_msg(LOG_INFO, "stopping (%s): finishing the "
-			    "messages in flight", strsignal(sig));
+			log_msg(LOG_INFO, "stopping (%s): finishing %u "
+			    "message(s) in flight", strsignal(sig),
+			    msgctx_active());
 			atomic_store(&g.stopping, true);
+			drain();
 			stop_milter();
 			return NULL;
 		}
@@ -1478,8 +1512,6 @@ milter_run(const struct cli_opts *o)
 	pthread_t		 tid;
 	sigset_t		 set;
 	struct sigaction	 sa;
-	struct timespec		 ts;
-	uint64_t		 deadline;
 	int			 ready_fd = -1, st, r;
 
 	if (cli_load_policy(o, &pol) == -1)
@@ -1550,19 +1582,9 @@ milter_run(const struct cli_opts *o)
 	r = smfi_main();
 	atomic_store(&g.main_returned, true);
 
-	/* Stopped: let the messages in flight finish, up to the timeout. */
+	/* Stopped (the signal thread drained the messages in flight). */
 	atomic_store(&g.stopping, true);
 	pol = current_policy();
-	deadline = clock_ms() + pol->shutdown_timeout_ms;
-	while (msgctx_active() > 0 && clock_ms() < deadline) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = 50 * 1000000L;
-		nanosleep(&ts, NULL);
-	}
-	if (msgctx_active() > 0)
-		log_msg(LOG_WARNING, "stopping with %u message(s) still in "
-		    "flight ([daemon] shutdown_timeout); the MTA will "
-		    "tempfail them", msgctx_active());
 	pthread_mutex_lock(&g.lock);
 	g.av_quit = true;
 	pthread_cond_broadcast(&g.av_cond);

@@ -18,13 +18,22 @@ mt.set_timeout(20)
 -- Postfix 3.7 offers these (NOTES-API 1.3).
 T.PF_ACTIONS, T.PF_STEPS = 0x1ff, 0x1fffff
 
+-- miltertest drops the message of a failed script: say it on stderr
+-- (the ring shows it), with where it happened, then fail.
+local function raise(msg, level)
+	io.stderr:write("TEST FAILED: " ..
+	    debug.traceback(msg, (level or 1) + 1) .. "\n")
+	error(msg, (level or 1) + 1)
+end
+T.raise = raise
+
 function T.fail(msg)
-	error(msg, 2)
+	raise(msg, 2)
 end
 
 function T.check(cond, msg)
 	if not cond then
-		error("check failed: " .. msg, 2)
+		raise("check failed: " .. msg, 2)
 	end
 end
 
@@ -39,7 +48,7 @@ end
 function T.reply(conn, want, what)
 	local r = mt.getreply(conn)
 	if r ~= want then
-		error(what .. ": got reply " .. rname(r) .. ", want " ..
+		raise(what .. ": got reply " .. rname(r) .. ", want " ..
 		    rname(want), 2)
 	end
 end
@@ -47,15 +56,33 @@ end
 -- Writes the policy: the test's settings after the ring's defaults.
 -- Later keys of a section must not repeat a default: pass overrides
 -- for the defaults through T.start's extra arguments (-o) instead.
-function T.write_policy(text)
-	local f = assert(io.open(T.policy_file, "w"))
+function T.write_policy(text, host)
+	local f = assert(io.open(T.policy_file .. ".new", "w"))
 	f:write("[daemon]\n")
 	f:write("pid_file = " .. tmp .. "/portcullis.pid\n")
 	f:write("spool_dir = " .. tmp .. "/spool\n")
-	f:write("hostname = mx.test\n")
+	f:write("hostname = " .. (host or "mx.test") .. "\n")
 	f:write("shutdown_timeout = 5s\n")
 	f:write(text or "")
 	f:close()
+	-- replaced in one step: a reload never sees half a file
+	assert(os.rename(T.policy_file .. ".new", T.policy_file))
+end
+
+-- The daemon's pid (from its pid file).
+function T.pid()
+	local f = assert(io.open(tmp .. "/portcullis.pid", "r"))
+	local pid = f:read("l")
+	f:close()
+	return pid
+end
+
+-- Output of a shell command (bounded use: ls of /proc and the like).
+function T.sh(cmd)
+	local p = assert(io.popen(cmd, "r"))
+	local s = p:read("a")
+	p:close()
+	return s
 end
 
 -- Starts the daemon under policy text (appended to the [daemon] section
@@ -73,7 +100,7 @@ end
 function T.connect()
 	local conn = mt.connect("unix:" .. T.sock, 100, 0.05)
 	if conn == nil then
-		error("cannot connect to " .. T.sock, 2)
+		raise("cannot connect to " .. T.sock, 2)
 	end
 	return conn
 end
@@ -116,7 +143,7 @@ function T.wait_log(needle, secs, n)
 		mt.sleep(0.05)
 		waited = waited + 0.05
 	end
-	error("no log line #" .. n .. " with \"" .. needle .. "\" in " ..
+	raise("no log line #" .. n .. " with \"" .. needle .. "\" in " ..
 	    (secs or 10) .. " s", 2)
 end
 
@@ -124,7 +151,7 @@ end
 function T.line_has(line, needles)
 	for _, s in ipairs(needles) do
 		if not line:find(s, 1, true) then
-			error("log line lacks \"" .. s .. "\": " .. line, 2)
+			raise("log line lacks \"" .. s .. "\": " .. line, 2)
 		end
 	end
 end
@@ -222,7 +249,7 @@ end
 -- The message was delivered (EOM continue or accept).
 function T.delivered(r, stage, what)
 	if stage ~= "eom" or (r ~= SMFIR_CONTINUE and r ~= SMFIR_ACCEPT) then
-		error(what .. ": not delivered: reply " .. rname(r) .. " at " ..
+		raise(what .. ": not delivered: reply " .. rname(r) .. " at " ..
 		    stage, 2)
 	end
 end
