@@ -231,7 +231,15 @@ function T.postfix_message(conn, m)
 	if r ~= SMFIR_CONTINUE then
 		return r, "eoh"
 	end
-	local chunks = m.chunks or { m.body or "Hello.\r\n" }
+	-- body chunks are at most 65535 bytes (MILTER_CHUNK_SIZE)
+	local chunks = m.chunks
+	if chunks == nil then
+		local body = m.body or "Hello.\r\n"
+		chunks = {}
+		for i = 1, #body, 65535 do
+			chunks[#chunks + 1] = body:sub(i, i + 65534)
+		end
+	end
 	for _, c in ipairs(chunks) do
 		T.check(mt.bodystring(conn, c) == nil, "body")
 		r = mt.getreply(conn)
