@@ -32,7 +32,12 @@ cli_usage(FILE *fp)
 "       portcullis scan   [--policy FILE] [--signatures DIR] [-o ...]\n"
 "                         [--direction in|out] [--sender ADDR] [--client IP]\n"
 "                         [--output DIR] [--explain] FILE...\n"
-"The default policy is " CLI_DEFAULT_POLICY ".\n", fp);
+"The default policy is " CLI_DEFAULT_POLICY ".\n"
+"daemon: SPEC is unix:PATH, inet:PORT@HOST or inet6:PORT@HOST. It logs to\n"
+"syslog (facility mail); PORTCULLIS_LOG_STDERR=1 copies the log to stderr\n"
+"(with --foreground). SIGUSR1 or SIGHUP reloads the policy (a bad file is\n"
+"logged and the old policy kept), SIGUSR2 reloads the signatures, SIGTERM\n"
+"stops after the messages in flight ([daemon] shutdown_timeout).\n", fp);
 }
 
 int

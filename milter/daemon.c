@@ -1,0 +1,789 @@
+/*
+ * milter/daemon.c - the daemon around the callbacks: start-up (socket,
+ * daemonizing, PID file, privilege drop), the signal thread (reloads,
+ * graceful stop), the signature thread, and the policy in force.
+ *
+ * Threads: besides libmilter's, two of ours: the signal thread (SIGHUP,
+ * SIGUSR1, SIGUSR2, SIGTERM and SIGINT are blocked in every other thread,
+ * from before any thread exists) and the signature thread, which loads
+ * the first ClamAV engine and rechecks the database. The current policy is
+ * a refcounted pointer swapped under g.lock (held only to take a
+ * reference); a bad file never replaces it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "av.h"
+#include "cli.h"
+#include "daemon.h"
+#include "log.h"
+#include "magic.h"
+#include "milter.h"
+#include "msgctx.h"
+#include "util.h"
+
+#define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
+
+static struct {
+	pthread_mutex_t		 lock;		/* pol and the av_* flags */
+	pthread_cond_t		 av_cond;
+	struct policy		*pol;		/* the policy in force */
+	bool			 av_wake;	/* recheck signatures now */
+	bool			 av_force;	/* ... and reload them */
+	bool			 av_quit;
+	struct av_store		*store;
+	struct typer		*typer;
+	const struct cli_opts	*opts;
+	char			*policy_path;	/* absolute: we chdir("/") */
+	char			*sig_dir;	/* --signatures, absolute */
+	const char		*conn;		/* socket spec */
+	char			 host[256];	/* gethostname() */
+	atomic_bool		 stopping;
+	atomic_bool		 main_returned;	/* smfi_main() is done */
+	pthread_t		 main_thread;	/* runs smfi_main() */
+} g = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* The signals our signal thread owns; blocked in every other thread. */
+static void
+our_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/*
+ * libmilter's signal thread (started inside smfi_main) sigwait()s for
+ * SIGHUP, SIGTERM and SIGINT and stops the filter on SIGHUP. Ours must
+ * own them: SIGHUP reloads, and SIGTERM lets messages in flight finish.
+ * Two threads waiting for one signal would race for it, so this program
+ * defines sigwait(): the dynamic linker binds libmilter's call here (the
+ * executable's symbols come first), and our signals are taken out of the
+ * set libmilter waits for; its thread then waits for nothing. Our signal
+ * thread calls sigwaitinfo(), not this.
+ */
+int
+sigwait(const sigset_t *set, int *sig)
+{
+	sigset_t	s = *set;
+	sigset_t	ours;
+	int		i, r;
+
+	our_signals(&ours);
+	for (i = 1; i < NSIG; i++)
+		if (sigismember(&ours, i) == 1)
+			sigdelset(&s, i);
+	for (;;) {
+		r = sigwaitinfo(&s, NULL);
+		if (r > 0) {
+			*sig = r;
+			return 0;
+		}
+		if (errno != EINTR)
+			return errno;
+	}
+}
+
+/* ---- what the callbacks use ------------------------------------------ */
+
+struct policy *
+daemon_policy(void)
+{
+	struct policy	*pol;
+
+	pthread_mutex_lock(&g.lock);
+	pol = policy_ref(g.pol);
+	pthread_mutex_unlock(&g.lock);
+	return pol;
+}
+
+static const char *
+signature_dir(const struct policy *pol)
+{
+	return g.sig_dir != NULL ? g.sig_dir :
+	    pol->av_database;
+}
+
+const char *
+daemon_hostname(const struct policy *pol)
+{
+	return pol->hostname != NULL ? pol->hostname : g.host;
+}
+struct typer *
+daemon_typer(void)
+{
+	return g.typer;
+}
+
+struct av_store *
+daemon_store(void)
+{
+	return g.store;
+}
+
+bool
+daemon_stopping(void)
+{
+	return atomic_load(&g.stopping);
+}
+
+/* ---- reloads ----------------------------------------------------------- */
+
+static bool
+str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Settings that need a new engine, not just a recheck of the files. */
+static bool
+av_settings_differ(const struct policy *a, const struct policy *b)
+{
+	return a->av_enabled != b->av_enabled ||
+	    str_differ(signature_dir(a), signature_dir(b)) ||
+	    a->av_max_scansize != b->av_max_scansize ||
+	    a->av_max_filesize != b->av_max_filesize ||
+	    a->av_max_recursion != b->av_max_recursion ||
+	    a->av_max_files != b->av_max_files ||
+	    a->av_heuristics != b->av_heuristics ||
+	    a->scan_time_ms != b->scan_time_ms ||
+	    a->max_scans != b->max_scans;
+}
+
+static void
+av_wake(bool force)
+{
+	pthread_mutex_lock(&g.lock);
+	g.av_wake = true;
+	g.av_force |= force;
+	pthread_cond_broadcast(&g.av_cond);
+	pthread_mutex_unlock(&g.lock);
+}
+
+/* Loads and validates the file anew; swaps only a good policy in. */
+static void
+reload_policy(int sig)
+{
+	const char	*path = g.policy_path;
+	struct policy	*np = NULL, *old;
+	char		*errors = NULL, *line, *next;
+	unsigned	 n = 0;
+	bool		 force;
+
+	if (policy_load(path, g.opts->ov, g.opts->nov, &np, &errors) == -1) {
+		for (line = errors; line != NULL && *line != '\0';
+		    line = next) {
+			next = strchr(line, '\n');
+			if (next != NULL)
+				*next++ = '\0';
+			if (*line == '\0')
+				continue;
+			log_msg(LOG_ERR, "policy reload: %s", line);
+			n++;
+		}
+		log_msg(LOG_ERR, "policy reload (%s) failed with %u error%s: "
+		    "the policy in force is kept", strsignal(sig), n,
+		    n == 1 ? "" : "s");
+		free(errors);
+		return;
+	}
+	if (g.store != NULL)
+		av_store_set_policy(g.store, np, signature_dir(np));
+	pthread_mutex_lock(&g.lock);
+	old = g.pol;
+	g.pol = np;
+	force = av_settings_differ(old, np);
+	pthread_mutex_unlock(&g.lock);
+	av_wake(force);
+
+	if (str_differ(old->socket, np->socket) ||
+	    str_differ(old->user, np->user) ||
+	    str_differ(old->pid_file, np->pid_file) ||
+	    old->socket_mode != np->socket_mode ||
+	    str_differ(old->socket_group, np->socket_group))
+		log_msg(LOG_WARNING, "policy reload: [daemon] socket, "
+		    "socket_mode, socket_group, user and pid_file take effect "
+		    "at the next start");
+	log_msg(LOG_INFO, "policy reloaded (%s) from %s", strsignal(sig),
+	    path);
+	policy_unref(&old);
+}
+
+/* ---- threads --------------------------------------------------------- */
+
+/*
+ * smfi_stop() sets libmilter's stop flag and then closes the listening
+ * socket under the lock the listener holds while it sits in poll() for up
+ * to 5 s, so it blocks until that poll ends. It runs in a thread of its
+ * own while this one interrupts the poll with SIGALRM (its handler does
+ * nothing; sent to that thread alone), repeatedly, since a signal that
+ * lands outside the poll is lost, until smfi_main() has returned.
+ */
+static void
+noop_handler(int sig)
+{
+	(void)sig;
+}
+
+static void *
+stop_thread(void *arg)
+{
+	(void)arg;
+	smfi_stop();
+	return NULL;
+}
+
+static void
+stop_milter(void)
+{
+	struct timespec	ts = { 0, 50 * 1000000L };
+	pthread_t	tid;
+	int		i;
+
+	if (pthread_create(&tid, NULL, stop_thread, NULL) != 0) {
+		smfi_stop();		/* slower, but it stops */
+		return;
+	}
+	pthread_detach(tid);
+	for (i = 0; i < 200 && !atomic_load(&g.main_returned); i++) {
+		nanosleep(&ts, NULL);
+		pthread_kill(g.main_thread, SIGALRM);
+	}
+}
+
+/*
+ * Graceful stop: libmilter stops serving open sessions once smfi_stop()
+ * is called, so first drain: new MAIL FROMs get 421 (g.stopping) while
+ * the messages in flight finish, up to [daemon] shutdown_timeout; then
+ * stop. A second SIGTERM or SIGINT stops at once.
+ */
+static void
+drain(void)
+{
+	struct timespec	 ts = { 0, 50 * 1000000L };
+	struct policy	*pol = daemon_policy();
+	uint64_t	 deadline = clock_ms() + pol->shutdown_timeout_ms;
+	sigset_t	 set;
+	int		 sig;
+
+	policy_unref(&pol);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	while (msgctx_active() > 0 && clock_ms() < deadline) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "stopping now (%s)", strsignal(sig));
+			break;
+		}
+	}
+	if (msgctx_active() > 0)
+		log_msg(LOG_WARNING, "stopping with %u message(s) still in "
+		    "flight ([daemon] shutdown_timeout); the MTA will "
+		    "tempfail them", msgctx_active());
+}
+
+static void *
+signal_thread(void *arg)
+{
+	sigset_t	set;
+	int		sig;
+
+	(void)arg;
+	our_signals(&set);
+	for (;;) {
+		sig = sigwaitinfo(&set, NULL);
+		if (sig == -1) {
+			if (errno != EINTR)
+				log_msg(LOG_ERR, "sigwaitinfo: %s",
+				    strerror(errno));
+			continue;
+		}
+		switch (sig) {
+		case SIGHUP:
+		case SIGUSR1:
+			reload_policy(sig);
+			break;
+		case SIGUSR2:
+			log_msg(LOG_INFO, "signature reload requested (%s)",
+			    strsignal(sig));
+			av_wake(true);
+			break;
+		default:	/* SIGTERM, SIGINT */
+			log_msg(LOG_INFO, "stopping (%s): finishing %u "
+			    "message(s) in flight", strsignal(sig),
+			    msgctx_active());
+			atomic_store(&g.stopping, true);
+			drain();
+			stop_milter();
+			return NULL;
+		}
+	}
+}
+
+/* Loads the first engine, then rechecks the database every interval. */
+static void *
+av_thread(void *arg)
+{
+	struct timespec	 ts;
+	struct err	 err;
+	struct policy	*pol;
+	struct av_engine *e;
+	bool		 force, first;
+	uint64_t	 ms;
+	int		 r;
+
+	(void)arg;
+	pthread_mutex_lock(&g.lock);
+	while (!g.av_quit) {
+		pol = policy_ref(g.pol);
+		force = g.av_force;
+		g.av_force = g.av_wake = false;
+		pthread_mutex_unlock(&g.lock);
+
+		if (pol->av_enabled && g.store != NULL) {
+			e = av_store_get(g.store);
+			first = e == NULL;
+			av_engine_unref(&e);
+			err = (struct err)ERR_INIT;
+			r = av_store_reload(g.store, force || first, &err);
+			if (r == 1 && (e = av_store_get(g.store)) != NULL) {
+				log_msg(LOG_INFO, "signatures loaded from %s: "
+				    "%u signatures, version %s, %llu ms",
+				    signature_dir(pol), av_engine_signatures(e),
+				    av_engine_db_version(e) != NULL ?
+				    av_engine_db_version(e) : "unknown",
+				    (unsigned long long)av_engine_load_ms(e));
+				av_engine_unref(&e);
+			} else if (r == -1)
+				log_msg(first ? LOG_ERR : LOG_WARNING,
+				    "signatures %s: %s (%s)",
+				    signature_dir(pol), err.msg, first ?
+				    "messages get tempfail until the scanner "
+				    "is ready" : "the loaded ones stay");
+		}
+		ms = pol->av_check_interval_ms;
+		policy_unref(&pol);
+
+		pthread_mutex_lock(&g.lock);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(ms / 1000);
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!g.av_quit && !g.av_wake &&
+		    pthread_cond_timedwait(&g.av_cond, &g.lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&g.lock);
+	return NULL;
+}
+
+/* ---- start-up -------------------------------------------------------- */
+
+/* Errors before the daemon is up: to the log and, if nobody reads the
+ * log copy there, to stderr. */
+static void
+startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+startup_error(const char *fmt, ...)
+{
+	char	line[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s", line);
+	if (!log_to_stderr())
+		fprintf(stderr, "portcullis: %s\n", line);
+}
+
+/* The path of a unix socket spec, or NULL for inet/inet6. */
+static const char *
+unix_path(const char *conn)
+{
+	if (strncmp(conn, "unix:", 5) == 0)
+		return conn + 5;
+	if (strncmp(conn, "local:", 6) == 0)
+		return conn + 6;
+	if (conn[0] == '/')
+		return conn;
+	return NULL;
+}
+
+/* True when a live daemon already answers on the unix socket at path. */
+static bool
+socket_live(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+	bool			live;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		return false;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+	close(fd);
+	return live;
+}
+
+struct creds {
+	bool	drop;
+	uid_t	uid;
+	gid_t	gid;
+	char	name[64];
+	bool	have_group;
+	gid_t	sock_gid;
+};
+
+/* Looks the user and the socket group up before anything is opened. */
+static int
+resolve_creds(const struct policy *pol, struct creds *cr)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	bool		 root = geteuid() == 0;
+
+	memset(cr, 0, sizeof *cr);
+	if (root && pol->user == NULL)
+		log_msg(LOG_WARNING, "[daemon] user is empty: staying root");
+	else if (root) {
+		if ((pw = getpwnam(pol->user)) == NULL) {
+			startup_error("[daemon] user \"%s\" does not exist: "
+			    "create it or set another user", pol->user);
+			return -1;
+		}
+		cr->drop = pw->pw_uid != 0;
+		cr->uid = pw->pw_uid;
+		cr->gid = pw->pw_gid;
+		snprintf(cr->name, sizeof cr->name, "%s", pw->pw_name);
+	}
+	if (pol->socket_group != NULL) {
+		if ((gr = getgrnam(pol->socket_group)) != NULL) {
+			cr->have_group = true;
+			cr->sock_gid = gr->gr_gid;
+		} else if (root) {
+			startup_error("[daemon] socket_group \"%s\" does not "
+			    "exist", pol->socket_group);
+			return -1;
+		} else
+			log_msg(LOG_WARNING, "[daemon] socket_group \"%s\" "
+			    "does not exist: socket group left as is",
+			    pol->socket_group);
+	}
+	return 0;
+}
+
+static int
+open_socket(const struct policy *pol, const struct creds *cr)
+{
+	const char	*path = unix_path(g.conn);
+	mode_t		 old;
+	int		 r;
+
+	if (path != NULL && socket_live(path)) {
+		startup_error("%s: another daemon is listening there", path);
+		return -1;
+	}
+	if (smfi_setconn((char *)g.conn) != MI_SUCCESS) {
+		startup_error("bad socket \"%s\": want unix:PATH, "
+		    "inet:PORT@HOST or inet6:PORT@HOST", g.conn);
+		return -1;
+	}
+	if (smfi_register(milter_desc) != MI_SUCCESS) {
+		startup_error("smfi_register failed");
+		return -1;
+	}
+	smfi_settimeout(MLT_TIMEOUT_S);
+	old = umask(007);	/* the socket is born 0660 at most */
+	r = smfi_opensocket(true);	/* true: remove a stale socket */
+	umask(old);
+	if (r != MI_SUCCESS) {
+		startup_error("cannot open socket %s (does its directory "
+		    "exist? is the port free?)", g.conn);
+		return -1;
+	}
+	if (path == NULL)
+		return 0;
+	if (chmod(path, pol->socket_mode) == -1) {
+		startup_error("chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (cr->have_group && chown(path, cr->drop ? cr->uid : (uid_t)-1,
+	    cr->sock_gid) == -1) {
+		if (geteuid() == 0) {
+			startup_error("chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+		log_msg(LOG_WARNING, "socket %s: cannot give it group %s: %s",
+		    path, pol->socket_group, strerror(errno));
+	}
+	return 0;
+}
+
+/* The spool directory exists and belongs to the daemon's user. */
+static int
+prepare_spool(const struct policy *pol, const struct creds *cr)
+{
+	if (pol->spool_dir == NULL)
+		return 0;
+	if (mkdir(pol->spool_dir, 0700) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		startup_error("[daemon] spool_dir %s: %s", pol->spool_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (cr->drop &&
+	    chown(pol->spool_dir, cr->uid, cr->gid) == -1) {
+		startup_error("chown %s: %s", pol->spool_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_pidfile(const struct policy *pol)
+{
+	char	line[32];
+	int	fd, n;
+
+	if (pol->pid_file == NULL)
+		return 0;
+	fd = open(pol->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		startup_error("[daemon] pid_file %s: %s", pol->pid_file,
+		    strerror(errno));
+		return -1;
+	}
+	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)n) != n) {
+		startup_error("%s: write failed", pol->pid_file);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+drop_privileges(const struct creds *cr)
+{
+	if (!cr->drop)
+		return 0;
+	if (initgroups(cr->name, cr->gid) == -1 || setgid(cr->gid) == -1 ||
+	    setuid(cr->uid) == -1) {
+		startup_error("cannot become user %s: %s", cr->name,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		startup_error("root privileges could not be dropped");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Forks into the background before any thread exists. The parent waits
+ * for the child to say whether it started (one status byte on a pipe) and
+ * returns that status; the child gets *ready_fd to write it to.
+ * Returns -1 in the child, the exit status in the parent.
+ */
+static int
+daemonize(int *ready_fd)
+{
+	int		p[2], fd;
+	pid_t		pid;
+	unsigned char	c;
+	ssize_t		n;
+
+	fflush(NULL);
+	if (pipe(p) == -1) {
+		startup_error("pipe: %s", strerror(errno));
+		return CLI_EX_SOFTWARE;
+	}
+	if ((pid = fork()) == -1) {
+		startup_error("fork: %s", strerror(errno));
+		return CLI_EX_SOFTWARE;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		while ((n = read(p[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		close(p[0]);
+		if (n != 1) {
+			fprintf(stderr, "portcullis: the daemon did not start; "
+			    "see the mail log\n");
+			return CLI_EX_SOFTWARE;
+		}
+		return c;
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/") == -1)
+		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	*ready_fd = p[1];
+	return -1;
+}
+
+static void
+tell_parent(int *ready_fd, int status)
+{
+	unsigned char	c = (unsigned char)status;
+
+	if (*ready_fd == -1)
+		return;
+	if (write(*ready_fd, &c, 1) != 1)
+		log_msg(LOG_WARNING, "could not report start-up to the parent");
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+int
+milter_run(const struct cli_opts *o)
+{
+	struct policy		*pol = NULL;
+	struct creds		 cr;
+	struct err		 err = ERR_INIT;
+	pthread_condattr_t	 ca;
+	pthread_t		 tid;
+	sigset_t		 set;
+	struct sigaction	 sa;
+	int			 ready_fd = -1, st, r;
+
+	if (cli_load_policy(o, &pol) == -1)
+		return CLI_EX_CONFIG;
+	g.opts = o;
+	g.pol = pol;
+	/* Reloads read the same files after the daemon chdir()s to "/". */
+	if ((g.policy_path = realpath(cli_policy_path(o), NULL)) == NULL)
+		g.policy_path = xstrdup(cli_policy_path(o));
+	if (o->signatures != NULL &&
+	    (g.sig_dir = realpath(o->signatures, NULL)) == NULL)
+		g.sig_dir = xstrdup(o->signatures);
+	g.main_thread = pthread_self();
+	g.conn = o->socket != NULL ? o->socket : pol->socket;
+	if (g.conn == NULL) {
+		fprintf(stderr, "portcullis: no socket: set [daemon] socket "
+		    "or give --socket\n");
+		return CLI_EX_CONFIG;
+	}
+	if (gethostname(g.host, sizeof g.host) != 0 || g.host[0] == '\0')
+		snprintf(g.host, sizeof g.host, "localhost");
+	g.host[sizeof g.host - 1] = '\0';
+	log_open();
+
+	/* Before any thread: every thread inherits this mask, so only the
+	 * signal thread ever takes these signals. */
+	our_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = noop_handler;	/* no SA_RESTART: poll() returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+
+	if (resolve_creds(pol, &cr) == -1)
+		return CLI_EX_CONFIG;
+	if (typer_new(&g.typer, &err) == -1) {
+		startup_error("%s", err.msg);
+		return CLI_EX_SOFTWARE;
+	}
+	if (open_socket(pol, &cr) == -1)
+		return CLI_EX_CONFIG;
+	if (!o->foreground && (st = daemonize(&ready_fd)) != -1)
+		return st;		/* the parent */
+	if (prepare_spool(pol, &cr) == -1 || write_pidfile(pol) == -1 ||
+	    drop_privileges(&cr) == -1) {
+		tell_parent(&ready_fd, CLI_EX_CONFIG);
+		return CLI_EX_CONFIG;
+	}
+
+	/* Threads from here on. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g.av_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g.store = av_store_new(pol, signature_dir(pol));
+	if (g.store == NULL && pol->av_enabled)
+		log_msg(LOG_ERR, "antivirus: no signature store; messages "
+		    "get tempfail");
+	if ((r = pthread_create(&tid, NULL, signal_thread, NULL)) != 0 ||
+	    (r = pthread_detach(tid)) != 0 ||
+	    (r = pthread_create(&tid, NULL, av_thread, NULL)) != 0 ||
+	    (r = pthread_detach(tid)) != 0) {
+		startup_error("pthread_create: %s", strerror(r));
+		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
+		return CLI_EX_SOFTWARE;
+	}
+	log_msg(LOG_INFO, "starting: socket=%s policy=%s antivirus=%s "
+	    "user=%s", g.conn, g.policy_path,
+	    pol->av_enabled ? signature_dir(pol) : "disabled",
+	    cr.drop ? cr.name : "unchanged");
+	tell_parent(&ready_fd, CLI_EX_OK);
+
+	r = smfi_main();
+	atomic_store(&g.main_returned, true);
+
+	/* Stopped (the signal thread drained the messages in flight). */
+	atomic_store(&g.stopping, true);
+	pol = daemon_policy();
+	pthread_mutex_lock(&g.lock);
+	g.av_quit = true;
+	pthread_cond_broadcast(&g.av_cond);
+	pthread_mutex_unlock(&g.lock);
+	if (pol->pid_file != NULL && unlink(pol->pid_file) == -1 &&
+	    errno != ENOENT)
+		log_msg(LOG_WARNING, "could not remove %s: %s", pol->pid_file,
+		    strerror(errno));
+	policy_unref(&pol);
+	log_msg(LOG_INFO, "stopped");
+	log_close();
+	/* The policy, the store and the typer stay: sessions that outlived
+	 * the timeout may still hold them until the process exits. */
+	return r == MI_SUCCESS ? CLI_EX_OK : CLI_EX_SOFTWARE;
+}
