@@ -129,21 +129,24 @@ if os.path.exists(lb):
     print("\n## Library: scan_message() vs bare libclamav on the same "
           "decoded leaves (per message, CPU ms, median of 21 rounds)\n")
     print("| class    | scan_message | bare AV | overhead | MIME walk "
-          "| raw-message AV | wall: scan_message | wall: bare AV |")
+          "| libmagic | raw-message AV | wall: scan_message "
+          "| wall: bare AV |")
     print("|----------|--------------|---------|----------|-----------|"
-          "----------------|--------------------|---------------|")
+          "----------|----------------|--------------------|"
+          "---------------|")
     tot_f = tot_b = 0.0
     for line in open(lb):
         if line.startswith("#") or not line.strip():
             continue
-        c, full, bare, ovh, walk, raw, fw, bw, v = line.split()
+        c, full, bare, ovh, walk, ty, raw, fw, bw, v = line.split()
         tot_f += float(full)
         tot_b += float(bare)
-        print("| %-8s | %12s | %7s | %7s%% | %9s | %14s | %18s | %13s |" % (
-            c, full, bare, ovh, walk, raw, fw, bw))
+        print("| %-8s | %12s | %7s | %7s%% | %9s | %8s | %14s | %18s "
+              "| %13s |" % (c, full, bare, ovh, walk, ty, raw, fw, bw))
     if tot_b:
         print("| all      | %12.3f | %7.3f | %7.1f%% |           |"
-              "                |                    |               |" % (
+              "          |                |                    "
+              "|               |" % (
                   tot_f, tot_b, (tot_f - tot_b) / tot_b * 100))
 
 mem = os.path.join(W, "mem.txt")
