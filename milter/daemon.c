@@ -556,25 +556,46 @@ open_socket(const struct policy *pol, const struct creds *cr)
 	return 0;
 }
 
-/* The spool directory exists and belongs to the daemon's user. */
+/* A directory of the daemon's own exists and belongs to its user. */
 static int
-prepare_spool(const struct policy *pol, const struct creds *cr)
+prepare_dir(const char *what, const char *dir, const struct creds *cr)
 {
-	if (pol->spool_dir == NULL)
+	if (dir == NULL)
 		return 0;
-	if (mkdir(pol->spool_dir, 0700) == -1) {
+	if (mkdir(dir, 0700) == -1) {
 		if (errno == EEXIST)
 			return 0;
-		startup_error("[daemon] spool_dir %s: %s", pol->spool_dir,
-		    strerror(errno));
+		startup_error("%s %s: %s", what, dir, strerror(errno));
 		return -1;
 	}
-	if (cr->drop &&
-	    chown(pol->spool_dir, cr->uid, cr->gid) == -1) {
-		startup_error("chown %s: %s", pol->spool_dir, strerror(errno));
+	if (cr->drop && chown(dir, cr->uid, cr->gid) == -1) {
+		startup_error("chown %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+static bool
+uses_quarantine(const struct policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < pol->nactions; i++)
+		if (pol->actions[i].quarantine != NULL)
+			return true;
+	return false;
+}
+
+/* The spool, and the quarantine if an action keeps copies, belong to the
+ * daemon's user: found missing now rather than at the first virus. */
+static int
+prepare_spool(const struct policy *pol, const struct creds *cr)
+{
+	if (prepare_dir("[daemon] spool_dir", pol->spool_dir, cr) == -1)
+		return -1;
+	if (!uses_quarantine(pol))
+		return 0;
+	return prepare_dir("[quarantine] directory", pol->quarantine_dir, cr);
 }
 
 static int

@@ -37,12 +37,15 @@
 #include "daemon.h"
 #include "milter.h"
 #include "msgctx.h"
+#include "notify.h"
+#include "quarantine.h"
 #include "scan.h"
 #include "util.h"
 
 #define MLT_REPLY_MAX	900	/* SMTP reply text (libmilter allows 980) */
 #define MLT_HDR_MAX	900	/* X-Portcullis value before folding */
 #define MLT_BODY_CHUNK	(1024 * 1024)	/* smfi_replacebody takes an int */
+#define MLT_NOTIFY_TIMEOUT_MS 10000	/* sendmail for one notification */
 
 #define NOT_READY_REPLY	"451 4.7.1 Virus scanner not ready, try again later"
 
@@ -658,7 +661,7 @@ deliver_edits(SMFICTX *ctx, struct connctx *cc, const struct verdict *v,
 /* One line per message, and in diagnostic mode the decision path. */
 static void
 log_verdict(const struct connctx *cc, const struct verdict *v,
-    enum disposition done, uint64_t ms, const char *failed)
+    enum disposition done, uint64_t ms, const char *failed, const char *qid)
 {
 	const struct msgctx	*mc = cc->cc_msg;
 	const struct finding	*f = NULL;
@@ -690,6 +693,7 @@ log_verdict(const struct connctx *cc, const struct verdict *v,
 	if (failed != NULL)
 		buf_printf(&b, " error=\"%s\"", failed);
 	field(&b, "quarantine", v->quarantine, 64);
+	field(&b, "quarantine_id", qid, 64);
 	if (v->new_body != NULL)
 		buf_puts(&b, " stripped=yes");
 	if (!v->scanned)
@@ -723,6 +727,70 @@ log_verdict(const struct connctx *cc, const struct verdict *v,
 	buf_free(&b);
 }
 
+/*
+ * The quarantine copy, before the reply. A copy that cannot be written
+ * must not turn into lost mail: a discard becomes a tempfail.
+ */
+static char *
+mlt_quarantine(const struct connctx *cc, const struct envelope *env,
+    const struct verdict *v, const unsigned char *msg, size_t len,
+    enum disposition *done)
+{
+	const struct policy	*pol = cc->cc_msg->mc_pol;
+	struct err		 err = ERR_INIT;
+	char			*qid = NULL, idbuf[64];
+
+	if (v->quarantine == NULL || msg == NULL)
+		return NULL;
+	if (quarantine_store(pol, v->quarantine, msg, len, env, v, &qid,
+	    &err) == 0)
+		return qid;
+	log_msg(LOG_ERR, "%s: quarantine=%s failed: %s",
+	    msg_logid(cc, idbuf, sizeof idbuf), v->quarantine, err.msg);
+	if (*done == DISP_DISCARD)
+		*done = DISP_TEMPFAIL;
+	return NULL;
+}
+
+/* Notifications after the verdict; failures are logged, never fatal. */
+static void
+mlt_notify(const struct connctx *cc, const struct envelope *env,
+    const struct verdict *v, const unsigned char *msg, size_t len,
+    const char *qid)
+{
+	const struct policy	*pol = cc->cc_msg->mc_pol;
+	struct notify_opts	 no;
+	struct notification	*nl = NULL;
+	struct err		 err = ERR_INIT;
+	size_t			 nn = 0, i;
+	char			 idbuf[64];
+
+	if (v->notify == 0 || msg == NULL)
+		return;
+	memset(&no, 0, sizeof no);
+	no.quarantine_id = qid;
+	no.attach_original = pol->notify_attach_original;
+	if (notify_build(pol, env, v, msg, len, &no, &nl, &nn, &err) == -1) {
+		log_msg(LOG_WARNING, "%s: notify: %s",
+		    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
+		return;
+	}
+	for (i = 0; i < nn; i++)
+		if (notify_send(pol, &nl[i].message, nl[i].from,
+		    (const char *const *)nl[i].rcpts, nl[i].nrcpts,
+		    MLT_NOTIFY_TIMEOUT_MS, &err) == -1)
+			log_msg(LOG_WARNING, "%s: notify failed: %s",
+			    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
+	notify_list_free(&nl, nn);
+}
+
+static bool
+loopback(const char *addr)
+{
+	return addr != NULL && (strncmp(addr, "127.", 4) == 0 ||
+	    strcmp(addr, "::1") == 0);
+}
+
 /* Until the first engine is compiled every message waits: tempfail. */
 static struct verdict *
 not_ready_verdict(const struct policy *pol, const struct envelope *env)
@@ -752,12 +820,13 @@ mlt_eom(SMFICTX *ctx)
 	struct envelope		 env;
 	struct scan_deps	 deps;
 	struct err		 err = ERR_INIT;
-	const unsigned char	*msg;
+	const unsigned char	*msg = NULL;
 	const char		*failed = NULL;
 	enum disposition	 done;
-	size_t			 len;
+	size_t			 len = 0;
 	uint64_t		 t0;
 	sfsistat		 st;
+	char			*qid = NULL, *released = NULL;
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;		/* invariant broken */
@@ -779,8 +848,21 @@ mlt_eom(SMFICTX *ctx)
 	deps.typer = daemon_typer();
 	deps.progress = mlt_progress;
 	deps.progress_ctx = ctx;
+	deps.explain = pol->log_level >= LOG_LEVEL_DIAGNOSTIC;
 
 	t0 = clock_ms();
+	/* Released from our quarantine by portcullisctl (local sendmail):
+	 * the body must match the stored copy, so the header is no key. */
+	if (loopback(cc->cc_addr) && msgctx_bytes(mc, &msg, &len, &err) == 0 &&
+	    quarantine_is_released(pol, msg, len, &released)) {
+		char idbuf[64];
+
+		log_msg(LOG_INFO, "%s: released=%s action=accept",
+		    msg_logid(cc, idbuf, sizeof idbuf), released);
+		free(released);
+		msgctx_reset(mc);
+		return SMFIS_ACCEPT;
+	}
 	if (pol->av_enabled) {
 		eng = daemon_store() != NULL ? av_store_get(daemon_store()) :
 		    NULL;
@@ -803,7 +885,8 @@ mlt_eom(SMFICTX *ctx)
 	}
 
 	done = v->disposition;
-	switch (v->disposition) {
+	qid = mlt_quarantine(cc, &env, v, msg, len, &done);
+	switch (done) {
 	case DISP_REJECT:
 		set_reply(ctx, v->reply, '5');
 		st = SMFIS_REJECT;
@@ -825,7 +908,10 @@ mlt_eom(SMFICTX *ctx)
 		}
 		break;
 	}
-	log_verdict(cc, v, done, clock_ms() - t0, failed);
+	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
+	if (done != DISP_TEMPFAIL)	/* a retry would notify again */
+		mlt_notify(cc, &env, v, msg, len, qid);
+	free(qid);
 	verdict_free(&v);
 	av_engine_unref(&eng);
 	msgctx_reset(mc);

@@ -167,6 +167,8 @@ static const struct policy_key keys[] = {
 	    OFF(sendmail_path) },
 	{ "notify", "forged_senders", PK_BOOL, 0, 0, "no",
 	    OFF(notify_forged_senders) },
+	{ "notify", "attach_original", PK_BOOL, 0, 0, "yes",
+	    OFF(notify_attach_original) },
 
 	{ "order", "filters", PK_ORDER, 0, 0, "attachments antivirus",
 	    OFF(attachments_first) },

@@ -178,6 +178,7 @@ struct policy {
 	char		*notify_server_tag;
 	char		*sendmail_path;
 	bool		 notify_forged_senders;
+	bool		 notify_attach_original;	/* admin copy */
 
 	/* [order] */
 	bool		 attachments_first;	/* attachment rules before AV */

@@ -5,6 +5,7 @@
 -- tag). Needs the inspection library.
 dofile(top .. "/test/protocol/lib/common.lua")
 local base = "[antivirus]\nenabled = no\n" ..
+    "[quarantine]\ndirectory = " .. tmp .. "/quarantine\n" ..
     "[action:drop]\ndisposition = discard\nquarantine = attachment\n"
 local function policy(action)
 	return base .. "[rules]\nblocked_extension = " .. action ..
@@ -47,7 +48,10 @@ T.line_has(T.wait_log("VR3:"), { "action=hold", "reason=" })
 switch("drop")
 r, stage = send(conn, "VR4")
 T.check(stage == "eom" and r == SMFIR_DISCARD, "discard")
-T.line_has(T.wait_log("VR4:"), { "action=discard", "quarantine=attachment" })
+T.line_has(T.wait_log("VR4:"), { "action=discard", "quarantine=attachment",
+    "quarantine_id=" })
+T.check(T.sh("ls " .. tmp .. "/quarantine/attachment/"):find("%.eml") ~= nil,
+    "discarded message kept in the quarantine")
 
 switch("tag")
 r, stage = send(conn, "VR5")
