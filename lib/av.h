@@ -126,4 +126,15 @@ int		 av_store_reload(struct av_store *s, bool force,
 void		 av_store_set_policy(struct av_store *s,
 		    const struct policy *pol, const char *dbdir);
 
+/*
+ * One scan slot (max_scans) for the calling thread for a whole message:
+ * decoding, archives and every scan then count as one, so that memory is
+ * bounded by max_scans messages, not by the number of sessions. The
+ * thread's scans take no other slot meanwhile. 0 = held, -1 = none free
+ * after wait_ms. Leave from the same thread.
+ */
+int	av_store_enter(struct av_store *s, uint64_t wait_ms)
+	    __attribute__((warn_unused_result));
+void	av_store_leave(struct av_store *s);
+
 #endif

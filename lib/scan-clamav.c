@@ -52,6 +52,7 @@ struct av_limits {
 	uint64_t	 scan_time_ms;
 	bool		 heuristics;
 	unsigned	 max_scans;	/* 0 = online CPUs */
+	char		 tmpdir[256];	/* "" = libclamav's default */
 };
 
 struct av_engine {
@@ -246,6 +247,10 @@ av_gate_set_max(struct av_gate *g, unsigned max)
 	pthread_mutex_unlock(&g->g_lock);
 }
 
+/* The gate whose slot this thread holds for a whole message
+ * (av_store_enter), so that its scans do not take a second slot. */
+static __thread struct av_gate *av_tls_slot;
+
 /* Takes a slot, waiting at most wait_ms. 0 = taken, -1 = none free. */
 static int
 av_gate_enter(struct av_gate *g, uint64_t wait_ms)
@@ -292,6 +297,13 @@ av_limits_from_policy(struct av_limits *lim, const struct policy *pol)
 	lim->scan_time_ms = pol->scan_time_ms;
 	lim->heuristics = pol->av_heuristics;
 	lim->max_scans = pol->max_scans;
+	lim->tmpdir[0] = '\0';
+	/* libclamav makes and removes a directory there for every scan:
+	 * on tmpfs that is cheap; a missing one falls back to $TMPDIR */
+	if (pol->av_temp_dir != NULL && access(pol->av_temp_dir,
+	    W_OK | X_OK) == 0)
+		snprintf(lim->tmpdir, sizeof lim->tmpdir, "%s",
+		    pol->av_temp_dir);
 }
 
 static bool
@@ -491,6 +503,10 @@ av_engine_setup(struct cl_engine *cl, const struct av_limits *lim,
 	    CL_SUCCESS)
 		return err_set(err, "clamav: cannot disable the cache: %s",
 		    cl_strerror(rc));
+	if (lim->tmpdir[0] != '\0' && (rc = cl_engine_set_str(cl,
+	    CL_ENGINE_TMPDIR, lim->tmpdir)) != CL_SUCCESS)
+		return err_set(err, "clamav: temp_dir %s: %s", lim->tmpdir,
+		    cl_strerror(rc));
 	cl_engine_set_clcb_virus_found(cl, av_clcb_virus_found);
 	cl_engine_set_clcb_file_inspection(cl, av_clcb_inspect);
 	return 0;
@@ -641,6 +657,7 @@ av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
 	const char		*vn = NULL;
 	unsigned long		 scanned = 0;
 	cl_error_t		 rc;
+	bool			 held;
 
 	memset(res, 0, sizeof *res);
 	res->status = AV_CLEAN;
@@ -659,17 +676,20 @@ av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
 	sc.sc_max_filesize = e->e_max_filesize;
 	sc.sc_res = res;
 	opts = e->e_opts;
-	if (av_gate_enter(e->e_gate, e->e_wait_ms) == -1)
+	held = av_tls_slot == e->e_gate;
+	if (!held && av_gate_enter(e->e_gate, e->e_wait_ms) == -1)
 		return err_set(err, "antivirus: no free scan slot after %llu "
 		    "ms (max_scans)", (unsigned long long)e->e_wait_ms);
 	if ((map = cl_fmap_open_memory(buf, len)) == NULL) {
-		av_gate_leave(e->e_gate);
+		if (!held)
+			av_gate_leave(e->e_gate);
 		return err_set(err, "antivirus: cannot map %zu bytes", len);
 	}
 	rc = cl_scanmap_callback(map, name, &vn, &scanned, e->e_cl, &opts,
 	    &sc);
 	cl_fmap_close(map);
-	av_gate_leave(e->e_gate);
+	if (!held)
+		av_gate_leave(e->e_gate);
 
 	switch (rc) {
 	case CL_CLEAN:
@@ -858,4 +878,20 @@ out:
 	pthread_mutex_unlock(&s->s_reload);
 	free(dir);
 	return ret;
+}
+
+int
+av_store_enter(struct av_store *s, uint64_t wait_ms)
+{
+	if (av_gate_enter(s->s_gate, wait_ms) == -1)
+		return -1;
+	av_tls_slot = s->s_gate;
+	return 0;
+}
+
+void
+av_store_leave(struct av_store *s)
+{
+	av_tls_slot = NULL;
+	av_gate_leave(s->s_gate);
 }

@@ -57,6 +57,7 @@ struct connctx {
 	char			*cc_helo;	/* sanitised */
 	char			*cc_daemon;	/* {daemon_name}, sanitised */
 	unsigned		 cc_nmsgs;	/* MAIL FROMs seen */
+	bool			 cc_nr_hdr;	/* headers answered at EOH */
 	struct msgctx		*cc_msg;
 };
 
@@ -366,13 +367,42 @@ local_error(SMFICTX *ctx, struct connctx *cc, const char *stage,
 
 /* ---- callbacks ------------------------------------------------------- */
 
+/*
+ * What we need of the MTA, and one round trip less per header: headers
+ * are answered once, at the end of the header block (SMFIP_NR_HDR), when
+ * the MTA offers it. Unknown commands are not wanted.
+ */
+static sfsistat
+mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long	 want = SMFIF_ADDHDRS | SMFIF_CHGHDRS |
+	    SMFIF_CHGBODY | SMFIF_QUARANTINE;
+	struct connctx		*cc;
+
+	(void)f2;
+	(void)f3;
+	if ((f0 & want) != want)
+		return SMFIS_ALL_OPTS;	/* libmilter refuses and logs why */
+	*pf0 = want;
+	*pf1 = f1 & (SMFIP_NR_HDR | SMFIP_NOUNKNOWN);
+	*pf2 = 0;
+	*pf3 = 0;
+	if ((cc = conn_get(ctx)) != NULL)
+		cc->cc_nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 mlt_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct connctx	*cc = smfi_getpriv(ctx);
+	bool		 nr_hdr = cc != NULL && cc->cc_nr_hdr;
 
-	conn_free(&cc);			/* never expected: one per connection */
+	conn_free(&cc);			/* made by negotiate, or never */
 	cc = conn_new(ctx, hostname, hostaddr);
+	cc->cc_nr_hdr = nr_hdr;
 	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
 		conn_free(&cc);
 		return SMFIS_TEMPFAIL;
@@ -497,15 +527,26 @@ too_big(SMFICTX *ctx, struct connctx *cc, const char *stage)
 static sfsistat
 mlt_header(SMFICTX *ctx, char *name, char *value)
 {
+	struct connctx	*any = smfi_getpriv(ctx);
 	struct connctx	*cc = conn_msg(ctx);
-	struct err	 err = ERR_INIT;
+	struct msgctx	*mc;
+	bool		 nr = any != NULL && any->cc_nr_hdr;
 
 	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
-	if (msgctx_header(cc->cc_msg, name != NULL ? name : "",
-	    value != NULL ? value : "", &err) == -1)
-		return local_error(ctx, cc, "header", &err);
-	if (cc->cc_msg->mc_size > cc->cc_msg->mc_pol->message_size)
+		return nr ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+	mc = cc->cc_msg;
+	if (mc->mc_hdr_state != MC_HDR_OK)	/* answered at EOH */
+		return SMFIS_NOREPLY;
+	if (msgctx_header(mc, name != NULL ? name : "",
+	    value != NULL ? value : "", &mc->mc_hdr_err) == -1)
+		mc->mc_hdr_state = MC_HDR_ERROR;
+	else if (mc->mc_size > mc->mc_pol->message_size)
+		mc->mc_hdr_state = MC_HDR_TOO_BIG;
+	if (nr)
+		return SMFIS_NOREPLY;
+	if (mc->mc_hdr_state == MC_HDR_ERROR)
+		return local_error(ctx, cc, "header", &mc->mc_hdr_err);
+	if (mc->mc_hdr_state == MC_HDR_TOO_BIG)
 		return too_big(ctx, cc, "header");
 	return SMFIS_CONTINUE;
 }
@@ -518,6 +559,10 @@ mlt_eoh(SMFICTX *ctx)
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
+	if (cc->cc_msg->mc_hdr_state == MC_HDR_ERROR)
+		return local_error(ctx, cc, "header", &cc->cc_msg->mc_hdr_err);
+	if (cc->cc_msg->mc_hdr_state == MC_HDR_TOO_BIG)
+		return too_big(ctx, cc, "header");
 	msgctx_set_qid(cc->cc_msg, getsym(ctx, "i"));
 	if (msgctx_eoh(cc->cc_msg, &err) == -1)
 		return local_error(ctx, cc, "header", &err);
@@ -875,8 +920,19 @@ mlt_eom(SMFICTX *ctx)
 			deps.av_db_version = av_engine_db_version(eng);
 		}
 	}
-	if (v == NULL && (msgctx_bytes(mc, &msg, &len, &err) == -1 ||
-	    scan_message(pol, &deps, &env, msg, len, &v, &err) == -1)) {
+	/* One scan slot for the whole message: memory is bounded by
+	 * max_scans messages being decoded, not by the sessions open. */
+	if (v == NULL && eng != NULL &&
+	    av_store_enter(daemon_store(), pol->scan_time_ms) == -1)
+		v = scan_error_verdict(pol, &env, "all scan slots busy");
+	else if (v == NULL) {
+		if (msgctx_bytes(mc, &msg, &len, &err) == -1 ||
+		    scan_message(pol, &deps, &env, msg, len, &v, &err) == -1)
+			v = NULL;
+		if (eng != NULL)
+			av_store_leave(daemon_store());
+	}
+	if (v == NULL) {
 		v = scan_error_verdict(pol, &env, err.msg);
 		char idbuf[64];
 
@@ -956,4 +1012,5 @@ struct smfiDesc milter_desc = {
 	.xxfi_abort = mlt_abort,
 	.xxfi_close = mlt_close,
 	.xxfi_data = mlt_data,
+	.xxfi_negotiate = mlt_negotiate,
 };

@@ -124,6 +124,7 @@ static const struct policy_key keys[] = {
 	{ "antivirus", "max_files", PK_UINT, 1, 1000000, "10000",
 	    OFF(av_max_files) },
 	{ "antivirus", "heuristics", PK_BOOL, 0, 0, "yes", OFF(av_heuristics) },
+	{ "antivirus", "temp_dir", PK_STR, 0, 0, "/dev/shm", OFF(av_temp_dir) },
 
 	{ "attachments", "blocked_extensions", PK_EXTS, 0, 0,
 	    "exe scr bat shs vbs pif dot pot com cmd lnk eml swf vbe chm "

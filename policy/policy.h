@@ -146,6 +146,7 @@ struct policy {
 	unsigned	 av_max_recursion;
 	unsigned	 av_max_files;
 	bool		 av_heuristics;		/* ClamAV heuristic alerts */
+	char		*av_temp_dir;		/* ClamAV's scratch (tmpfs) */
 
 	/* [attachments] */
 	struct strlist	 blocked_extensions;	/* lower case, no dot */
