@@ -57,7 +57,7 @@ struct connctx {
 	char			*cc_helo;	/* sanitised */
 	char			*cc_daemon;	/* {daemon_name}, sanitised */
 	unsigned		 cc_nmsgs;	/* MAIL FROMs seen */
-	bool			 cc_nr_hdr;	/* headers answered at EOH */
+	unsigned long		 cc_steps;	/* negotiated SMFIP_* */
 	struct msgctx		*cc_msg;
 };
 
@@ -368,9 +368,11 @@ local_error(SMFICTX *ctx, struct connctx *cc, const char *stage,
 /* ---- callbacks ------------------------------------------------------- */
 
 /*
- * What we need of the MTA, and one round trip less per header: headers
- * are answered once, at the end of the header block (SMFIP_NR_HDR), when
- * the MTA offers it. Unknown commands are not wanted.
+ * What we need of the MTA, and as few round trips as it allows: connect,
+ * HELO, headers and the end of headers get no reply (a problem found in
+ * the headers is answered at the first body chunk); unknown commands are
+ * not sent. MAIL, RCPT and body chunks keep their replies: limits are
+ * refused there, as soon as they are passed.
  */
 static sfsistat
 mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -386,28 +388,38 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if ((f0 & want) != want)
 		return SMFIS_ALL_OPTS;	/* libmilter refuses and logs why */
 	*pf0 = want;
-	*pf1 = f1 & (SMFIP_NR_HDR | SMFIP_NOUNKNOWN);
+	*pf1 = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR |
+	    SMFIP_NR_EOH | SMFIP_NOUNKNOWN);
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((cc = conn_get(ctx)) != NULL)
-		cc->cc_nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
+		cc->cc_steps = *pf1;
 	return SMFIS_CONTINUE;
+}
+
+/* st, or SMFIS_NOREPLY where the connection negotiated no reply. */
+static sfsistat
+answer(SMFICTX *ctx, unsigned long nr_step, sfsistat st)
+{
+	const struct connctx	*cc = smfi_getpriv(ctx);
+
+	return cc != NULL && (cc->cc_steps & nr_step) != 0 ? SMFIS_NOREPLY :
+	    st;
 }
 
 static sfsistat
 mlt_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct connctx	*cc = smfi_getpriv(ctx);
-	bool		 nr_hdr = cc != NULL && cc->cc_nr_hdr;
+	struct connctx	*old = smfi_getpriv(ctx);	/* from negotiate */
+	struct connctx	*cc = conn_new(ctx, hostname, hostaddr);
 
-	conn_free(&cc);			/* made by negotiate, or never */
-	cc = conn_new(ctx, hostname, hostaddr);
-	cc->cc_nr_hdr = nr_hdr;
+	cc->cc_steps = old != NULL ? old->cc_steps : 0;
 	if (smfi_setpriv(ctx, cc) != MI_SUCCESS) {
-		conn_free(&cc);
-		return SMFIS_TEMPFAIL;
+		conn_free(&cc);			/* old stays in place */
+		return answer(ctx, SMFIP_NR_CONN, SMFIS_TEMPFAIL);
 	}
-	return SMFIS_CONTINUE;
+	conn_free(&old);
+	return answer(ctx, SMFIP_NR_CONN, SMFIS_CONTINUE);
 }
 
 static sfsistat
@@ -416,10 +428,10 @@ mlt_helo(SMFICTX *ctx, char *helo)
 	struct connctx	*cc = conn_get(ctx);
 
 	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
+		return answer(ctx, SMFIP_NR_HELO, SMFIS_TEMPFAIL);
 	free(cc->cc_helo);
 	cc->cc_helo = str_sanitise(helo != NULL ? helo : "", 255);
-	return SMFIS_CONTINUE;
+	return answer(ctx, SMFIP_NR_HELO, SMFIS_CONTINUE);
 }
 
 static sfsistat
@@ -524,65 +536,83 @@ too_big(SMFICTX *ctx, struct connctx *cc, const char *stage)
 	    "Message too big for this system", stage, "size_limit", detail);
 }
 
+/*
+ * After a problem in a callback the MTA may expect no reply to: answered
+ * now if it does expect one, else kept for the end of the message.
+ */
+static sfsistat
+deferred(SMFICTX *ctx, struct connctx *cc, unsigned long nr_step)
+{
+	struct msgctx	*mc = cc->cc_msg;
+
+	if ((cc->cc_steps & nr_step) != 0)
+		return SMFIS_NOREPLY;
+	if (mc->mc_deferred == MC_ERROR)
+		return local_error(ctx, cc, mc->mc_deferred_stage,
+		    &mc->mc_deferred_err);
+	if (mc->mc_deferred == MC_TOO_BIG)
+		return too_big(ctx, cc, mc->mc_deferred_stage);
+	return SMFIS_CONTINUE;
+}
+
+static void
+defer(struct msgctx *mc, int what, const char *stage)
+{
+	if (mc->mc_deferred != MC_OK)
+		return;
+	mc->mc_deferred = what;
+	mc->mc_deferred_stage = stage;
+}
+
 static sfsistat
 mlt_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct connctx	*any = smfi_getpriv(ctx);
 	struct connctx	*cc = conn_msg(ctx);
 	struct msgctx	*mc;
-	bool		 nr = any != NULL && any->cc_nr_hdr;
 
 	if (cc == NULL)
-		return nr ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+		return answer(ctx, SMFIP_NR_HDR, SMFIS_TEMPFAIL);
 	mc = cc->cc_msg;
-	if (mc->mc_hdr_state != MC_HDR_OK)	/* answered at EOH */
-		return SMFIS_NOREPLY;
-	if (msgctx_header(mc, name != NULL ? name : "",
-	    value != NULL ? value : "", &mc->mc_hdr_err) == -1)
-		mc->mc_hdr_state = MC_HDR_ERROR;
-	else if (mc->mc_size > mc->mc_pol->message_size)
-		mc->mc_hdr_state = MC_HDR_TOO_BIG;
-	if (nr)
-		return SMFIS_NOREPLY;
-	if (mc->mc_hdr_state == MC_HDR_ERROR)
-		return local_error(ctx, cc, "header", &mc->mc_hdr_err);
-	if (mc->mc_hdr_state == MC_HDR_TOO_BIG)
-		return too_big(ctx, cc, "header");
-	return SMFIS_CONTINUE;
+	if (mc->mc_deferred == MC_OK && msgctx_header(mc, name != NULL ? name :
+	    "", value != NULL ? value : "", &mc->mc_deferred_err) == -1)
+		defer(mc, MC_ERROR, "header");
+	if (mc->mc_size > mc->mc_pol->message_size)
+		defer(mc, MC_TOO_BIG, "header");
+	return deferred(ctx, cc, SMFIP_NR_HDR);
 }
 
 static sfsistat
 mlt_eoh(SMFICTX *ctx)
 {
 	struct connctx	*cc = conn_msg(ctx);
-	struct err	 err = ERR_INIT;
+	struct msgctx	*mc;
 
 	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
-	if (cc->cc_msg->mc_hdr_state == MC_HDR_ERROR)
-		return local_error(ctx, cc, "header", &cc->cc_msg->mc_hdr_err);
-	if (cc->cc_msg->mc_hdr_state == MC_HDR_TOO_BIG)
-		return too_big(ctx, cc, "header");
-	msgctx_set_qid(cc->cc_msg, getsym(ctx, "i"));
-	if (msgctx_eoh(cc->cc_msg, &err) == -1)
-		return local_error(ctx, cc, "header", &err);
-	return SMFIS_CONTINUE;
+		return answer(ctx, SMFIP_NR_EOH, SMFIS_TEMPFAIL);
+	mc = cc->cc_msg;
+	msgctx_set_qid(mc, getsym(ctx, "i"));
+	if (mc->mc_deferred == MC_OK &&
+	    msgctx_eoh(mc, &mc->mc_deferred_err) == -1)
+		defer(mc, MC_ERROR, "header");
+	return deferred(ctx, cc, SMFIP_NR_EOH);
 }
 
 static sfsistat
 mlt_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct connctx	*cc = conn_msg(ctx);
-	struct err	 err = ERR_INIT;
+	struct msgctx	*mc;
 
 	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
-	/* refuse as soon as the limit is passed, before storing more */
-	if (cc->cc_msg->mc_size + len > cc->cc_msg->mc_pol->message_size)
-		return too_big(ctx, cc, "body");
-	if (msgctx_body(cc->cc_msg, chunk, len, &err) == -1)
-		return local_error(ctx, cc, "body", &err);
-	return SMFIS_CONTINUE;
+		return answer(ctx, SMFIP_NR_BODY, SMFIS_TEMPFAIL);
+	mc = cc->cc_msg;
+	/* past the limit nothing more is stored: refused now or at EOM */
+	if (mc->mc_size + len > mc->mc_pol->message_size)
+		defer(mc, MC_TOO_BIG, "body");
+	if (mc->mc_deferred == MC_OK &&
+	    msgctx_body(mc, chunk, len, &mc->mc_deferred_err) == -1)
+		defer(mc, MC_ERROR, "body");
+	return deferred(ctx, cc, SMFIP_NR_BODY);
 }
 
 /* progress_fn for the library: only from the thread running EOM. */
@@ -878,6 +908,8 @@ mlt_eom(SMFICTX *ctx)
 	mc = cc->cc_msg;
 	pol = mc->mc_pol;
 	msgctx_set_qid(mc, getsym(ctx, "i"));	/* Postfix sends {i} late */
+	if (mc->mc_deferred != MC_OK)		/* kept from a no-reply step */
+		return deferred(ctx, cc, 0);
 	msgctx_set_auth(mc, getsym(ctx, "{auth_authen}"));
 
 	memset(&env, 0, sizeof env);

@@ -58,10 +58,12 @@ struct msgctx {
 	unsigned	 mc_nxpc;	/* X-Portcullis headers seen */
 	char		*mc_subject;	/* first Subject value, NULL = none */
 	uint64_t	 mc_start_ms;	/* clock_ms() at MAIL FROM */
-	/* Headers get no reply when the MTA allows it (SMFIP_NR_HDR): a
-	 * problem found there is answered at the end of the headers. */
-	enum { MC_HDR_OK = 0, MC_HDR_TOO_BIG, MC_HDR_ERROR } mc_hdr_state;
-	struct err	 mc_hdr_err;
+	/* Headers, EOH and body chunks get no reply when the MTA allows it
+	 * (SMFIP_NR_*): a problem found there is kept, nothing more is
+	 * stored, and it is answered at the end of the message. */
+	enum { MC_OK = 0, MC_TOO_BIG, MC_ERROR } mc_deferred;
+	const char	*mc_deferred_stage;	/* "header", "body" */
+	struct err	 mc_deferred_err;
 };
 
 struct msgctx	*msgctx_new(void);
