@@ -40,6 +40,7 @@
 #include "magic.h"
 #include "milter.h"
 #include "msgctx.h"
+#include "outbox.h"
 #include "util.h"
 
 #define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
@@ -773,6 +774,11 @@ milter_run(const struct cli_opts *o)
 	if (g.store == NULL && pol->av_enabled)
 		log_msg(LOG_ERR, "antivirus: no signature store; messages "
 		    "get tempfail");
+	if (outbox_start(&err) == -1) {
+		startup_error("%s", err.msg);
+		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
+		return CLI_EX_SOFTWARE;
+	}
 	if ((r = pthread_create(&tid, NULL, signal_thread, NULL)) != 0 ||
 	    (r = pthread_detach(tid)) != 0 ||
 	    (r = pthread_create(&tid, NULL, av_thread, NULL)) != 0 ||
@@ -793,6 +799,7 @@ milter_run(const struct cli_opts *o)
 	/* Stopped (the signal thread drained the messages in flight). */
 	atomic_store(&g.stopping, true);
 	pol = daemon_policy();
+	outbox_stop(pol->shutdown_timeout_ms);
 	pthread_mutex_lock(&g.lock);
 	g.av_quit = true;
 	pthread_cond_broadcast(&g.av_cond);

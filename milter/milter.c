@@ -38,6 +38,7 @@
 #include "milter.h"
 #include "msgctx.h"
 #include "notify.h"
+#include "outbox.h"
 #include "quarantine.h"
 #include "scan.h"
 #include "util.h"
@@ -45,7 +46,6 @@
 #define MLT_REPLY_MAX	900	/* SMTP reply text (libmilter allows 980) */
 #define MLT_HDR_MAX	900	/* X-Portcullis value before folding */
 #define MLT_BODY_CHUNK	(1024 * 1024)	/* smfi_replacebody takes an int */
-#define MLT_NOTIFY_TIMEOUT_MS 10000	/* sendmail for one notification */
 
 #define NOT_READY_REPLY	"451 4.7.1 Virus scanner not ready, try again later"
 
@@ -827,36 +827,30 @@ mlt_quarantine(const struct connctx *cc, const struct envelope *env,
 	return NULL;
 }
 
-/* Notifications after the verdict; failures are logged, never fatal. */
+/* Notifications after the verdict, handed to the notification thread:
+ * the reply never waits for sendmail. Failures are logged, never fatal. */
 static void
 mlt_notify(const struct connctx *cc, const struct envelope *env,
     const struct verdict *v, const unsigned char *msg, size_t len,
     const char *qid)
 {
-	const struct policy	*pol = cc->cc_msg->mc_pol;
+	struct policy		*pol = cc->cc_msg->mc_pol;
 	struct notify_opts	 no;
 	struct notification	*nl = NULL;
 	struct err		 err = ERR_INIT;
-	size_t			 nn = 0, i;
+	size_t			 nn = 0;
 	char			 idbuf[64];
+	const char		*id = msg_logid(cc, idbuf, sizeof idbuf);
 
 	if (v->notify == 0 || msg == NULL)
 		return;
 	memset(&no, 0, sizeof no);
 	no.quarantine_id = qid;
 	no.attach_original = pol->notify_attach_original;
-	if (notify_build(pol, env, v, msg, len, &no, &nl, &nn, &err) == -1) {
-		log_msg(LOG_WARNING, "%s: notify: %s",
-		    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
-		return;
-	}
-	for (i = 0; i < nn; i++)
-		if (notify_send(pol, &nl[i].message, nl[i].from,
-		    (const char *const *)nl[i].rcpts, nl[i].nrcpts,
-		    MLT_NOTIFY_TIMEOUT_MS, &err) == -1)
-			log_msg(LOG_WARNING, "%s: notify failed: %s",
-			    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
-	notify_list_free(&nl, nn);
+	if (notify_build(pol, env, v, msg, len, &no, &nl, &nn, &err) == -1)
+		log_msg(LOG_WARNING, "%s: notify: %s", id, err.msg);
+	else
+		outbox_post(pol, nl, nn, id);
 }
 
 static bool
