@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,25 +612,52 @@ wsh_markers(const unsigned char *b, size_t len)
 /*
  * Plain text is libmagic's slowest case (its soft magic runs regular
  * expressions over the buffer: about 1 ms for 2 KiB). Text that shows no
- * sign of code is placed here; anything with such a sign still goes to
- * libmagic, which knows the script languages. NULL = ask libmagic.
+ * sign of code is placed here; anything with such a sign -- a line that
+ * starts the way scripts start, or a marker of active content anywhere --
+ * still goes to libmagic, which knows the script languages. NULL = ask
+ * libmagic.
  */
+static bool
+has_ci(const unsigned char *b, size_t n, const char *w)
+{
+	size_t	i, wl = strlen(w);
+
+	for (i = 0; i + wl <= n; i++)
+		if ((b[i] | 0x20) == (w[0] | 0x20) &&
+		    strncasecmp((const char *)b + i, w, wl) == 0)
+			return true;
+	return false;
+}
+
 static const char *
 text_detect(const unsigned char *b, size_t len)
 {
-	static const char *const code[] = {
-		"<?", "<%", "#!", "@echo", "echo ", "function", "var ", "let ",
-		"const ", "import ", "def ", "sub ", "use ", "require",
-		"regedit", "registry", "wscript", "createobject", "activex",
-		"powershell", "invoke-", "$env", "set-", "param(", "eval",
-		"exec", "system(", "document.", "<script", "dim ", "goto ",
-		"%~", "cmd", "start ", "shell", "#include", "#define", "class ",
-		"public ", "package ", "begin", "procedure", "=>", "();",
-		"<svg",
+	static const char *const line_start[] = {
+		"#!", "#include", "#define", "<?", "<%", "@", "::", "rem ",
+		"echo ", "set ", "goto ", "call ", "if ", "for ", "regedit",
+		"windows registry", "[hkey", "import ", "from ", "def ",
+		"class ", "use ", "package ", "sub ", "my ", "function",
+		"var ", "const ", "let ", "require", "module.", "export ",
+		"$", "param", "dim ", "set-", "invoke-", "on error",
+		"option explicit", "local ", "proc ", "begin", "end", "do ",
+		"while ", "try", "else", "return", "public ", "private ",
+		"static ", "#", "{", "}", "(", ")", "<", NULL
+	};
+	static const char *const anywhere[] = {
+		"<script", "<svg", "wscript", "createobject", "activexobject",
+		"powershell", "shell.application", "eval(", "exec(",
+		"system(", "document.", "javascript:", "cmd.exe", "cmd /c",
 		NULL
 	};
 	size_t	n = len < TEXT_SCAN_MAX ? len : TEXT_SCAN_MAX, i, j, odd = 0;
+	bool	bol = true;
 
+	/* "Name: value" or "From " first: a message, libmagic says which */
+	for (i = 0; i < n && (isalnum(b[i]) || b[i] == '-'); i++)
+		;
+	if ((i > 0 && i < n && b[i] == ':') || (n >= 5 &&
+	    memcmp(b, "From ", 5) == 0))
+		return NULL;
 	for (i = 0; i < n; i++) {
 		unsigned char c = b[i];
 
@@ -638,28 +666,29 @@ text_detect(const unsigned char *b, size_t len)
 		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' &&
 		    c != '\f')
 			odd++;
+		if (c == '\n') {
+			bol = true;
+			continue;
+		}
+		if (!bol || c == ' ' || c == '\t' || c == '\r')
+			continue;
+		bol = false;
+		for (j = 0; line_start[j] != NULL; j++) {
+			size_t ml = strlen(line_start[j]);
+
+			if (n - i >= ml && strncasecmp((const char *)b + i,
+			    line_start[j], ml) == 0)
+				return NULL;
+		}
 	}
 	if (odd * 100 > n)		/* not text */
 		return NULL;
-	for (i = 0; i < n; i++)
-		for (j = 0; code[j] != NULL; j++) {
-			size_t ml = strlen(code[j]);
-
-			if ((b[i] | 0x20) == (code[j][0] | 0x20) &&
-			    n - i >= ml && strncasecmp((const char *)b + i,
-			    code[j], ml) == 0)
-				return NULL;
-		}
+	for (j = 0; anywhere[j] != NULL; j++)
+		if (has_ci(b, n, anywhere[j]))
+			return NULL;
 	for (i = 0; i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' ||
 	    b[i] == '\n'); i++)
 		;
-	if (n - i >= 14 && strncasecmp((const char *)b + i, "<!doctype html",
-	    14) == 0)
-		return "html";
-	if (n - i >= 5 && (strncasecmp((const char *)b + i, "<html", 5) == 0 ||
-	    strncasecmp((const char *)b + i, "<?xml", 5) == 0))
-		return strncasecmp((const char *)b + i, "<?xml", 5) == 0 ?
-		    "xml" : "html";
 	if (n - i >= 15 && strncmp((const char *)b + i, "BEGIN:VCALENDAR",
 	    15) == 0)
 		return "calendar";
