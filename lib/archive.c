@@ -128,26 +128,6 @@ arc_format_find(const char *word)
 	return NULL;
 }
 
-static uint16_t
-le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static bool
-has_at(const unsigned char *buf, size_t len, size_t off, const void *sig,
-    size_t n)
-{
-	return len >= off && len - off >= n && memcmp(buf + off, sig, n) == 0;
-}
-
 static bool
 cpio_magic(const unsigned char *buf, size_t len)
 {

@@ -173,33 +173,6 @@ truetype_is_archive(const char *word)
 	return word_in(word, archive_words);
 }
 
-static uint16_t
-le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static bool
-has_at(const unsigned char *b, size_t len, size_t off, const void *sig,
-    size_t n)
-{
-	return len >= off && len - off >= n && memcmp(b + off, sig, n) == 0;
-}
-
 static bool
 prefix_ci(const unsigned char *p, size_t n, const char *s)
 {

@@ -5,19 +5,13 @@
 #include <string.h>
 
 #include "tnef.h"
+#include "util.h"
 
 #define TNEF_SIGNATURE		0x223e9f78u
 #define LVL_ATTACHMENT		0x02
 #define ATT_ATTACH_REND_DATA	0x00069002u	/* starts an attachment */
 #define ATT_ATTACH_TITLE	0x00018010u
 #define ATT_ATTACH_DATA		0x0006800fu
-
-static uint32_t
-le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 struct pending {
 	char			 name[256];

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 void	xpanic(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
@@ -56,6 +57,35 @@ char	*str_sanitise(const char *s, size_t max);
 
 bool	str_ieq(const char *a, const char *b);
 bool	str_has_suffix_ci(const char *s, const char *suffix);
+
+/* Integers stored in binary formats; the caller checks the bounds. */
+static inline uint16_t
+le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t
+le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static inline uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* True if buf (len bytes) holds the n bytes of sig at offset off. */
+static inline bool
+has_at(const unsigned char *buf, size_t len, size_t off, const void *sig,
+    size_t n)
+{
+	return len >= off && len - off >= n && memcmp(buf + off, sig, n) == 0;
+}
 
 /* Monotonic clock in milliseconds. */
 uint64_t clock_ms(void);
