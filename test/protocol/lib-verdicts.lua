@@ -50,7 +50,7 @@ r, stage = send(conn, "VR4")
 T.check(stage == "eom" and r == SMFIR_DISCARD, "discard")
 T.line_has(T.wait_log("VR4:"), { "action=discard", "quarantine=attachment",
     "quarantine_id=" })
-T.check(T.sh("ls " .. tmp .. "/quarantine/attachment/"):find("%.eml") ~= nil,
+T.check(T.sh("ls '" .. tmp .. "/quarantine/attachment/'"):find("%.eml") ~= nil,
     "discarded message kept in the quarantine")
 
 switch("tag")

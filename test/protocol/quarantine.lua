@@ -9,12 +9,15 @@ dofile(top .. "/test/protocol/lib/common.lua")
 T.check(sigs ~= nil and sigs ~= "", "no test signature database")
 
 local out = tmp .. "/mailout"
-os.execute("mkdir -p " .. out .. " && chmod 777 " .. out)
+local function q(path)		-- quoted for sh (the ASan run's dir has a space)
+	return "'" .. path .. "'"
+end
+os.execute("mkdir -p " .. q(out) .. " && chmod 777 " .. q(out))
 local fake = assert(io.open(tmp .. "/fake-sendmail", "w"))
-fake:write("#!/bin/sh\nn=$(date +%s%N)\nprintf '%s\\n' \"$@\" > " .. out ..
-    "/$n.argv\ncat > " .. out .. "/$n.msg\n")
+fake:write("#!/bin/sh\nn=$(date +%s%N)\nprintf '%s\\n' \"$@\" > \"" .. out ..
+    "/$n.argv\"\ncat > \"" .. out .. "/$n.msg\"\n")
 fake:close()
-os.execute("chmod 755 " .. tmp .. "/fake-sendmail")
+os.execute("chmod 755 " .. q(tmp .. "/fake-sendmail"))
 
 T.start("[antivirus]\nenabled = yes\ndatabase = " .. sigs .. "\n" ..
     "[quarantine]\ndirectory = " .. tmp .. "/quarantine\n" ..
@@ -39,21 +42,21 @@ mt.disconnect(conn)
 
 if id ~= nil then
 	local dir = tmp .. "/quarantine/virus/"
-	T.check(T.sh("stat -c %a " .. dir .. id .. ".eml"):match("^600") ~= nil,
-	    "message stored 0600")
-	T.check(T.sh("cat " .. dir .. id .. ".json"):find("Test.EICAR",
+	T.check(T.sh("stat -c %a " .. q(dir .. id .. ".eml")):match("^600") ~=
+	    nil, "message stored 0600")
+	T.check(T.sh("cat " .. q(dir .. id .. ".json")):find("Test.EICAR",
 	    1, true) ~= nil, "record names the virus")
 end
 -- the notification reached the stand-in, arguments intact
 local argv = ""
 for _ = 1, 50 do
-	argv = T.sh("cat " .. out .. "/*.argv 2>/dev/null")
+	argv = T.sh("cat " .. q(out) .. "/*.argv 2>/dev/null")
 	if argv ~= "" then break end
 	mt.sleep(0.1)
 end
 T.check(argv:find("postmaster@example.com", 1, true) ~= nil,
     "admin notified: " .. argv)
-T.check(T.sh("cat " .. out .. "/*.msg 2>/dev/null"):find(
+T.check(T.sh("cat " .. q(out) .. "/*.msg 2>/dev/null"):find(
     "Auto-Submitted: auto-generated", 1, true) ~= nil,
     "notification is marked automatic")
 
