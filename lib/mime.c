@@ -62,6 +62,18 @@ struct walk {
 	uint64_t		 decoded;
 };
 
+void
+mime_init(void)
+{
+	g_mime_init();
+}
+
+void
+mime_shutdown(void)
+{
+	g_mime_shutdown();
+}
+
 static void
 parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
     gpointer user)

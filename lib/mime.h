@@ -21,6 +21,10 @@
 
 struct mime_doc;
 
+/* GMime's process-wide set-up and tear-down: once, before any thread. */
+void	mime_init(void);
+void	mime_shutdown(void);
+
 struct mime_leaf {
 	const char		*path;		/* "1.2" */
 	const char		*ctype;		/* declared, lower case */

@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gmime/gmime.h>
-
 #include "av.h"
 #include "cli.h"
 #include "milter.h"
+#include "mime.h"
 
 int
 main(int argc, char **argv)
@@ -50,7 +49,7 @@ main(int argc, char **argv)
 
 	/* Process-wide library setup, before any thread exists. */
 	setlocale(LC_CTYPE, "C.UTF-8");
-	g_mime_init();
+	mime_init();
 	if (av_global_init(&err) == -1) {
 		fprintf(stderr, "portcullis: %s\n", err.msg);
 		exit(CLI_EX_SOFTWARE);
@@ -63,6 +62,6 @@ main(int argc, char **argv)
 	else
 		st = milter_run(&o);
 	cli_opts_free(&o);
-	g_mime_shutdown();
+	mime_shutdown();
 	exit(st);
 }
