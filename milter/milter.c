@@ -369,9 +369,9 @@ local_error(SMFICTX *ctx, struct connctx *cc, const char *stage,
 
 /*
  * What we need of the MTA, and as few round trips as it allows: connect,
- * HELO, headers and the end of headers get no reply (a problem found in
- * the headers is answered at the first body chunk); unknown commands are
- * not sent. MAIL, RCPT and body chunks keep their replies: limits are
+ * HELO, DATA, headers and the end of headers get no reply (a problem found
+ * in the headers is answered at the first body chunk); unknown commands
+ * are not sent. MAIL, RCPT and body chunks keep their replies: limits are
  * refused there, as soon as they are passed.
  */
 static sfsistat
@@ -389,7 +389,7 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		return SMFIS_ALL_OPTS;	/* libmilter refuses and logs why */
 	*pf0 = want;
 	*pf1 = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR |
-	    SMFIP_NR_EOH | SMFIP_NOUNKNOWN);
+	    SMFIP_NR_EOH | SMFIP_NR_DATA | SMFIP_NOUNKNOWN);
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((cc = conn_get(ctx)) != NULL)
@@ -520,9 +520,9 @@ mlt_data(SMFICTX *ctx)
 	struct connctx	*cc = conn_msg(ctx);
 
 	if (cc == NULL)
-		return SMFIS_TEMPFAIL;
+		return answer(ctx, SMFIP_NR_DATA, SMFIS_TEMPFAIL);
 	msgctx_set_qid(cc->cc_msg, getsym(ctx, "i"));
-	return SMFIS_CONTINUE;
+	return answer(ctx, SMFIP_NR_DATA, SMFIS_CONTINUE);
 }
 
 static sfsistat
