@@ -39,6 +39,7 @@
 #include "log.h"
 #include "magic.h"
 #include "milter.h"
+#include "metrics.h"
 #include "msgctx.h"
 #include "outbox.h"
 #include "util.h"
@@ -235,6 +236,7 @@ reload_policy(int sig)
 	log_msg(LOG_INFO, "policy reloaded (%s) from %s", strsignal(sig),
 	    path);
 	policy_unref(&old);
+	metrics_poke();
 }
 
 /* ---- threads --------------------------------------------------------- */
@@ -375,6 +377,8 @@ av_thread(void *arg)
 			av_engine_unref(&e);
 			err = (struct err)ERR_INIT;
 			r = av_store_reload(g.store, force || first, &err);
+			if (r != 0)
+				metrics_reload(r == 1);
 			if (r == 1 && (e = av_store_get(g.store)) != NULL) {
 				log_msg(LOG_INFO, "signatures loaded from %s: "
 				    "%u signatures, version %s, %llu ms",
@@ -774,7 +778,7 @@ milter_run(const struct cli_opts *o)
 	if (g.store == NULL && pol->av_enabled)
 		log_msg(LOG_ERR, "antivirus: no signature store; messages "
 		    "get tempfail");
-	if (outbox_start(&err) == -1) {
+	if (outbox_start(&err) == -1 || metrics_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
@@ -800,6 +804,7 @@ milter_run(const struct cli_opts *o)
 	atomic_store(&g.stopping, true);
 	pol = daemon_policy();
 	outbox_stop(pol->shutdown_timeout_ms);
+	metrics_stop();
 	pthread_mutex_lock(&g.lock);
 	g.av_quit = true;
 	pthread_cond_broadcast(&g.av_cond);

@@ -36,6 +36,7 @@
 #include "magic.h"
 #include "daemon.h"
 #include "milter.h"
+#include "metrics.h"
 #include "msgctx.h"
 #include "notify.h"
 #include "outbox.h"
@@ -991,6 +992,7 @@ mlt_eom(SMFICTX *ctx)
 		break;
 	}
 	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
+	metrics_message(done, v, clock_ms() - t0, verdict_has(v, RULE_ERROR));
 	if (done != DISP_TEMPFAIL)	/* a retry would notify again */
 		mlt_notify(cc, &env, v, msg, len, qid);
 	free(qid);

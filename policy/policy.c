@@ -82,6 +82,7 @@ static const struct policy_key keys[] = {
 	{ "daemon", "max_scans", PK_UINT, 0, 1024, "0", OFF(max_scans) },
 	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
 	    OFF(shutdown_timeout_ms) },
+	{ "daemon", "metrics_file", PK_STR, 0, 0, "", OFF(metrics_file) },
 
 	{ "limits", "message_size", PK_SIZE, 1 * KB, 2 * GB, "20M",
 	    OFF(message_size) },

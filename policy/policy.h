@@ -118,6 +118,7 @@ struct policy {
 	uint64_t	 memory_buffer;		/* bytes kept in RAM per message */
 	unsigned	 max_scans;		/* concurrent scans; 0 = cores */
 	uint64_t	 shutdown_timeout_ms;
+	char		*metrics_file;		/* Prometheus text; NULL = off */
 
 	/* [limits] */
 	uint64_t	 message_size;
