@@ -49,21 +49,12 @@ verdict_free(struct verdict **vp)
 	free(v);
 }
 
-void
-verdict_add(struct verdict *v, const struct policy *pol, enum rule rule,
+static void
+finding_append(struct verdict *v, enum rule rule, const struct action *a,
     const char *part, const char *filename, const char *detail)
 {
 	struct finding	*f;
-	size_t		 i;
 
-	/* The same rule on the same part with the same detail is one finding. */
-	for (i = 0; i < v->nfindings; i++) {
-		f = &v->findings[i];
-		if (f->rule == rule && strcmp(f->part, part) == 0 &&
-		    strcmp(f->detail != NULL ? f->detail : "",
-		    detail != NULL ? detail : "") == 0)
-			return;
-	}
 	v->findings = xreallocarray(v->findings, v->nfindings + 1,
 	    sizeof *v->findings);
 	f = &v->findings[v->nfindings++];
@@ -71,13 +62,56 @@ verdict_add(struct verdict *v, const struct policy *pol, enum rule rule,
 	f->part = xstrdup(part != NULL ? part : "");
 	f->filename = xstrdup(filename);
 	f->detail = xstrdup(detail);
-	f->action = pol->rules[v->direction][rule];
+	f->action = a;
 	if (rule == RULE_UNSCANNED || rule == RULE_UNREADABLE ||
 	    rule == RULE_SIZE_LIMIT || rule == RULE_COUNT_LIMIT ||
 	    rule == RULE_DEPTH_LIMIT || rule == RULE_ARCHIVE_BOMB ||
 	    rule == RULE_TIME_LIMIT || rule == RULE_ENCRYPTED ||
 	    rule == RULE_ERROR)
 		v->scanned = false;
+}
+
+static enum disposition
+worst_so_far(const struct verdict *v)
+{
+	enum disposition	d = DISP_ACCEPT;
+	size_t			i;
+
+	for (i = 0; i < v->nfindings; i++)
+		if (v->findings[i].action != NULL &&
+		    v->findings[i].action->disposition > d)
+			d = v->findings[i].action->disposition;
+	return d;
+}
+
+void
+verdict_add(struct verdict *v, const struct policy *pol, enum rule rule,
+    const char *part, const char *filename, const char *detail)
+{
+	const struct action	*a = pol->rules[v->direction][rule];
+	size_t			 i;
+
+	/* The same rule on the same part with the same detail is one finding. */
+	for (i = 0; i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+
+		if (f->rule == rule && strcmp(f->part, part != NULL ? part :
+		    "") == 0 && strcmp(f->detail != NULL ? f->detail : "",
+		    detail != NULL ? detail : "") == 0)
+			return;
+	}
+	/* Bounded (a zip of a thousand zips...): past VERDICT_FINDINGS_MAX a
+	 * count_limit finding says so, and only findings that make the
+	 * verdict more severe are still kept. */
+	if (v->nfindings == VERDICT_FINDINGS_MAX)
+		finding_append(v, RULE_COUNT_LIMIT,
+		    pol->rules[v->direction][RULE_COUNT_LIMIT], "", NULL,
+		    "more findings than can be listed");
+	if (v->nfindings > VERDICT_FINDINGS_MAX &&
+	    (v->nfindings >= VERDICT_FINDINGS_MAX + 64 || a == NULL ||
+	    a->disposition <= worst_so_far(v)))
+		return;
+	finding_append(v, rule, a, part, filename, detail);
 }
 
 bool

@@ -65,6 +65,8 @@ struct verdict {
 	uint64_t		 ms;
 };
 
+#define VERDICT_FINDINGS_MAX	1000	/* then: count_limit, severer only */
+
 struct verdict	*verdict_new(enum direction dir);
 void		 verdict_free(struct verdict **vp);
 

@@ -726,7 +726,39 @@ time_limit_tempfails(struct t *t)
 	free(msg);
 }
 
+/* A verdict stays bounded, and still as severe as its worst finding. */
+static void
+findings_bounded(struct t *t)
+{
+	struct policy	*pol = NULL;
+	char		*errs = NULL, part[32];
+	struct verdict	*v = verdict_new(DIR_INBOUND);
+	int		 i;
+
+	if (!t_check(t, policy_load_string("[rules]\nblocked_extension = tag\n"
+	    "count_limit = tag\n", "t.ini", NULL, 0, &pol, &errs) == 0,
+	    "policy"))
+		return;
+	for (i = 0; i < 3000; i++) {
+		snprintf(part, sizeof part, "2/a.zip/%d.exe", i);
+		verdict_add(v, pol, RULE_BLOCKED_EXTENSION, part, "x.exe",
+		    "extension .exe");
+	}
+	verdict_add(v, pol, RULE_VIRUS, "2/a.zip/last.exe", NULL, "Bad.Virus");
+	verdict_finish(v, NULL, NULL);
+	t_check(t, v->nfindings <= VERDICT_FINDINGS_MAX + 64, "got %zu "
+	    "findings, want at most %d", v->nfindings,
+	    VERDICT_FINDINGS_MAX + 64);
+	t_check(t, verdict_has(v, RULE_COUNT_LIMIT), "count_limit noted");
+	t_check(t, verdict_has(v, RULE_VIRUS) && v->disposition == DISP_REJECT,
+	    "a later virus still rejects: got %s",
+	    disposition_str(v->disposition));
+	verdict_free(&v);
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(findings_bounded),
 	T_CASE(plain_text_accepted),
 	T_CASE(blocked_attachment_rejected),
 	T_CASE(antivirus_first_order),
