@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,87 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 static void	av_embedded(struct sctx *sc, const char *path,
 		    const struct av_result *res);
 
+/* ---- content rules ---------------------------------------------------- */
+
+#define CONTENT_SCAN_MAX	(1024 * 1024)	/* bytes of a body matched */
+
+static void
+content_hit(struct sctx *sc, const struct content_rule *c, const char *part,
+    const char *where)
+{
+	const struct action	*a = c->action[sc->v->direction];
+	char			*d = xasprintf("content rule %s matched %s",
+	    c->name, where);
+
+	verdict_add_as(sc->v, sc->pol, a != NULL ? a :
+	    sc->pol->rules[sc->v->direction][RULE_CONTENT], RULE_CONTENT,
+	    part, NULL, d);
+	verdict_explain(sc->v, "%s: %s", *part != '\0' ? part : "message", d);
+	free(d);
+}
+
+/* Header rules on the top-level header block (values unfolded), body
+ * rules on the decoded text parts (the first CONTENT_SCAN_MAX bytes). */
+static void
+content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
+    const struct mime_leaf *leaves, size_t n)
+{
+	const struct policy	*pol = sc->pol;
+	const unsigned char	*p = msg, *end = msg + hlen;
+	struct buf		 val = BUF_INIT;
+	size_t			 i, k;
+
+	if (pol->ncontent == 0)
+		return;
+	while (p < end) {			/* one header field per turn */
+		const unsigned char	*colon, *f = p;
+		size_t			 nlen;
+
+		do {
+			const unsigned char *eol = memchr(p, '\n',
+			    (size_t)(end - p));
+
+			p = eol != NULL ? eol + 1 : end;
+		} while (p < end && (*p == ' ' || *p == '\t'));
+		colon = memchr(f, ':', (size_t)(p - f));
+		if (colon == NULL)
+			continue;
+		nlen = (size_t)(colon - f);
+		buf_reset(&val);
+		for (k = (size_t)(colon + 1 - f); f + k < p; k++)
+			if (f[k] != '\r' && f[k] != '\n' && f[k] != '\0')
+				buf_append(&val, &f[k], 1);
+		for (i = 0; i < pol->ncontent; i++) {
+			const struct content_rule *c = &pol->content[i];
+
+			if (c->header != NULL && strlen(c->header) == nlen &&
+			    strncasecmp(c->header, (const char *)f, nlen) == 0 &&
+			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
+				content_hit(sc, c, "", c->header);
+		}
+	}
+	for (k = 0; k < n; k++) {
+		const struct mime_leaf *l = &leaves[k];
+
+		if (!l->textual)
+			continue;
+		buf_reset(&val);
+		buf_append(&val, l->data, l->len < CONTENT_SCAN_MAX ? l->len :
+		    CONTENT_SCAN_MAX);
+		for (i = 0; i < val.len; i++)	/* regexec stops at a NUL */
+			if (val.data[i] == '\0')
+				val.data[i] = ' ';
+		for (i = 0; i < pol->ncontent; i++) {
+			const struct content_rule *c = &pol->content[i];
+
+			if (c->header == NULL &&
+			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
+				content_hit(sc, c, l->path, "the text");
+		}
+	}
+	buf_free(&val);
+}
+
 /* One scanner call and what it means. -1 = scanner failure. */
 static int
 av_one(struct sctx *sc, const char *path, const char *name,
@@ -663,8 +745,10 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 			    "attachment rules" : "antivirus");
 			break;
 		}
-		if (attachments)
+		if (attachments) {
+			content_pass(&sc, msg, hlen, leaves, n);
 			attachment_pass(&sc, leaves, n);
+		}
 		else if (av_pass(&sc, doc, msg, len, leaves, n, err) == -1)
 			goto out;
 	}

@@ -88,8 +88,16 @@ void
 verdict_add(struct verdict *v, const struct policy *pol, enum rule rule,
     const char *part, const char *filename, const char *detail)
 {
-	const struct action	*a = pol->rules[v->direction][rule];
-	size_t			 i;
+	verdict_add_as(v, pol, pol->rules[v->direction][rule], rule, part,
+	    filename, detail);
+}
+
+void
+verdict_add_as(struct verdict *v, const struct policy *pol,
+    const struct action *a, enum rule rule, const char *part,
+    const char *filename, const char *detail)
+{
+	size_t	i;
 
 	/* The same rule on the same part with the same detail is one finding. */
 	for (i = 0; i < v->nfindings; i++) {

@@ -74,6 +74,10 @@ void		 verdict_free(struct verdict **vp);
 void		 verdict_add(struct verdict *v, const struct policy *pol,
 		    enum rule rule, const char *part, const char *filename,
 		    const char *detail);
+/* The same with the action given (a [content:NAME] rule's own). */
+void		 verdict_add_as(struct verdict *v, const struct policy *pol,
+		    const struct action *a, enum rule rule, const char *part,
+		    const char *filename, const char *detail);
 bool		 verdict_has(const struct verdict *v, enum rule rule);
 /* Adds a line to v->explain when v wants them (v may be NULL). */
 void		 verdict_explain(struct verdict *v, const char *fmt, ...)

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -184,7 +185,7 @@ static const char *const rule_names[RULE__N] = {
 	"virus", "unscanned", "blocked_extension", "blocked_type", "encrypted",
 	"unreadable", "size_limit", "count_limit", "depth_limit",
 	"archive_bomb", "time_limit", "malformed", "name_mismatch", "partial",
-	"archive_anomaly", "stale_signatures", "error"
+	"archive_anomaly", "stale_signatures", "content", "error"
 };
 
 /* The action each rule takes when the file does not say (both directions). */
@@ -205,6 +206,7 @@ static const char *const rule_defaults[RULE__N] = {
 	"reject",	/* partial */
 	"reject",	/* archive_anomaly */
 	"tag",		/* stale_signatures */
+	"reject",	/* content (each [content:NAME] may name its own) */
 	"tempfail",	/* error */
 };
 
@@ -765,7 +767,8 @@ section_known(const char *section)
 			return true;
 	return strcmp(section, "rules") == 0 ||
 	    strcmp(section, "rules:outbound") == 0 ||
-	    strncmp(section, "action:", 7) == 0;
+	    strncmp(section, "action:", 7) == 0 ||
+	    strncmp(section, "content:", 8) == 0;
 }
 
 /* ---- actions ---------------------------------------------------------- */
@@ -930,6 +933,123 @@ entry_dup(const struct loader *ld, size_t i)
 	return false;
 }
 
+static struct content_rule *
+content_get(struct policy *pol, const char *name)
+{
+	struct content_rule	*c;
+	size_t			 i;
+
+	for (i = 0; i < pol->ncontent; i++)
+		if (strcmp(pol->content[i].name, name) == 0)
+			return &pol->content[i];
+	pol->content = xreallocarray(pol->content, pol->ncontent + 1,
+	    sizeof *pol->content);
+	c = &pol->content[pol->ncontent++];
+	memset(c, 0, sizeof *c);
+	c->name = xstrdup(name);
+	return c;
+}
+
+/* [content:NAME]: header or body, pattern, nocase, action(_outbound). */
+static void
+apply_content(struct loader *ld)
+{
+	struct policy	*pol = ld->pol;
+	size_t		 i;
+	bool		 nocase;
+
+	for (i = 0; i < ld->nents; i++) {
+		struct entry		*e = &ld->ents[i];
+		struct content_rule	*c;
+		const struct action	*a;
+		bool			 b;
+
+		if (strncmp(e->section, "content:", 8) != 0)
+			continue;
+		e->used = true;
+		if (entry_dup(ld, i)) {
+			loader_err(ld, e->line, "[%s] %s: duplicate key",
+			    e->section, e->name);
+			continue;
+		}
+		if (!action_name_ok(e->section + 8)) {
+			loader_err(ld, e->line, "[%s]: bad rule name \"%s\" "
+			    "(letters, digits, - and _)", e->section,
+			    e->section + 8);
+			continue;
+		}
+		c = content_get(pol, e->section + 8);
+		if (strcmp(e->name, "header") == 0) {
+			free(c->header);
+			c->header = xstrdup(e->value);
+		} else if (strcmp(e->name, "body") == 0) {
+			if (parse_bool(e->value, &b) == -1 || !b)
+				loader_err(ld, e->line, "[%s] body: want yes "
+				    "(or give header = NAME instead)",
+				    e->section);
+		} else if (strcmp(e->name, "pattern") == 0) {
+			free(c->pattern);
+			c->pattern = xstrdup(e->value);
+		} else if (strcmp(e->name, "nocase") == 0) {
+			if (parse_bool(e->value, &b) == -1)
+				loader_err(ld, e->line, "[%s] nocase: \"%s\" "
+				    "is not a valid yes/no value", e->section,
+				    e->value);
+		} else if (strcmp(e->name, "action") == 0 ||
+		    strcmp(e->name, "action_outbound") == 0) {
+			if ((a = policy_action(pol, e->value)) == NULL)
+				loader_err(ld, e->line, "[%s] %s: action \"%s\" "
+				    "is not defined", e->section, e->name,
+				    e->value);
+			else if (e->name[6] == '\0')
+				c->action[DIR_INBOUND] = a;
+			else
+				c->action[DIR_OUTBOUND] = a;
+		} else
+			loader_err(ld, e->line, "[%s] %s: unknown key",
+			    e->section, e->name);
+	}
+	for (i = 0; i < pol->ncontent; i++) {
+		struct content_rule	*c = &pol->content[i];
+		regex_t			*re;
+		char			 why[256];
+		unsigned		 line = 0;
+		size_t			 j;
+		int			 r;
+
+		for (j = 0; j < ld->nents; j++)
+			if (strncmp(ld->ents[j].section, "content:", 8) == 0 &&
+			    strcmp(ld->ents[j].section + 8, c->name) == 0 &&
+			    (line == 0 || strcmp(ld->ents[j].name,
+			    "pattern") == 0))
+				line = ld->ents[j].line;
+		nocase = false;
+		for (j = 0; j < ld->nents; j++)
+			if (strncmp(ld->ents[j].section, "content:", 8) == 0 &&
+			    strcmp(ld->ents[j].section + 8, c->name) == 0 &&
+			    strcmp(ld->ents[j].name, "nocase") == 0)
+				(void)parse_bool(ld->ents[j].value, &nocase);
+		if (c->pattern == NULL) {
+			loader_err(ld, line, "[content:%s]: no pattern given",
+			    c->name);
+			continue;
+		}
+		re = xcalloc(1, sizeof *re);
+		r = regcomp(re, c->pattern, REG_EXTENDED | REG_NOSUB |
+		    (nocase ? REG_ICASE : 0));
+		if (r != 0) {
+			regerror(r, re, why, sizeof why);
+			loader_err(ld, line, "[content:%s] pattern: %s",
+			    c->name, why);
+			free(re);
+			continue;
+		}
+		c->re = re;
+		if (c->action[DIR_OUTBOUND] == NULL)
+			c->action[DIR_OUTBOUND] = c->action[DIR_INBOUND];
+	}
+}
+
 static void
 apply_entries(struct loader *ld)
 {
@@ -1000,6 +1120,8 @@ apply_entries(struct loader *ld)
 			a->replacement = xstrdup(policy_action(pol,
 			    "strip")->replacement);
 	}
+
+	apply_content(ld);
 
 	for (i = 0; i < ld->nents; i++) {
 		struct entry			*e = &ld->ents[i];
@@ -1133,6 +1255,15 @@ policy_free(struct policy *pol)
 			strlist_free(f);
 	}
 	free(pol->internal_networks);
+	for (i = 0; i < pol->ncontent; i++) {
+		free(pol->content[i].name);
+		free(pol->content[i].header);
+		free(pol->content[i].pattern);
+		if (pol->content[i].re != NULL)
+			regfree(pol->content[i].re);
+		free(pol->content[i].re);
+	}
+	free(pol->content);
 	for (i = 0; i < pol->nactions; i++) {
 		free(pol->actions[i].name);
 		free(pol->actions[i].quarantine);

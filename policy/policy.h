@@ -55,6 +55,7 @@ enum rule {
 	RULE_PARTIAL,		/* message/partial */
 	RULE_ARCHIVE_ANOMALY,	/* local/central name differ, overlaps, junk */
 	RULE_STALE_SIGNATURES,	/* signature database older than allowed */
+	RULE_CONTENT,		/* a [content:NAME] pattern matched */
 	RULE_ERROR,		/* operational failure: the message was not judged */
 	RULE__N
 };
@@ -92,6 +93,15 @@ struct action {
 	char			*replacement;	/* strip notice, templates */
 	char			*subject_tag;	/* NULL = none */
 	bool			 builtin;
+};
+
+/* [content:NAME]: a pattern on a header or on the text bodies. */
+struct content_rule {
+	char			*name;
+	char			*header;	/* header name, NULL = bodies */
+	char			*pattern;
+	void			*re;		/* regex_t, compiled at load */
+	const struct action	*action[DIR__N];	/* NULL = [rules] content */
 };
 
 struct strlist {
@@ -187,6 +197,9 @@ struct policy {
 
 	/* [rules] and [rules:outbound] */
 	const struct action *rules[DIR__N][RULE__N];
+
+	struct content_rule	*content;
+	size_t			 ncontent;
 
 	/* every action, built-ins first */
 	struct action	*actions;

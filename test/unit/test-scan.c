@@ -726,6 +726,42 @@ time_limit_tempfails(struct t *t)
 	free(msg);
 }
 
+static void
+content_rules(struct t *t)
+{
+	const char	*ini = "[content:pills]\nheader = Subject\npattern = "
+	    "v[i1]agra\nnocase = yes\naction = hold\n"
+	    "[content:wire]\nbody = yes\npattern = wire (the )?transfer "
+	    "urgently\n";
+	const char	*hit = "From: a@example.net\r\nSubject: cheap "
+	    "VIAGRA\r\n\r\nhello\r\n";
+	const char	*body = "From: a@example.net\r\nSubject: hi\r\n"
+	    "\r\nPlease wire the transfer urgently.\r\n";
+	struct fake	 f = { 0, 0 };
+	struct verdict	*v;
+	struct policy	*pol = NULL;
+	char		*errs = NULL;
+
+	v = judge(t, ini, NULL, 0, &f, hit, strlen(hit), NULL, NULL);
+	CHECK_DISP(t, v, DISP_HOLD);
+	t_check(t, has(v, RULE_CONTENT, ""), "header rule: %s",
+	    findings_str(v));
+	verdict_free(&v);
+	v = judge(t, ini, NULL, 0, &f, body, strlen(body), NULL, NULL);
+	CHECK_DISP(t, v, DISP_REJECT);		/* [rules] content default */
+	t_check(t, has(v, RULE_CONTENT, "1"), "body rule: %s",
+	    findings_str(v));
+	verdict_free(&v);
+	v = judge(t, ini, NULL, 0, &f, plain, strlen(plain), NULL, NULL);
+	CHECK_DISP(t, v, DISP_ACCEPT);
+	verdict_free(&v);
+	t_check(t, policy_load_string("[content:x]\nheader = Subject\n"
+	    "pattern = (unclosed\n", "t.ini", NULL, 0, &pol, &errs) == -1 &&
+	    errs != NULL && strncmp(errs, "t.ini:3: [content:x] pattern: ",
+	    30) == 0, "bad pattern: %s", errs != NULL ? errs : "");
+	free(errs);
+}
+
 /* A verdict stays bounded, and still as severe as its worst finding. */
 static void
 findings_bounded(struct t *t)
@@ -759,6 +795,7 @@ findings_bounded(struct t *t)
 
 static const struct t_case cases[] = {
 	T_CASE(findings_bounded),
+	T_CASE(content_rules),
 	T_CASE(plain_text_accepted),
 	T_CASE(blocked_attachment_rejected),
 	T_CASE(antivirus_first_order),
