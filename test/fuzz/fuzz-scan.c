@@ -51,6 +51,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		{ "rules.blocked_type", "strip" },
 		{ "rules.name_mismatch", "strip" },
 		{ "limits.scan_time", "5s" },
+		{ "content:h.header", "Subject" },
+		{ "content:h.pattern", "(free|cheap) +[a-z]+" },
+		{ "content:b.body", "yes" },
+		{ "content:b.pattern", "wire.*transfer" },
+		{ "disclaimer.text", "Sent through the gateway.\\nBye." },
+		{ "direction.internal_networks", "0.0.0.0/0" },
 	};
 	static const struct policy_override base[] = {
 		{ "limits.scan_time", "5s" },
@@ -62,7 +68,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (av_global_init(&err) == -1 || typer_new(&typer, &err) == -1)
 		abort();
 	pol_reject = load(base, 1);
-	pol_strip = load(strip, 4);
+	pol_strip = load(strip, sizeof strip / sizeof strip[0]);
 	if (db != NULL && av_engine_load(pol_reject, db, &engine, &err) == -1)
 		abort();
 	/* Warm up the libraries' lazy, process-lifetime caches (GLib, GMime
@@ -91,6 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(&env, 0, sizeof env);
 	env.direction = -1;
+	env.client_addr = "192.0.2.1";	/* outbound under pol_strip */
 	env.sender = "fuzz@example.org";
 	if (scan_message(pol, &deps, &env, data, size, &v, &err) == -1)
 		v = scan_error_verdict(pol, &env, err.msg);
