@@ -309,7 +309,7 @@ cmd_scan(const struct cli_opts *o)
 		const char *const	 rcpt[] = { "postmaster@localhost" };
 		FILE			*fp;
 		char			 chunk[65536];
-		size_t			 n, k;
+		size_t			 n, k, skip;
 
 		if ((fp = fopen(file, "rb")) == NULL) {
 			fprintf(stderr, "portcullis scan: %s: %s\n", file,
@@ -329,14 +329,23 @@ cmd_scan(const struct cli_opts *o)
 		}
 		fclose(fp);
 
+		/* A file saved from a mailbox starts with an mbox "From "
+		 * line, which an MTA never hands a milter: not part of it. */
+		skip = 0;
+		if (msg.len > 5 && memcmp(msg.data, "From ", 5) == 0) {
+			const unsigned char *nl = memchr(msg.data, '\n',
+			    msg.len);
+
+			skip = nl != NULL ? (size_t)(nl + 1 - msg.data) : 0;
+		}
 		memset(&env, 0, sizeof env);
 		env.sender = o->sender;
 		env.rcpts = rcpt;
 		env.nrcpts = 1;
 		env.client_addr = o->client;
 		env.direction = o->direction;
-		if (scan_message(pol, &deps, &env, msg.data, msg.len, &v,
-		    &err) == -1)
+		if (scan_message(pol, &deps, &env, msg.data + skip,
+		    msg.len - skip, &v, &err) == -1)
 			v = scan_error_verdict(pol, &env, err.msg);
 
 		buf_reset(&out);
@@ -348,7 +357,8 @@ cmd_scan(const struct cli_opts *o)
 		if (o->output != NULL && v->disposition < DISP_DISCARD) {
 			struct buf delivered = BUF_INIT;
 
-			message_render(msg.data, msg.len, v, host, &delivered);
+			message_render(msg.data + skip, msg.len - skip, v, host,
+			    &delivered);
 			if (write_output(o->output, file, &delivered) == -1)
 				st = CLI_EX_SOFTWARE;
 			buf_free(&delivered);
