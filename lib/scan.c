@@ -202,17 +202,6 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 	return past_deadline(sc, ac->path) ? -1 : 0;
 }
 
-static char *
-formats_string(const struct strlist *l)
-{
-	struct buf	b = BUF_INIT;
-	size_t		i;
-
-	for (i = 0; i < l->n; i++)
-		buf_printf(&b, "%s%s", i == 0 ? "" : " ", l->v[i]);
-	return buf_cstr(&b);
-}
-
 /*
  * True type, blocked types, and archives inside, for one buffer. Members
  * of an archive get paths under prefix (NULL = path): a MIME part's
@@ -230,9 +219,7 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	struct arc_ops		 ops = { arc_entry, arc_event };
 	struct arcctx		 ac;
 	struct err		 err = ERR_INIT;
-	char			*formats;
 
-	(void)name;
 	if (past_deadline(sc, path))
 		return;
 	type = typer_detect(sc->deps->typer, data, len,
@@ -260,14 +247,13 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 		free(d);
 		return;
 	}
-	formats = formats_string(&pol->archive_formats);
 	memset(&lim, 0, sizeof lim);
 	lim.entries = pol->archive_entries;
 	lim.member_size = pol->archive_member_size;
 	lim.budget = &sc->budget;
 	lim.ratio = pol->compression_ratio;
 	lim.deadline_ms = sc->deadline;
-	lim.formats = formats;
+	lim.formats = pol->archive_formats_line;
 	ac.sc = sc;
 	ac.path = prefix != NULL ? prefix : path;
 	ac.adepth = adepth;
@@ -280,7 +266,6 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 		verdict_explain(sc->v, "part %s: archive walk stopped: %s",
 		    path, err.msg);
 	}
-	free(formats);
 }
 
 static void

@@ -1255,6 +1255,7 @@ policy_free(struct policy *pol)
 			strlist_free(f);
 	}
 	free(pol->internal_networks);
+	free(pol->archive_formats_line);
 	for (i = 0; i < pol->ncontent; i++) {
 		free(pol->content[i].name);
 		free(pol->content[i].header);
@@ -1358,6 +1359,14 @@ policy_load_string(const char *text, const char *name,
 		return -1;
 	}
 	loader_free(&ld);
+	{
+		struct buf b = BUF_INIT;	/* for archive_walk, once */
+
+		for (i = 0; i < pol->archive_formats.n; i++)
+			buf_printf(&b, "%s%s", i == 0 ? "" : " ",
+			    pol->archive_formats.v[i]);
+		pol->archive_formats_line = buf_cstr(&b);
+	}
 	*pol_r = pol;
 	return 0;
 }

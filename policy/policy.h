@@ -165,6 +165,7 @@ struct policy {
 	bool		 inspect_archives;
 	bool		 strip_signed;		/* strip may break a signature */
 	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
+	char		*archive_formats_line;	/* the same, one string */
 
 	/* [direction] */
 	struct strlist	 internal_domains;	/* lower case */
