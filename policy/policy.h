@@ -78,7 +78,7 @@ enum log_level {
 };
 
 enum raw_scan {
-	RAW_SCAN_AUTO = 0,	/* only when a text part hides encoded data */
+	RAW_SCAN_AUTO = 0,	/* only when the message does not parse */
 	RAW_SCAN_ALWAYS,
 	RAW_SCAN_NEVER
 };
