@@ -309,12 +309,16 @@ ole_name_is(const unsigned char *ent, const char *s)
 static const char *
 ole_classify(const unsigned char *b, size_t len)
 {
-	unsigned	shift = le16(b + 0x1e), k, i;
+	unsigned	shift, k, i;
 	size_t		ssz, per;
-	uint32_t	sec = le32(b + 0x30);
+	uint32_t	sec;
 	bool		doc = false, macro = false, root = true;
 
-	if (len < 512 || (shift != 9 && shift != 12))
+	if (len < 512)		/* the header itself is 512 bytes */
+		return "ole";
+	shift = le16(b + 0x1e);
+	sec = le32(b + 0x30);
+	if (shift != 9 && shift != 12)
 		return "ole";
 	ssz = (size_t)1 << shift;
 	per = ssz / 4;
