@@ -565,32 +565,6 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 	return 0;
 }
 
-/* The most severe disposition among the findings so far. */
-static enum disposition
-worst(const struct verdict *v)
-{
-	enum disposition	d = DISP_ACCEPT;
-	size_t			i;
-
-	for (i = 0; i < v->nfindings; i++)
-		if (v->findings[i].action != NULL &&
-		    v->findings[i].action->disposition > d)
-			d = v->findings[i].action->disposition;
-	return d;
-}
-
-static bool
-rejected(const struct verdict *v)
-{
-	size_t	i;
-
-	for (i = 0; i < v->nfindings; i++)
-		if (v->findings[i].action != NULL &&
-		    v->findings[i].action->disposition == DISP_REJECT)
-			return true;
-	return false;
-}
-
 /* Carries out the strip findings; parts that cannot be stripped reject. */
 static int
 do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
@@ -601,7 +575,7 @@ do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
 	size_t		 i, n = 0;
 	int		 missed;
 
-	if (worst(v) > DISP_HOLD)
+	if (verdict_worst(v) > DISP_HOLD)
 		return 0;	/* not delivered: nothing to rebuild */
 	for (i = 0; i < v->nfindings; i++) {
 		struct finding *f = &v->findings[i];
@@ -724,7 +698,7 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	for (pass = 0; pass < 2; pass++) {
 		bool attachments = (pass == 0) == pol->attachments_first;
 
-		if (pass == 1 && rejected(sc.v)) {
+		if (pass == 1 && verdict_worst(sc.v) == DISP_REJECT) {
 			verdict_explain(sc.v, "%s: skipped, the message is "
 			    "already rejected", attachments ?
 			    "attachment rules" : "antivirus");
@@ -740,8 +714,8 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	if (do_strip(&sc, doc, env, err) == -1)
 		goto out;
 	if (pol->disclaimer != NULL && sc.v->direction == DIR_OUTBOUND &&
-	    worst(sc.v) <= DISP_HOLD && mime_disclaimer(doc, pol->disclaimer,
-	    sc.v) == 0) {
+	    verdict_worst(sc.v) <= DISP_HOLD &&
+	    mime_disclaimer(doc, pol->disclaimer, sc.v) == 0) {
 		sc.v->disclaimer = true;
 		verdict_explain(sc.v, "disclaimer added (outbound)");
 	}

@@ -71,8 +71,8 @@ finding_append(struct verdict *v, enum rule rule, const struct action *a,
 		v->scanned = false;
 }
 
-static enum disposition
-worst_so_far(const struct verdict *v)
+enum disposition
+verdict_worst(const struct verdict *v)
 {
 	enum disposition	d = DISP_ACCEPT;
 	size_t			i;
@@ -117,7 +117,7 @@ verdict_add_as(struct verdict *v, const struct policy *pol,
 		    "more findings than can be listed");
 	if (v->nfindings > VERDICT_FINDINGS_MAX &&
 	    (v->nfindings >= VERDICT_FINDINGS_MAX + 64 || a == NULL ||
-	    a->disposition <= worst_so_far(v)))
+	    a->disposition <= verdict_worst(v)))
 		return;
 	finding_append(v, rule, a, part, filename, detail);
 }
