@@ -17,12 +17,15 @@
 
 #include <gmime/gmime.h>
 
+#include "lenient.h"
 #include "mime.h"
 #include "textenc.h"
 #include "tnef.h"
 
 #define MAX_WARNINGS	64	/* parser warnings kept per message */
 #define MAX_NAMES	4	/* name sources per part */
+#define MAX_NAME_KEEP	1024	/* a longer name keeps its end */
+#define RFC2231_PIECES	64	/* continuations of one parameter */
 
 struct leaf {
 	struct mime_leaf	 pub;
@@ -54,6 +57,7 @@ struct mime_doc {
 };
 
 struct walk {
+	const char		*reading;	/* READING_* */
 	struct mime_doc		*d;
 	const struct policy	*pol;
 	mime_finding_fn		 fn;
@@ -156,19 +160,22 @@ path_child(const char *parent, size_t i)
 	    xasprintf("%s.%zu", parent, i + 1);
 }
 
-/* Adds a name unless already there (exact bytes). */
+/* Adds a name unless already there (exact bytes). A name too long to
+ * keep keeps its end, where the extension is. */
 static void
 leaf_name(struct leaf *l, const char *name)
 {
-	size_t	i;
+	size_t	i, n;
 
 	if (name == NULL || *name == '\0')
 		return;
+	if ((n = strlen(name)) > MAX_NAME_KEEP)
+		name += n - MAX_NAME_KEEP;
 	for (i = 0; i < MAX_NAMES && l->names[i] != NULL; i++)
 		if (strcmp(l->names[i], name) == 0)
 			return;
 	if (i < MAX_NAMES)
-		l->names[i] = xstrndup(name, strnlen(name, 1024));
+		l->names[i] = xstrdup(name);
 }
 
 static struct leaf *
@@ -185,6 +192,8 @@ leaf_add(struct walk *w, const char *path, const char *ctype,
 	l->path = xstrdup(path);
 	l->ctype = xstrdup(ctype);
 	l->pub.depth = depth;
+	l->pub.reading = w->reading;
+	l->pub.lenient = strcmp(w->reading, READING_LENIENT) == 0;
 	return l;
 }
 
@@ -267,6 +276,7 @@ tnef_member(void *ctx, const char *name, const unsigned char *data,
 
 static void	walk_object(struct walk *w, GMimeObject *obj, const char *path,
 		    unsigned depth);
+static void	leaf_post(struct walk *w, size_t idx, unsigned depth);
 
 static bool
 walk_limits(struct walk *w, const char *path, unsigned depth)
@@ -373,17 +383,25 @@ walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
 	}
 	w->decoded += l->pub.len;
 	free(ctype);
+	if (!l->pub.textual && (strcmp(l->ctype, "message/rfc822") == 0 ||
+	    strcmp(l->ctype, "message/global") == 0)) {
+		walk_encoded_message(w, l, depth);
+		return;
+	}
+	leaf_post(w, w->d->nleaves - 1, depth);
+}
+
+/* What every reading does with a leaf it found: files in a text body and
+ * in TNEF become leaves of their own. */
+static void
+leaf_post(struct walk *w, size_t idx, unsigned depth)
+{
+	struct leaf	*l = &w->d->leaves[idx];
 
 	if (l->pub.textual) {
 		struct leaf copy = *l;	/* l moves when leaves grow */
 
 		text_extract(w, copy.path, copy.data, copy.pub.len, depth);
-		return;
-	}
-	l = &w->d->leaves[w->d->nleaves - 1];
-	if (strcmp(l->ctype, "message/rfc822") == 0 ||
-	    strcmp(l->ctype, "message/global") == 0) {
-		walk_encoded_message(w, l, depth);
 		return;
 	}
 	if (strcmp(l->ctype, "application/ms-tnef") == 0 ||
@@ -403,6 +421,27 @@ walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
 			    "(winmail.dat) attachments listed", lpath);
 		free(lpath);
 	}
+}
+
+/* An attached message's own names count: "x.eml" is an .eml. Kept as a
+ * leaf without content (its content is walked). */
+static void
+message_names(struct walk *w, GMimeObject *obj, const char *path,
+    unsigned depth)
+{
+	const char	*fn = g_mime_object_get_content_disposition_parameter(
+	    obj, "filename");
+	const char	*nm = g_mime_object_get_content_type_parameter(obj,
+	    "name");
+	struct leaf	*l;
+
+	if ((fn == NULL || *fn == '\0') && (nm == NULL || *nm == '\0'))
+		return;
+	l = leaf_add(w, path, "message/rfc822", depth);
+	leaf_name(l, fn);
+	leaf_name(l, nm);
+	l->pub.attachment = true;
+	l->pub.container = true;
 }
 
 static void
@@ -462,6 +501,7 @@ walk_object(struct walk *w, GMimeObject *obj, const char *path,
 		GMimeObject	*body = m != NULL ?
 		    g_mime_message_get_mime_part(m) : NULL;
 
+		message_names(w, obj, path, depth);
 		if (body == NULL)
 			return;
 		if (GMIME_IS_MULTIPART(body))
@@ -504,11 +544,84 @@ warning_str(int code)
 	return "parser warning";
 }
 
+/* ---- the tolerant reading ---------------------------------------------- */
+
+static void
+lenient_leaf(void *ctx, const struct lenient_leaf *ll, unsigned char *data,
+    size_t len)
+{
+	struct walk	*w = ctx;
+	char		*path = xasprintf("%s:%s", READING_LENIENT, ll->path);
+	struct leaf	*l = leaf_add(w, path, ll->ctype, ll->depth);
+	size_t		 i;
+
+	free(path);
+
+	for (i = 0; i < ll->nnames; i++)
+		leaf_name(l, ll->names[i]);
+	l->data = data;
+	l->pub.len = len;
+	l->pub.attachment = ll->attachment;
+	l->pub.textual = is_textual(ll->ctype) && !ll->attachment &&
+	    !ll->container;
+	l->pub.variant = ll->variant;
+	l->pub.container = ll->container;
+	l->pub.truncated = ll->truncated;
+	w->decoded += len;
+	if (ll->truncated)
+		w->fn(w->ctx, RULE_SIZE_LIMIT, l->path, ll->names[0],
+		    "part over the attachment size limit");
+	if (!ll->container)
+		leaf_post(w, w->d->nleaves - 1, ll->depth);
+}
+
+static void
+lenient_event(void *ctx, enum lenient_event ev, const char *path,
+    const char *detail)
+{
+	struct walk	*w = ctx;
+
+	switch (ev) {
+	case LEN_EV_PARTS:
+	case LEN_EV_PIECES:
+		w->fn(w->ctx, RULE_COUNT_LIMIT, path, NULL, detail);
+		break;
+	case LEN_EV_DEPTH:
+		w->fn(w->ctx, RULE_DEPTH_LIMIT, path, NULL, detail);
+		break;
+	case LEN_EV_SIZE:
+		w->fn(w->ctx, RULE_SIZE_LIMIT, path, NULL, detail);
+		break;
+	case LEN_EV_ODD:
+		w->d->hidden = true;
+		verdict_explain(w->explain, "part %s: lenient reading: %s",
+		    *path != '\0' ? path : "message", detail);
+		break;
+	}
+}
+
+static void
+walk_lenient(struct walk *w)
+{
+	struct lenient_limits	lim;
+
+	memset(&lim, 0, sizeof lim);
+	lim.depth = w->pol->mime_depth;
+	lim.parts = w->pol->mime_parts;
+	lim.part_size = (size_t)w->pol->attachment_size + 1;
+	lim.decoded = w->pol->decoded_size;
+	lim.param_pieces = RFC2231_PIECES;
+	w->reading = READING_LENIENT;
+	w->decoded = 0;
+	lenient_read(w->d->msg, w->d->len, &lim, lenient_leaf, lenient_event,
+	    w);
+}
+
 void
 mime_walk(struct mime_doc *d, const struct policy *pol, mime_finding_fn fn,
     void *ctx, struct verdict *explain)
 {
-	struct walk	 w = { d, pol, fn, ctx, explain, 0 };
+	struct walk	 w = { READING_MIME, d, pol, fn, ctx, explain, 0 };
 	GMimeObject	*body;
 	unsigned	 i;
 	size_t		 k;
@@ -542,8 +655,18 @@ mime_walk(struct mime_doc *d, const struct policy *pol, mime_finding_fn fn,
 			fn(ctx, RULE_MALFORMED, "", NULL, s);
 		else
 			verdict_explain(explain, "parser: %s", s);
+		if (c == GMIME_CRIT_CONFLICTING_HEADER ||
+		    c == GMIME_CRIT_CONFLICTING_PARAMETER ||
+		    c == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY ||
+		    c == GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT ||
+		    c == GMIME_WARN_MALFORMED_MULTIPART ||
+		    c == GMIME_WARN_MALFORMED_MESSAGE ||
+		    c == GMIME_WARN_TRUNCATED_MESSAGE)
+			d->hidden = true;	/* GMime had to guess */
 		free(s);
 	}
+	if (pol->lenient_reading && !d->stopped)
+		walk_lenient(&w);
 
 	d->pub = xcalloc(d->nleaves, sizeof *d->pub);
 	for (k = 0; k < d->nleaves; k++) {
@@ -567,6 +690,12 @@ mime_leaves(const struct mime_doc *d, size_t *n_r)
 {
 	*n_r = d->nleaves;
 	return d->pub;
+}
+
+bool
+mime_parsed(const struct mime_doc *d)
+{
+	return d->message != NULL;
 }
 
 bool

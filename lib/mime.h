@@ -25,8 +25,15 @@ struct mime_doc;
 void	mime_init(void);
 void	mime_shutdown(void);
 
+/* The readings of a message (SPEC §2, "every reading counts"). */
+#define READING_MIME	"mime"		/* GMime's strict reading */
+#define READING_LENIENT	"lenient"	/* the most tolerant client's (lenient.h) */
+
 struct mime_leaf {
-	const char		*path;		/* "1.2" */
+	const char		*reading;	/* READING_*, static */
+	bool			 lenient;	/* reading is READING_LENIENT */
+	const char		*path;		/* "1.2"; "lenient:1.2" for the
+						   tolerant reading's own */
 	const char		*ctype;		/* declared, lower case */
 	const char *const	*names;		/* every name, raw, distinct */
 	size_t			 nnames;
@@ -36,6 +43,8 @@ struct mime_leaf {
 	bool			 attachment;	/* named or disposition attachment */
 	bool			 textual;	/* text/ * body, may hide uuencode */
 	bool			 truncated;	/* decoding stopped at a limit */
+	bool			 variant;	/* another decoding of a part */
+	bool			 container;	/* message/rfc822: names only */
 };
 
 /* A structural finding at path (detail: words). */
@@ -48,18 +57,23 @@ struct mime_doc	*mime_open(const unsigned char *msg, size_t len);
 void		 mime_close(struct mime_doc **dp);
 
 /*
- * Walks the tree under the limits of pol (depth, parts, decoded bytes),
- * decoding every leaf once; structural findings go to fn. Afterwards
- * mime_leaves() lists the leaves in document order. explain (may be NULL)
- * receives the parser's non-critical warnings.
+ * Reads the message twice under the limits of pol (depth, parts, decoded
+ * bytes): GMime's tree, every leaf decoded once, then the tolerant reading
+ * (lenient.h); files inside text (uuencode, BinHex, yEnc) and TNEF become
+ * leaves in both. Structural findings go to fn. Afterwards mime_leaves()
+ * lists the leaves, GMime's first, each marked with its reading. explain
+ * (may be NULL) receives the parser's non-critical warnings.
  */
 void	mime_walk(struct mime_doc *d, const struct policy *pol,
 	    mime_finding_fn fn, void *ctx, struct verdict *explain);
 /* The leaves found by mime_walk (owned by d, valid until mime_close). */
 const struct mime_leaf *mime_leaves(const struct mime_doc *d, size_t *n_r);
-/* True when the message did not parse as MIME: then a raw-message virus
- * scan (ClamAV's own mail parser) is worth it. */
+/* True when the message did not parse as MIME or GMime had to guess (a
+ * conflicting or broken structure): then ClamAV's own mail parser reading
+ * the raw message is worth it. */
 bool	mime_hidden_content(const struct mime_doc *d);
+/* True when GMime read a header block (its reading has real parts). */
+bool	mime_parsed(const struct mime_doc *d);
 /* True when the message is signed as a whole (multipart/signed, S/MIME
  * application/pkcs7-mime): rewriting its body breaks the signature. */
 bool	mime_is_signed(const struct mime_doc *d);

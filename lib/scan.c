@@ -40,7 +40,8 @@ struct sctx {
 	struct verdict		*v;
 	uint64_t		 budget;	/* decoded bytes left */
 	uint64_t		 deadline;	/* clock_ms() */
-	unsigned		 attachments;
+	size_t			*first;		/* per leaf: first with its bytes */
+	unsigned		 attachments[2];	/* per reading */
 	bool			 timed_out;
 	struct av_extra		*extra;
 	size_t			 nextra;
@@ -268,6 +269,172 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	}
 }
 
+/* ---- every reading, identical leaves once ------------------------------ */
+
+#define DUP_PROBES	8	/* same-hash leaves compared byte for byte */
+
+/*
+ * For each leaf, the first leaf with the same bytes (itself if none): the
+ * readings find most leaves twice, and each is inspected once. A hash
+ * buckets, memcmp confirms; past DUP_PROBES equal hashes a leaf counts as
+ * new (inspected again: never skipped on a guess).
+ */
+static size_t *
+leaf_firsts(const struct mime_leaf *l, size_t n)
+{
+	size_t		*first = xcalloc(n + 1, sizeof *first);
+	size_t		 cap = 16, i, slot, probes;
+	size_t		*tab;
+	uint64_t	*hv = xcalloc(n + 1, sizeof *hv);
+
+	while (cap < n * 2)
+		cap *= 2;
+	tab = xcalloc(cap, sizeof *tab);	/* leaf index + 1, 0 = free */
+	for (i = 0; i < n; i++) {
+		first[i] = i;
+		if (l[i].len == 0 || l[i].container)
+			continue;
+		hv[i] = hash64(l[i].data, l[i].len);
+		probes = 0;
+		for (slot = hv[i] & (cap - 1); tab[slot] != 0;
+		    slot = (slot + 1) & (cap - 1)) {
+			size_t j = tab[slot] - 1;
+
+			if (hv[j] != hv[i] || l[j].len != l[i].len)
+				continue;
+			if (++probes > DUP_PROBES)
+				break;
+			if (memcmp(l[j].data, l[i].data, l[i].len) == 0) {
+				first[i] = j;
+				break;
+			}
+		}
+		if (first[i] == i && tab[slot] == 0)
+			tab[slot] = i + 1;
+	}
+	free(tab);
+	free(hv);
+	return first;
+}
+
+/* A leaf with the bytes of an earlier one: only its names are new. */
+static void
+same_as(struct sctx *sc, const struct mime_leaf *leaves, size_t i)
+{
+	const struct mime_leaf	*l = &leaves[i], *f = &leaves[sc->first[i]];
+	size_t			 k, m;
+
+	verdict_explain(sc->v, "part %s (%s reading): same bytes as part %s "
+	    "(%s reading), inspected once", l->path, l->reading, f->path,
+	    f->reading);
+	for (k = 0; k < l->nnames; k++) {
+		for (m = 0; m < f->nnames; m++)
+			if (strcmp(l->names[k], f->names[m]) == 0)
+				break;
+		if (m == f->nnames)
+			check_name(sc, f->path, l->names[k]);
+	}
+}
+
+/* The extension a client would open the file by ("" if none). */
+static void
+last_ext(const char *name, char *out, size_t outsz)
+{
+	char		*norm = name_normalise(name, NULL);
+	const char	*dot = strrchr(norm, '.');
+
+	snprintf(out, outsz, "%s", dot != NULL ? dot + 1 : "");
+	free(norm);
+}
+
+/* Leaves that stand for files; a message/rfc822 leaf is walked by both
+ * readings (GMime keeps its bytes as a leaf, the tolerant one does not). */
+static bool
+file_like(const struct mime_leaf *l)
+{
+	return !l->container && l->len > 0 && !l->truncated &&
+	    (!l->textual || l->attachment) &&
+	    strncmp(l->ctype, "message/", 8) != 0;
+}
+
+/* A part a client would offer as a file: it has a name, or content of a
+ * type something opens (not text, not unknown bytes). */
+static bool
+shown_as_file(struct sctx *sc, const struct mime_leaf *l)
+{
+	const char	*type;
+
+	if (l->nnames > 0)
+		return true;
+	type = typer_detect(sc->deps->typer, l->data, l->len, NULL, 0);
+	return strcmp(type, "text") != 0 && strcmp(type, "data") != 0;
+}
+
+/*
+ * The readings judged together: a file that one reading finds and the
+ * other does not (in any of its decodings), or that the two readings give
+ * different extensions, is what a client may show and another reader not:
+ * an ambiguous message. Both were inspected anyway.
+ */
+static void
+readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
+    bool gmime_parsed)
+{
+	unsigned char	*mask = xcalloc(n + 1, 1);
+	size_t		 i, k;
+
+	for (i = 0; i < n; i++)
+		mask[sc->first[i]] |= leaves[i].lenient ? 2 : 1;
+	for (i = 0; i < n; i++) {
+		const struct mime_leaf	*l = &leaves[i];
+		bool			 mime = !l->lenient;
+		unsigned		 want = mime ? 2 : 1;
+		char			 e1[16], e2[16];
+		const char		*why = NULL;
+
+		if (!file_like(l) || (mime && !gmime_parsed))
+			continue;
+		if ((mask[sc->first[i]] & want) == 0) {
+			/* another decoding of the same part may match */
+			for (k = 0; k < n; k++)
+				if (k != i && leaves[k].lenient ==
+				    l->lenient && strcmp(leaves[k].path,
+				    l->path) == 0 &&
+				    (mask[sc->first[k]] & want) != 0)
+					break;
+			if (k == n && shown_as_file(sc, l))
+				why = mime ? "only GMime's reading finds this "
+				    "file" : "only the tolerant reading finds "
+				    "this file";
+		} else if (!mime && l->nnames > 0) {
+			const struct mime_leaf *f = NULL;
+
+			for (k = 0; k < n && f == NULL; k++)
+				if (sc->first[k] == sc->first[i] &&
+				    !leaves[k].lenient)
+					f = &leaves[k];
+			if (f != NULL && f->nnames > 0) {
+				last_ext(l->names[0], e1, sizeof e1);
+				last_ext(f->names[0], e2, sizeof e2);
+				if (strcasecmp(e1, e2) != 0)
+					why = "the readings name this file "
+					    "differently";
+			}
+		}
+		if (why != NULL) {
+			char *disp = l->nnames > 0 ? name_display(l->names[0]) :
+			    NULL;
+
+			verdict_add(sc->v, sc->pol, RULE_AMBIGUOUS, l->path,
+			    disp, why);
+			verdict_explain(sc->v, "part %s: ambiguous: %s",
+			    l->path, why);
+			free(disp);
+		}
+	}
+	free(mask);
+}
+
 static void
 attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 {
@@ -279,14 +446,30 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 		const struct mime_leaf	*l = &leaves[i];
 		const char		*first = l->nnames > 0 ? l->names[0] :
 		    NULL;
+		bool			 lenient = l->lenient;
 
 		if (past_deadline(sc, l->path))
 			return;
 		if (sc->deps->progress != NULL)
 			sc->deps->progress(sc->deps->progress_ctx);
-		verdict_explain(sc->v, "part %s: %s%s%s%s", l->path, l->ctype,
-		    first != NULL ? ", name \"" : "", first != NULL ? first :
-		    "", first != NULL ? "\"" : "");
+		if (l->attachment && !l->variant && !l->container &&
+		    ++sc->attachments[lenient] == pol->attachments + 1) {
+			char *d = xasprintf("more than %u attachments",
+			    pol->attachments);
+
+			verdict_add(sc->v, pol, RULE_COUNT_LIMIT, l->path, NULL,
+			    d);
+			free(d);
+		}
+		if (sc->first[i] != i) {
+			same_as(sc, leaves, i);
+			continue;
+		}
+		verdict_explain(sc->v, "part %s (%s reading): %s%s%s%s%s",
+		    l->path, l->reading, l->ctype, first != NULL ?
+		    ", name \"" : "", first != NULL ? first : "",
+		    first != NULL ? "\"" : "", l->variant ?
+		    ", another decoding" : "");
 		for (k = 0; k < l->nnames; k++)
 			check_name(sc, l->path, l->names[k]);
 		if (l->nnames > 1) {
@@ -311,14 +494,6 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 			}
 			free(a);
 		}
-		if (l->attachment && ++sc->attachments == pol->attachments + 1) {
-			char *d = xasprintf("more than %u attachments",
-			    pol->attachments);
-
-			verdict_add(sc->v, pol, RULE_COUNT_LIMIT, l->path, NULL,
-			    d);
-			free(d);
-		}
 		if (l->len > pol->attachment_size) {
 			char *d = xasprintf("part of %zu bytes, limit %llu",
 			    l->len, (unsigned long long)pol->attachment_size);
@@ -329,7 +504,7 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 			free(disp);
 			free(d);
 		}
-		if (l->textual && l->nnames == 0)
+		if ((l->textual && l->nnames == 0) || l->container)
 			continue;	/* body text: scanned, not typed */
 		prefix = NULL;
 		if (first != NULL) {
@@ -408,7 +583,7 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 	for (k = 0; k < n; k++) {
 		const struct mime_leaf *l = &leaves[k];
 
-		if (!l->textual)
+		if (!l->textual || sc->first[k] != k)
 			continue;
 		buf_reset(&val);
 		buf_append(&val, l->data, l->len < CONTENT_SCAN_MAX ? l->len :
@@ -543,7 +718,7 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 			return 0;
 		if (deps->progress != NULL)
 			deps->progress(deps->progress_ctx);
-		if (leaves[i].len == 0)
+		if (leaves[i].len == 0 || sc->first[i] != i)
 			continue;
 		if (av_one(sc, leaves[i].path, leaves[i].nnames > 0 ?
 		    leaves[i].names[0] : NULL, leaves[i].data, leaves[i].len,
@@ -555,10 +730,12 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 		    sc->extra[i].data, sc->extra[i].len, err) == -1)
 			return -1;
 	raw = pol->av_raw_scan == RAW_SCAN_ALWAYS ||
-	    (pol->av_raw_scan == RAW_SCAN_AUTO && mime_hidden_content(doc));
+	    (pol->av_raw_scan == RAW_SCAN_AUTO && (mime_hidden_content(doc) ||
+	    verdict_has(sc->v, RULE_AMBIGUOUS)));
 	if (raw) {
-		verdict_explain(sc->v, "antivirus: scanning the raw message "
-		    "(encodings the MIME walk does not decode)");
+		verdict_explain(sc->v, "antivirus: the clamav reading: ClamAV's "
+		    "own mail parser on the raw message (it is broken or the "
+		    "other readings disagree)");
 		if (av_one(sc, "", NULL, msg, len, err) == -1)
 			return -1;
 	}
@@ -582,6 +759,16 @@ do_strip(struct sctx *sc, struct mime_doc *doc, const struct envelope *env,
 
 		if (f->action == NULL || f->action->disposition != DISP_STRIP)
 			continue;
+		if (strncmp(f->part, READING_LENIENT ":",
+		    strlen(READING_LENIENT ":")) == 0) {
+			/* GMime's tree, which the rebuild edits, does not
+			 * have it: what a client would show stays */
+			verdict_explain(v, "part %s: only the tolerant reading "
+			    "finds it, so it cannot be stripped; rejecting "
+			    "instead", f->part);
+			f->action = policy_action(sc->pol, "reject");
+			continue;
+		}
 		paths = xreallocarray(paths, n + 1, sizeof *paths);
 		notices = xreallocarray(notices, n + 1, sizeof *notices);
 		paths[n] = f->part;
@@ -681,9 +868,17 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	doc = mime_open(msg, len);
 	mime_walk(doc, pol, mime_finding, &sc, sc.v);
 	leaves = mime_leaves(doc, &n);
-	sc.v->parts = (unsigned)n;
+	sc.first = leaf_firsts(leaves, n);
+	/* past a limit the message is refused anyway, and cut leaves differ */
+	if (pol->lenient_reading && !verdict_has(sc.v, RULE_SIZE_LIMIT) &&
+	    !verdict_has(sc.v, RULE_COUNT_LIMIT) &&
+	    !verdict_has(sc.v, RULE_DEPTH_LIMIT))
+		readings_pass(&sc, leaves, n, mime_parsed(doc));
 	for (i = 0; i < n; i++)
-		sc.v->decoded_bytes += leaves[i].len;
+		if (!leaves[i].lenient) {
+			sc.v->parts++;
+			sc.v->decoded_bytes += leaves[i].len;
+		}
 	if (sc.v->decoded_bytes > sc.budget) {
 		char *d = xasprintf("%llu decoded bytes, limit %llu",
 		    (unsigned long long)sc.v->decoded_bytes,
@@ -737,6 +932,7 @@ out:
 		free(sc.extra[i].data);
 	}
 	free(sc.extra);
+	free(sc.first);
 	verdict_free(&sc.v);
 	mime_close(&doc);
 	return r;

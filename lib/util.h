@@ -90,4 +90,8 @@ has_at(const unsigned char *buf, size_t len, size_t off, const void *sig,
 /* Monotonic clock in milliseconds. */
 uint64_t clock_ms(void);
 
+/* A fast 64-bit hash of n bytes, for bucketing identical buffers (not a
+ * digest: confirm a match with memcmp). */
+uint64_t hash64(const void *p, size_t n);
+
 #endif

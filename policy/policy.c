@@ -137,6 +137,8 @@ static const struct policy_key keys[] = {
 	    OFF(blocked_types) },
 	{ "attachments", "inspect_archives", PK_BOOL, 0, 0, "yes",
 	    OFF(inspect_archives) },
+	{ "attachments", "lenient_reading", PK_BOOL, 0, 0, "yes",
+	    OFF(lenient_reading) },
 	{ "attachments", "strip_signed", PK_BOOL, 0, 0, "no",
 	    OFF(strip_signed) },
 	{ "attachments", "archive_formats", PK_FORMATS, 0, 0,
@@ -184,7 +186,8 @@ static const char *const disp_names[DISP__N] = {
 static const char *const rule_names[RULE__N] = {
 	"virus", "unscanned", "blocked_extension", "blocked_type", "encrypted",
 	"unreadable", "size_limit", "count_limit", "depth_limit",
-	"archive_bomb", "time_limit", "malformed", "name_mismatch", "partial",
+	"archive_bomb", "time_limit", "malformed", "ambiguous",
+	"name_mismatch", "partial",
 	"archive_anomaly", "stale_signatures", "content", "error"
 };
 
@@ -201,7 +204,8 @@ static const char *const rule_defaults[RULE__N] = {
 	"reject",	/* depth_limit */
 	"reject",	/* archive_bomb */
 	"tempfail",	/* time_limit */
-	"reject",	/* malformed */
+	"tag",		/* malformed: broken, but read alike and inspected */
+	"reject",	/* ambiguous */
 	"tag",		/* name_mismatch */
 	"reject",	/* partial */
 	"reject",	/* archive_anomaly */

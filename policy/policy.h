@@ -50,7 +50,8 @@ enum rule {
 	RULE_DEPTH_LIMIT,	/* MIME or archive nesting */
 	RULE_ARCHIVE_BOMB,	/* compression ratio */
 	RULE_TIME_LIMIT,	/* scan time */
-	RULE_MALFORMED,		/* unparseable or ambiguous MIME */
+	RULE_MALFORMED,		/* broken MIME that every reading agrees on */
+	RULE_AMBIGUOUS,		/* the readings disagree on what a client shows */
 	RULE_NAME_MISMATCH,	/* file name sources disagree */
 	RULE_PARTIAL,		/* message/partial */
 	RULE_ARCHIVE_ANOMALY,	/* local/central name differ, overlaps, junk */
@@ -163,6 +164,7 @@ struct policy {
 	struct strlist	 blocked_extensions;	/* lower case, no dot */
 	struct strlist	 blocked_types;		/* true-type vocabulary */
 	bool		 inspect_archives;
+	bool		 lenient_reading;	/* the tolerant reading too */
 	bool		 strip_signed;		/* strip may break a signature */
 	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
 	char		*archive_formats_line;	/* the same, one string */

@@ -33,7 +33,7 @@ DISPOSITIONS = {"accept", "tag", "strip", "hold", "discard", "tempfail",
                 "reject"}
 RULES = {"virus", "unscanned", "blocked_extension", "blocked_type",
          "encrypted", "unreadable", "size_limit", "count_limit",
-         "depth_limit", "archive_bomb", "time_limit", "malformed",
+         "depth_limit", "archive_bomb", "time_limit", "malformed", "ambiguous",
          "name_mismatch", "partial", "archive_anomaly", "stale_signatures",
          "error"}
 # Findings that say nothing about the message itself.
