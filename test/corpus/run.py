@@ -1,9 +1,10 @@
 # test/corpus/run.py - the corpus ring, started by test/corpus/run.
 #
-# 1. make-corpus writes every message into a scratch directory;
+# 1. make-corpus writes every message into a scratch directory, and
+#    make-evasion the evasion corpus into another (test/corpus/evasion.cases);
 # 2. test/signatures/make-testdb (when present) builds the test signature
 #    database; without it the cases marked "av" are skipped, visibly;
-# 3. every case of test/corpus/cases runs
+# 3. every case of test/corpus/cases and evasion.cases runs
 #       $PORTCULLIS scan --explain --policy P [--signatures DB] ARGS FILE
 #    (and again with $PORTCULLIS_ASAN when set), each bounded to 60 s, and the
 #    JSON line is checked against the case; "strip" cases also check the
@@ -418,28 +419,33 @@ def main():
         work = tempfile.mkdtemp(prefix="pc-corpus.")
     corpus = os.path.join(work, "corpus")
     try:
-        cases = load_cases(os.path.join(HERE, "cases"))
-        if only:
-            cases = [c for c in cases if re.search(only, c.name)]
-
-        t0 = time.monotonic()
-        mk = subprocess.run([sys.executable, os.path.join(HERE, "make-corpus"),
-                             corpus], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, timeout=900)
-        for l in mk.stdout.decode(errors="replace").splitlines():
-            out("make-corpus: " + l if not l.startswith("make-corpus")
-                else l)
-        if mk.returncode != 0:
-            fail("make-corpus", "exit status %d" % mk.returncode)
-        out("corpus generated in %.1f s in %s" % (time.monotonic() - t0,
-                                                  corpus))
+        # Two corpora: make-corpus for cases, make-evasion for
+        # evasion.cases (broken MIME hiding a payload, issue 14).
+        cases = []
         missing = {}
-        mpath = os.path.join(corpus, "missing.txt")
-        if os.path.exists(mpath):
-            with open(mpath) as f:
-                for l in f:
-                    n, _, why = l.rstrip("\n").partition("\t")
-                    missing[n] = why
+        for table, maker, cdir in (("cases", "make-corpus", corpus),
+                                   ("evasion.cases", "make-evasion",
+                                    os.path.join(work, "evasion"))):
+            more = load_cases(os.path.join(HERE, table))
+            for c in more:
+                c.dir = cdir
+            cases += [c for c in more if not only or re.search(only, c.name)]
+            t0 = time.monotonic()
+            mk = subprocess.run([sys.executable, os.path.join(HERE, maker),
+                                 cdir], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, timeout=900)
+            for l in mk.stdout.decode(errors="replace").splitlines():
+                out(maker + ": " + l if not l.startswith(maker) else l)
+            if mk.returncode != 0:
+                fail(maker, "exit status %d" % mk.returncode)
+            out("%s generated in %.1f s in %s" % (
+                maker, time.monotonic() - t0, cdir))
+            mpath = os.path.join(cdir, "missing.txt")
+            if os.path.exists(mpath):
+                with open(mpath) as f:
+                    for l in f:
+                        n, _, why = l.rstrip("\n").partition("\t")
+                        missing[n] = why
         manifest = {}
         if os.path.exists(os.path.join(corpus, "manifest.json")):
             with open(os.path.join(corpus, "manifest.json")) as f:
@@ -497,13 +503,13 @@ def main():
                         out("SKIP %s: no test signature database "
                             "(test/signatures/make-testdb not found)" % name)
                     continue
-                if not os.path.exists(os.path.join(corpus, c.msg)):
+                if not os.path.exists(os.path.join(c.dir, c.msg)):
                     why = missing.get(c.msg[:-4]) or next(
                         (w for n, w in missing.items() if n.endswith("*") and
                          c.msg.startswith(n[:-1])), "not generated")
                     fail(name, "message %s not built: %s" % (c.msg, why))
                     continue
-                run_case(c, label, b, base, corpus, work, manifest)
+                run_case(c, label, b, base, c.dir, work, manifest)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
