@@ -138,9 +138,9 @@ b64val(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+' || c == '-')	/* "-" and "_": the URL-safe alphabet */
+	if (c == '+')
 		return 62;
-	if (c == '/' || c == '_')
+	if (c == '/')
 		return 63;
 	return -1;
 }
@@ -325,7 +325,8 @@ decode_words(const char *s)
 	}
 }
 
-/* Removes (comments) outside quotes, in place. */
+/* Removes (comments) outside quotes, in place; a comment that never
+ * closes is junk, not a comment: then nothing is removed. */
 static void
 strip_comments(char *s)
 {
@@ -333,6 +334,17 @@ strip_comments(char *s)
 	int	 nest = 0;
 	bool	 quoted = false;
 
+	for (r = s; *r != '\0'; r++) {
+		if (*r == '"' && nest == 0)
+			quoted = !quoted;
+		else if (!quoted && *r == '(')
+			nest++;
+		else if (!quoted && *r == ')' && nest > 0)
+			nest--;
+	}
+	if (nest != 0)
+		return;
+	quoted = false;
 	for (r = s; *r != '\0'; r++) {
 		if (*r == '"' && nest == 0)
 			quoted = !quoted;
@@ -494,8 +506,12 @@ ct_parse(struct reader *r, const char *path, const char *raw,
 		*eq = '\0';
 		v = trim(eq + 1);
 		{
-			char *t = trim(name), *c;
+			/* the last word before "=": junk before it goes */
+			char *t = trim(name), *c, *sp;
 
+			for (sp = t; *sp != '\0'; sp++)
+				if (isspace((unsigned char)*sp))
+					t = sp + 1;
 			memmove(name, t, strlen(t) + 1);
 			for (c = name; *c != '\0'; c++)
 				*c = (char)tolower((unsigned char)*c);
@@ -1002,6 +1018,44 @@ push_level(struct pass *ps, const char *boundary, const char *path,
 	lv->depth = depth;
 }
 
+/* Two Content-Type fields that give another type or boundary, or two
+ * transfer encodings that decode otherwise: readers that take the first
+ * and readers that take the last see different messages. */
+static void
+conflicts(struct pass *ps, const struct fields *fs, const struct ctval *ct,
+    const char *path)
+{
+	const char	*v, *b = ct_param(ct, "boundary"), *e0;
+	struct ctval	 o;
+	unsigned	 k;
+
+	for (k = 1; (v = field_get(fs, "content-type", k)) != NULL && k < 4;
+	    k++) {
+		const char *ob;
+		bool differ;
+
+		ct_parse(ps->r, path, v, &o);
+		ob = ct_param(&o, "boundary");
+		differ = strcmp(o.type, ct->type) != 0 || (b == NULL) !=
+		    (ob == NULL) || (b != NULL && strcmp(b, ob) != 0);
+		ct_free(&o);
+		if (differ) {
+			ps->r->event(ps->r->ctx, LEN_EV_CONFLICT, path,
+			    "two Content-Type fields that read differently");
+			return;
+		}
+	}
+	e0 = lenient_cte(field_get(fs, "content-transfer-encoding", 0));
+	for (k = 1; (v = field_get(fs, "content-transfer-encoding", k)) !=
+	    NULL && k < 8; k++)
+		if (strcmp(lenient_cte(v), e0) != 0) {
+			ps->r->event(ps->r->ctx, LEN_EV_CONFLICT, path,
+			    "two Content-Transfer-Encoding fields that decode "
+			    "differently");
+			return;
+		}
+}
+
 /* Names, type and body of one entity at [start, end); if it is a
  * multipart, its level's path is mpath (the message's own for the top). */
 static void
@@ -1027,6 +1081,7 @@ read_entity(struct pass *ps, size_t start, size_t end, const char *path,
 		ct.type = xstrdup("text/plain");
 	}
 	boundary = ct_param(&ct, "boundary");
+	conflicts(ps, &fs, &ct, path);
 	if (ps->guess != NULL && mpath == ps->prefix &&
 	    (boundary == NULL || strcmp(boundary, ps->guess) != 0) &&
 	    strchr(ct.type, '/') != NULL && is_multipart_type(ct.type, "-"))
@@ -1274,6 +1329,8 @@ delimiter(const struct pass *ps, const unsigned char *l, size_t n,
 		    bl <= best_len)
 			continue;
 		k = 2 + bl;
+		while (k < n && (l[k] == ' ' || l[k] == '\t'))
+			k++;
 		if (n >= k + 2 && l[k] == '-' && l[k + 1] == '-') {
 			close = true;
 			k += 2;

@@ -54,6 +54,7 @@ enum lenient_event {
 	LEN_EV_DEPTH,		/* nesting deeper than limits.depth */
 	LEN_EV_PIECES,		/* RFC 2231 continuations over the limit */
 	LEN_EV_SIZE,		/* the decoded bytes' budget is spent */
+	LEN_EV_CONFLICT,	/* fields that readers resolve differently */
 	LEN_EV_ODD		/* something a strict reader would refuse */
 };
 

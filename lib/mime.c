@@ -592,6 +592,10 @@ lenient_event(void *ctx, enum lenient_event ev, const char *path,
 	case LEN_EV_SIZE:
 		w->fn(w->ctx, RULE_SIZE_LIMIT, path, NULL, detail);
 		break;
+	case LEN_EV_CONFLICT:
+		w->d->hidden = true;
+		w->fn(w->ctx, RULE_AMBIGUOUS, path, NULL, detail);
+		break;
 	case LEN_EV_ODD:
 		w->d->hidden = true;
 		verdict_explain(w->explain, "part %s: lenient reading: %s",

@@ -153,5 +153,16 @@ name_blocked_ext(const char *normalised, const struct strlist *list,
 char *
 name_display(const char *name)
 {
-	return str_sanitise(name, 200);
+	size_t	 n = name != NULL ? strlen(name) : 0;
+	char	*head, *tail, *r;
+
+	if (n <= 200)
+		return str_sanitise(name, 200);
+	/* a long name keeps its end too: the extension is what counts */
+	head = str_sanitise(name, 150);		/* ends in "..." */
+	tail = str_sanitise(name + n - 40, 40);
+	r = xasprintf("%s%s", head, tail);
+	free(head);
+	free(tail);
+	return r;
 }

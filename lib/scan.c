@@ -370,11 +370,56 @@ shown_as_file(struct sctx *sc, const struct mime_leaf *l)
 	return strcmp(type, "text") != 0 && strcmp(type, "data") != 0;
 }
 
+/* The leaf of the other reading at the same place: GMime's "P" and the
+ * tolerant reading's "lenient:P" (its first decoding). NULL if none. */
+static const struct mime_leaf *
+counterpart(const struct mime_leaf *leaves, size_t n,
+    const struct mime_leaf *l)
+{
+	const size_t	 pl = strlen(READING_LENIENT ":");
+	size_t		 k;
+
+	for (k = 0; k < n; k++) {
+		const struct mime_leaf *o = &leaves[k];
+
+		if (o->lenient == l->lenient || o->container)
+			continue;
+		if (l->lenient ? strcmp(o->path, l->path + pl) == 0 :
+		    strncmp(o->path, READING_LENIENT ":", pl) == 0 &&
+		    strcmp(o->path + pl, l->path) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+/* The true type, "" for text and unknown bytes: what a reader that could
+ * not decode a part shows instead of a file. */
+static const char *
+file_type(struct sctx *sc, const struct mime_leaf *l)
+{
+	const char *t = typer_detect(sc->deps->typer, l->data, l->len, NULL, 0);
+
+	return strcmp(t, "text") == 0 || strcmp(t, "data") == 0 ? "" : t;
+}
+
+static void
+readings_finding(struct sctx *sc, enum rule rule, const struct mime_leaf *l,
+    const char *why)
+{
+	char *disp = l->nnames > 0 ? name_display(l->names[0]) : NULL;
+
+	verdict_add(sc->v, sc->pol, rule, l->path, disp, why);
+	verdict_explain(sc->v, "part %s: %s: %s", l->path, rule_str(rule), why);
+	free(disp);
+}
+
 /*
- * The readings judged together: a file that one reading finds and the
- * other does not (in any of its decodings), or that the two readings give
- * different extensions, is what a client may show and another reader not:
- * an ambiguous message. Both were inspected anyway.
+ * The readings judged together (every leaf of both was inspected anyway).
+ * They are ambiguous where a client could be shown one file and another
+ * client another: the same bytes under different extensions, or, at the
+ * same place, two different files (types or extensions). A reading that
+ * finds a file where the other finds nothing, or only text it could not
+ * decode, read the message better: malformed, not ambiguous.
  */
 static void
 readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
@@ -382,55 +427,63 @@ readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
 {
 	unsigned char	*mask = xcalloc(n + 1, 1);
 	size_t		 i, k;
+	char		 e1[16], e2[16];
 
 	for (i = 0; i < n; i++)
 		mask[sc->first[i]] |= leaves[i].lenient ? 2 : 1;
 	for (i = 0; i < n; i++) {
-		const struct mime_leaf	*l = &leaves[i];
-		bool			 mime = !l->lenient;
-		unsigned		 want = mime ? 2 : 1;
-		char			 e1[16], e2[16];
-		const char		*why = NULL;
+		const struct mime_leaf	*l = &leaves[i], *o;
+		unsigned		 want = l->lenient ? 1 : 2;
+		const char		*t1, *t2;
 
-		if (!file_like(l) || (mime && !gmime_parsed))
+		if (!file_like(l) || (!l->lenient && !gmime_parsed))
 			continue;
-		if ((mask[sc->first[i]] & want) == 0) {
-			/* another decoding of the same part may match */
-			for (k = 0; k < n; k++)
-				if (k != i && leaves[k].lenient ==
-				    l->lenient && strcmp(leaves[k].path,
-				    l->path) == 0 &&
-				    (mask[sc->first[k]] & want) != 0)
-					break;
-			if (k == n && shown_as_file(sc, l))
-				why = mime ? "only GMime's reading finds this "
-				    "file" : "only the tolerant reading finds "
-				    "this file";
-		} else if (!mime && l->nnames > 0) {
-			const struct mime_leaf *f = NULL;
-
-			for (k = 0; k < n && f == NULL; k++)
+		if ((mask[sc->first[i]] & want) != 0) {
+			if (!l->lenient || l->nnames == 0)
+				continue;
+			for (k = 0; k < n; k++)	/* GMime's leaf, same bytes */
 				if (sc->first[k] == sc->first[i] &&
 				    !leaves[k].lenient)
-					f = &leaves[k];
-			if (f != NULL && f->nnames > 0) {
+					break;
+			if (k < n && leaves[k].nnames > 0) {
 				last_ext(l->names[0], e1, sizeof e1);
-				last_ext(f->names[0], e2, sizeof e2);
+				last_ext(leaves[k].names[0], e2, sizeof e2);
 				if (strcasecmp(e1, e2) != 0)
-					why = "the readings name this file "
-					    "differently";
+					readings_finding(sc, RULE_AMBIGUOUS, l,
+					    "the readings name this file "
+					    "differently");
 			}
+			continue;
 		}
-		if (why != NULL) {
-			char *disp = l->nnames > 0 ? name_display(l->names[0]) :
-			    NULL;
-
-			verdict_add(sc->v, sc->pol, RULE_AMBIGUOUS, l->path,
-			    disp, why);
-			verdict_explain(sc->v, "part %s: ambiguous: %s",
-			    l->path, why);
-			free(disp);
+		/* another decoding of the same part may match */
+		for (k = 0; k < n; k++)
+			if (k != i && leaves[k].lenient == l->lenient &&
+			    strcmp(leaves[k].path, l->path) == 0 &&
+			    (mask[sc->first[k]] & want) != 0)
+				break;
+		if (k < n || !shown_as_file(sc, l))
+			continue;
+		o = counterpart(leaves, n, l);
+		if (o == NULL || o->len == 0) {
+			readings_finding(sc, RULE_MALFORMED, l, l->lenient ?
+			    "only the tolerant reading finds this file" :
+			    "only GMime's reading finds this file");
+			continue;
 		}
+		t1 = file_type(sc, l);
+		t2 = file_type(sc, o);
+		e1[0] = e2[0] = '\0';
+		if (l->nnames > 0 && o->nnames > 0) {
+			last_ext(l->names[0], e1, sizeof e1);
+			last_ext(o->names[0], e2, sizeof e2);
+		}
+		if (*t1 != '\0' && *t2 != '\0' && (strcmp(t1, t2) != 0 ||
+		    strcasecmp(e1, e2) != 0))
+			readings_finding(sc, RULE_AMBIGUOUS, l, "the readings "
+			    "show different files here");
+		else if (l->lenient)	/* once per pair */
+			readings_finding(sc, RULE_MALFORMED, l, "the readings "
+			    "decode this part differently");
 	}
 	free(mask);
 }
@@ -893,7 +946,8 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	for (pass = 0; pass < 2; pass++) {
 		bool attachments = (pass == 0) == pol->attachments_first;
 
-		if (pass == 1 && verdict_worst(sc.v) == DISP_REJECT) {
+		if (pass == 1 && verdict_worst_but(sc.v, RULE_AMBIGUOUS) ==
+		    DISP_REJECT) {
 			verdict_explain(sc.v, "%s: skipped, the message is "
 			    "already rejected", attachments ?
 			    "attachment rules" : "antivirus");

@@ -74,11 +74,18 @@ finding_append(struct verdict *v, enum rule rule, const struct action *a,
 enum disposition
 verdict_worst(const struct verdict *v)
 {
+	return verdict_worst_but(v, RULE__N);
+}
+
+enum disposition
+verdict_worst_but(const struct verdict *v, enum rule except)
+{
 	enum disposition	d = DISP_ACCEPT;
 	size_t			i;
 
 	for (i = 0; i < v->nfindings; i++)
 		if (v->findings[i].action != NULL &&
+		    v->findings[i].rule != except &&
 		    v->findings[i].action->disposition > d)
 			d = v->findings[i].action->disposition;
 	return d;

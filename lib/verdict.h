@@ -79,8 +79,11 @@ void		 verdict_add_as(struct verdict *v, const struct policy *pol,
 		    const struct action *a, enum rule rule, const char *part,
 		    const char *filename, const char *detail);
 bool		 verdict_has(const struct verdict *v, enum rule rule);
-/* The most severe disposition among the findings so far. */
+/* The most severe disposition among the findings so far (but those of
+ * rule except: RULE__N = none excepted). */
 enum disposition verdict_worst(const struct verdict *v);
+enum disposition verdict_worst_but(const struct verdict *v,
+		    enum rule except);
 /* Adds a line to v->explain when v wants them (v may be NULL). */
 void		 verdict_explain(struct verdict *v, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
