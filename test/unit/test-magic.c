@@ -533,6 +533,50 @@ ole_truncated(struct t *t)
 	free(b);
 }
 
+/* The new signatures cut at every length, each copy in a buffer of
+ * exactly that size: no read past the end (ASan watches). */
+static void
+signatures_truncated(struct t *t)
+{
+	static const struct {
+		const char	*name;
+		const char	*bytes;
+		size_t		 len;
+	} rows[] = {
+#define S(n, b)	{ n, b, sizeof b - 1 }
+		S("swf plain", "FWS\012\030\0\0\0\0\0\0\0\0\0\0\0\0\0"),
+		S("swf zlib", "CWS\012\100\0\0\0\170\234\0\0\0\0\0\0\0"),
+		S("swf lzma", "ZWS\015\100\0\0\0\001\0\0\0\135\0\0\0\0"),
+		S("chm", "ITSF\003\0\0\0\140\0\0\0"),
+		S("vbe", "#@~^DgAAAA==x^#~@"),
+		S("reg utf-16", "\377\376R\0E\0G\0E\0D\0I\0T\0004\0"),
+		S("reg utf-8", "\357\273\277REGEDIT4\r\n"),
+		S("wsh", " [ScriptFile]\r\nPath=a.vbs\r\n"),
+		S("hta", "<html><HTA:APPLICATION ID=a>"),
+		S("wsf", "<job id=a><script>x</script></job>"),
+		S("footer", "koly\0\0\0\004conectix"),
+#undef S
+	};
+	size_t		 i, cut;
+	unsigned	 odd = 0;
+
+	for (i = 0; i < T_NCASES(rows); i++)
+		for (cut = 0; cut <= rows[i].len; cut++) {
+			unsigned char	*c = xmalloc(cut == 0 ? 1 : cut);
+			const char	*got;
+
+			memcpy(c, rows[i].bytes, cut);
+			got = typer_detect(NULL, c, cut, NULL, 0);
+			if (!truetype_known(got))
+				odd++;
+			got = typer_detect(shared_typer, c, cut, NULL, 0);
+			if (!truetype_known(got))
+				odd++;
+			free(c);
+		}
+	t_check(t, odd == 0, "got %u unknown words, want 0", odd);
+}
+
 /* A docm with every byte of its central directory and end record
  * overwritten in turn: the member-name walk stays in bounds. */
 static void
@@ -779,6 +823,7 @@ static const struct t_case other_cases[] = {
 	T_CASE(empty_and_tiny),
 	T_CASE(description),
 	T_CASE(ole_truncated),
+	T_CASE(signatures_truncated),
 	T_CASE(zip_damaged),
 	T_CASE(threads),
 	T_CASE(timing),
