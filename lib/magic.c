@@ -32,7 +32,7 @@
 #define ZIP_MAX_NAMES	4096		/* zip members looked at */
 #define OLE_MAX_SECTORS	512		/* directory sectors followed */
 #define TEXT_SCAN_MAX	(64 * 1024)	/* bytes searched for WSH markers */
-#define SWF_LEN_MAX	0x20000000U	/* 512 MiB: above any real Flash file */
+#define SWF_LEN_MAX	0x20000000U	/* 512 MiB: no Flash is that big */
 
 struct typer {
 	pthread_mutex_t	 mu;
@@ -166,16 +166,16 @@ static const struct {
 	const char	*words[3];	/* NULL-terminated */
 } ext_types[] = {
 	{ "exe", { "exe-pe", "exe-dos" } },
-	{ "com", { "exe-dos", "exe-pe" } },	/* a DOS .com has no header */
-	{ "pif", { "exe-pe", "exe-dos" } },	/* Windows runs it by content */
+	{ "com", { "exe-dos", "exe-pe" } },	/* DOS .com: no header */
+	{ "pif", { "exe-pe", "exe-dos" } },	/* run by content */
 	{ "scr", { "exe-pe" } },
 	{ "cpl", { "exe-pe" } },
 	{ "dll", { "exe-pe" } },
 	{ "bat", { "script" } },		/* libmagic's heuristics */
 	{ "cmd", { "script" } },
 	{ "vbs", { "script" } },		/* WSH markers only */
-	{ "js", { "script" } },			/* libmagic, WSH markers */
-	{ "vbe", { "script" } },		/* Script Encoder frame: exact */
+	{ "js", { "script" } },			/* libmagic, markers */
+	{ "vbe", { "script" } },		/* Script Encoder: exact */
 	{ "jse", { "script" } },
 	{ "wsf", { "script" } },		/* <job> with <script> */
 	{ "wsh", { "script" } },		/* [ScriptFile]: exact */
@@ -190,7 +190,7 @@ static const struct {
 	{ "chm", { "chm" } },
 	{ "swf", { "swf" } },
 	{ "iso", { "iso" } },
-	{ "img", { "iso" } },	/* Windows mounts an .img only if ISO/UDF */
+	{ "img", { "iso" } },	/* Windows mounts only ISO/UDF .img */
 	{ "vhd", { "disk-image" } },
 	{ "vhdx", { "disk-image" } },
 	{ "dmg", { "dmg" } },
@@ -236,7 +236,8 @@ truetype_gaps(char *const *exts, size_t nexts, char *const *types,
     size_t ntypes, const char **gaps_r, size_t ngaps)
 {
 	const char *const	*w;
-	const char		*seen[sizeof vocabulary / sizeof vocabulary[0]];
+	const char		*seen[sizeof vocabulary /
+				    sizeof vocabulary[0]];
 	size_t			 i, k, n = 0;
 
 	for (i = 0; i < nexts; i++) {
@@ -251,7 +252,7 @@ truetype_gaps(char *const *exts, size_t nexts, char *const *types,
 			if (k < n)
 				continue;
 			assert(n < sizeof seen / sizeof seen[0]);
-			seen[n] = *w;	/* every table word is in vocabulary */
+			seen[n] = *w;	/* table words: in vocabulary */
 			if (n < ngaps)
 				gaps_r[n] = *w;
 			n++;
@@ -302,7 +303,8 @@ prefix_ci(const unsigned char *p, size_t n, const char *s)
  * local headers; at most ZIP_MAX_NAMES names either way.
  */
 struct zip_seen {
-	bool	content_types, ooxml_part, vba, odf, odf_basic, manifest, class;
+	bool	content_types, ooxml_part, vba, odf, odf_basic, manifest;
+	bool	class;
 };
 
 static void
@@ -573,7 +575,8 @@ utf16le_ci(const unsigned char *b, size_t len, const char *s)
 static bool
 script_header(const unsigned char *b, size_t len)
 {
-	size_t			 n = len < TEXT_SCAN_MAX ? len : TEXT_SCAN_MAX;
+	size_t			 n = len < TEXT_SCAN_MAX ? len :
+				    TEXT_SCAN_MAX;
 	const unsigned char	*p = b, *q;
 	size_t			 left = n, i;
 

@@ -200,8 +200,8 @@ static const struct magic_case cases_tab[] = {
 	{ "tar of a big file is not iso", "head -c 50000 /dev/zero | tr '\\0' "
 	    "x > a.txt && tar cf f a.txt", OLE_NONE, false, "tar", "tar" },
 	{ "tar holding an iso is tar", "mkdir d && printf 'hi\\n' > d/a.txt && "
-	    "genisoimage -quiet -o cd.iso d && tar cf f cd.iso", OLE_NONE, false,
-	    "tar", "tar" },
+	    "genisoimage -quiet -o cd.iso d && tar cf f cd.iso", OLE_NONE,
+	    false, "tar", "tar" },
 	{ "jar of classes, no manifest", "mkdir -p o/com/x && { printf "
 	    "'\\312\\376\\272\\276\\0\\0\\0\\64'; " ZEROS(40) "; } > "
 	    "o/com/x/Main.class && cd o && zip -qr ../f.zip . && "
@@ -210,16 +210,18 @@ static const struct magic_case cases_tab[] = {
 	    "'Manifest-Version: 1.0\\nMain-Class: A\\n' > o/META-INF/"
 	    "MANIFEST.MF && "), OLE_NONE, false, "jar", "jar" },
 	{ "zip of java sources is zip", "printf 'class A {}\\n' > A.java && "
-	    "zip -q f.zip A.java && mv f.zip f", OLE_NONE, false, "zip", "zip" },
+	    "zip -q f.zip A.java && mv f.zip f", OLE_NONE, false, "zip",
+	    "zip" },
 	{ "xlsx is not jar", "mkdir -p o/xl o/_rels && printf '<x/>' > "
 	    "'o/[Content_Types].xml' && printf '<w/>' > o/xl/workbook.xml && "
 	    "printf '<r/>' > o/_rels/.rels && cd o && zip -qr ../f.zip . && "
 	    "mv ../f.zip ../f", OLE_NONE, false, "office", "office" },
 	{ "odt with its manifest is not jar", "mkdir -p o/META-INF && printf "
 	    "'application/vnd.oasis.opendocument.text' > o/mimetype && printf "
-	    "'<m/>' > o/META-INF/manifest.xml && printf '<x/>' > o/content.xml "
-	    "&& cd o && zip -q -X -0 ../f.zip mimetype && zip -q -X -r ../f.zip "
-	    "content.xml META-INF && mv ../f.zip ../f", OLE_NONE, false,
+	    "'<m/>' > o/META-INF/manifest.xml && printf '<x/>' > "
+	    "o/content.xml && cd o && zip -q -X -0 ../f.zip mimetype && "
+	    "zip -q -X -r ../f.zip content.xml META-INF && mv ../f.zip ../f",
+	    OLE_NONE, false,
 	    "office", "office" },
 	{ "encoded vbscript (vbe)", "printf '#@~^DgAAAA==\\\\ko$K6,JC^VWJhMMAA"
 	    "AA==^#~@\\r\\n' > f", OLE_NONE, false, "script", "script" },
@@ -229,16 +231,16 @@ static const struct magic_case cases_tab[] = {
 	{ "text quoting a broken encoder frame", "printf 'the marker #@~^ "
 	    "starts an encoded script\\n' > f", OLE_NONE, false, "text",
 	    "data" },
-	{ "wsh settings file", "printf '[ScriptFile]\\r\\nPath=C:\\\\\\\\t\\\\\\\\a.vbs"
-	    "\\r\\n[Options]\\r\\nTimeout=0\\r\\n' > f", OLE_NONE, false,
-	    "script", "script" },
+	{ "wsh settings file", "printf '[ScriptFile]\\r\\n"
+	    "Path=C:\\\\t\\\\a.vbs\\r\\n[Options]\\r\\nTimeout=0\\r\\n' > f",
+	    OLE_NONE, false, "script", "script" },
 	{ "registry file, utf-8 bom", "printf '\\357\\273\\277REGEDIT4\\r\\n"
 	    "\\r\\n[HKEY_CURRENT_USER\\\\\\\\x]\\r\\n' > f", OLE_NONE, false,
 	    "script", "script" },
 	{ "registry file, utf-16", "printf 'Windows Registry Editor Version "
-	    "5.00\\r\\n\\r\\n[HKEY_CURRENT_USER\\\\\\\\x]\\r\\n' | iconv -t UTF-16LE"
-	    " | { printf '\\377\\376'; cat; } > f", OLE_NONE, false, "script",
-	    "script" },
+	    "5.00\\r\\n\\r\\n[HKEY_CURRENT_USER\\\\\\\\x]\\r\\n' | "
+	    "iconv -t UTF-16LE | { printf '\\377\\376'; cat; } > f", OLE_NONE,
+	    false, "script", "script" },
 	{ "wsf", "printf '<job id=\"a\">\\r\\n<script language=\"VBScript\">"
 	    "\\r\\nMsgBox 1\\r\\n</script>\\r\\n</job>\\r\\n' > f", OLE_NONE,
 	    false, "script", "data" },
@@ -257,9 +259,9 @@ static const struct magic_case cases_tab[] = {
 	{ "pdf with javascript is pdf", "printf '%%PDF-1.4\\n1 0 obj\\n<< /S "
 	    "/JavaScript /JS (new ActiveXObject(\"WScript.Shell\")) >>\\n"
 	    "endobj\\n' > f", OLE_NONE, false, "pdf", "pdf" },
-	{ "powershell is not recognised", "printf '$c = New-Object Net.WebClient"
-	    "\\r\\n$c.DownloadFile($u, $p)\\r\\n' > f", OLE_NONE, false, "text",
-	    "data" },
+	{ "powershell is not recognised", "printf '$c = New-Object "
+	    "Net.WebClient\\r\\n$c.DownloadFile($u, $p)\\r\\n' > f", OLE_NONE,
+	    false, "text", "data" },
 };
 
 static void
@@ -722,7 +724,7 @@ static void
 extension_table(struct t *t)
 {
 	static const struct {
-		const char	*ext, *want;	/* want: first word, NULL */
+		const char	*ext, *want;	/* first word or NULL */
 	} rows[] = {
 		{ "exe", "exe-pe" }, { "EXE", "exe-pe" }, { "com", "exe-dos" },
 		{ "swf", "swf" }, { "chm", "chm" }, { "iso", "iso" },
