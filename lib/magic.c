@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@
 #define ZIP_MAX_NAMES	4096		/* zip members looked at */
 #define OLE_MAX_SECTORS	512		/* directory sectors followed */
 #define TEXT_SCAN_MAX	(64 * 1024)	/* bytes searched for WSH markers */
+#define SWF_LEN_MAX	0x20000000U	/* 512 MiB: no Flash is that big */
 
 struct typer {
 	pthread_mutex_t	 mu;
@@ -46,9 +48,9 @@ static const char *const vocabulary[] = {
 	"exe-pe", "exe-elf", "exe-macho", "exe-dos", "script", "shortcut",
 	"msi", "office-macro", "office", "onenote", "ole", "pdf", "rtf",
 	"zip", "jar", "7z", "rar", "tar", "gzip", "bzip2", "xz", "lzma", "zstd",
-	"cab", "iso", "cpio", "arj", "lzh", "xar", "ar", "chm", "disk-image",
-	"image", "svg", "audio", "video", "html", "email", "text", "calendar",
-	"xml", "data", NULL
+	"cab", "iso", "cpio", "arj", "lzh", "xar", "ar", "chm", "swf",
+	"disk-image", "dmg", "image", "svg", "audio", "video", "html", "email",
+	"text", "calendar", "xml", "data", NULL
 };
 
 /* Words archive.c opens (type word, not policy format word: lzh is the
@@ -120,6 +122,9 @@ static const struct {
 	{ "application/x-xar", "xar" },
 	{ "application/x-archive", "ar" },
 	{ "application/x-chm", "chm" },
+	{ "application/x-shockwave-flash", "swf" },
+	{ "application/vnd.adobe.flash.movie", "swf" },
+	{ "application/x-apple-diskimage", "dmg" },
 	{ "image/svg+xml", "svg" },
 	{ "image/*", "image" },
 	{ "audio/*", "audio" },
@@ -147,6 +152,114 @@ static const struct {
 	{ "application/vnd.ms-htmlhelp", "chm" },
 	{ "application/vnd.ms-tnef", "data" },
 };
+
+/*
+ * File extensions and the true types their content has when the typer
+ * recognises it: the one table both the default [attachments]
+ * blocked_types (a unit test holds it to this) and "portcullis check"
+ * (which warns about a blocked extension whose type is not blocked) read.
+ * No words: the content has no type of its own that could be blocked
+ * without blocking ordinary mail, or none the typer can see.
+ */
+static const struct {
+	const char	*ext;
+	const char	*words[3];	/* NULL-terminated */
+} ext_types[] = {
+	{ "exe", { "exe-pe", "exe-dos" } },
+	{ "com", { "exe-dos", "exe-pe" } },	/* DOS .com: no header */
+	{ "pif", { "exe-pe", "exe-dos" } },	/* run by content */
+	{ "scr", { "exe-pe" } },
+	{ "cpl", { "exe-pe" } },
+	{ "dll", { "exe-pe" } },
+	{ "bat", { "script" } },		/* libmagic's heuristics */
+	{ "cmd", { "script" } },
+	{ "vbs", { "script" } },		/* WSH markers only */
+	{ "js", { "script" } },			/* libmagic, markers */
+	{ "vbe", { "script" } },		/* Script Encoder: exact */
+	{ "jse", { "script" } },
+	{ "wsf", { "script" } },		/* <job> with <script> */
+	{ "wsh", { "script" } },		/* [ScriptFile]: exact */
+	{ "hta", { "script" } },		/* <HTA:APPLICATION> */
+	{ "ps1", { "script" } },		/* only with "#!" or markers */
+	{ "reg", { "script" } },		/* first line: exact */
+	{ "lnk", { "shortcut" } },
+	{ "msi", { "msi" } },
+	{ "msp", { "msi" } },
+	{ "mst", { "msi" } },
+	{ "jar", { "jar" } },
+	{ "chm", { "chm" } },
+	{ "swf", { "swf" } },
+	{ "iso", { "iso" } },
+	{ "img", { "iso" } },	/* Windows mounts only ISO/UDF .img */
+	{ "vhd", { "disk-image" } },
+	{ "vhdx", { "disk-image" } },
+	{ "dmg", { "dmg" } },
+	{ "one", { "onenote" } },
+	/* templates are office (or office-macro): the type of every .doc */
+	{ "dot", { NULL } },
+	{ "pot", { NULL } },
+	/* a message is read as one, its parts judged; the type "email" is
+	 * also every forwarded message and bounce */
+	{ "eml", { NULL } },
+	/* shell scrap: OLE2 like Outlook's .msg; no Windows since Vista
+	 * opens it */
+	{ "shs", { NULL } },
+};
+
+const char *const *
+truetype_of_extension(const char *ext)
+{
+	size_t	i;
+
+	if (ext == NULL)
+		return NULL;
+	for (i = 0; i < sizeof ext_types / sizeof ext_types[0]; i++)
+		if (strcasecmp(ext_types[i].ext, ext) == 0)
+			return ext_types[i].words[0] != NULL ?
+			    ext_types[i].words : NULL;
+	return NULL;
+}
+
+static bool
+in_list(const char *w, char *const *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], w) == 0)
+			return true;
+	return false;
+}
+
+size_t
+truetype_gaps(char *const *exts, size_t nexts, char *const *types,
+    size_t ntypes, const char **gaps_r, size_t ngaps)
+{
+	const char *const	*w;
+	const char		*seen[sizeof vocabulary /
+				    sizeof vocabulary[0]];
+	size_t			 i, k, n = 0;
+
+	for (i = 0; i < nexts; i++) {
+		if ((w = truetype_of_extension(exts[i])) == NULL)
+			continue;
+		for (; *w != NULL; w++) {
+			if (in_list(*w, types, ntypes))
+				continue;
+			for (k = 0; k < n; k++)
+				if (strcmp(seen[k], *w) == 0)
+					break;
+			if (k < n)
+				continue;
+			assert(n < sizeof seen / sizeof seen[0]);
+			seen[n] = *w;	/* table words: in vocabulary */
+			if (n < ngaps)
+				gaps_r[n] = *w;
+			n++;
+		}
+	}
+	return n;
+}
 
 static bool
 word_in(const char *w, const char *const *list)
@@ -182,13 +295,16 @@ prefix_ci(const unsigned char *p, size_t n, const char *s)
 }
 
 /*
- * ZIP members: OOXML and OpenDocument are office (office-macro with a VBA
- * project or Excel 4 macro sheets), a Java manifest makes a jar. Reads
+ * ZIP members: a Java manifest or a class file makes a jar, whatever else
+ * the zip holds (Java runs it under any name; OOXML and OpenDocument carry
+ * neither: ODF's manifest is META-INF/manifest.xml); OOXML and OpenDocument
+ * are office (office-macro with a VBA project or Excel 4 macro sheets). Reads
  * the central directory when the end record is there, else walks the
  * local headers; at most ZIP_MAX_NAMES names either way.
  */
 struct zip_seen {
 	bool	content_types, ooxml_part, vba, odf, odf_basic, manifest;
+	bool	class;
 };
 
 static void
@@ -211,6 +327,8 @@ zip_note(struct zip_seen *z, const unsigned char *n, size_t nl)
 	if (nl == 20 && strncasecmp((const char *)n, "META-INF/MANIFEST.MF",
 	    20) == 0)
 		z->manifest = true;
+	if (nl > 6 && memcmp(n + nl - 6, ".class", 6) == 0)
+		z->class = true;
 }
 
 static const char *
@@ -271,12 +389,12 @@ zip_classify(const unsigned char *b, size_t len)
 			p += 30 + nl + xl + csz;
 		}
 	}
+	if (z.manifest || z.class)
+		return "jar";
 	if (z.content_types && z.ooxml_part)
 		return z.vba ? "office-macro" : "office";
 	if (z.odf)
 		return z.odf_basic ? "office-macro" : "office";
-	if (z.manifest)
-		return "jar";
 	return "zip";
 }
 
@@ -388,6 +506,106 @@ pdf_header(const unsigned char *b, size_t len)
 	return n >= 5 && memmem(b, n, "%PDF-", 5) != NULL;
 }
 
+static bool
+has_ci(const unsigned char *b, size_t n, const char *w)
+{
+	size_t	i, wl = strlen(w);
+
+	for (i = 0; i + wl <= n; i++)
+		if ((b[i] | 0x20) == (w[0] | 0x20) &&
+		    strncasecmp((const char *)b + i, w, wl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Flash: "FWS" (plain), "CWS" (zlib) or "ZWS" (LZMA), a version byte and
+ * the length once inflated. Three letters would match text, so the rest
+ * must fit: a plain movie is no longer than its file, a compressed one
+ * says less than SWF_LEN_MAX (four printable bytes are more) and starts
+ * its body with a zlib header or LZMA properties.
+ */
+static bool
+swf_header(const unsigned char *b, size_t len)
+{
+	uint32_t	ulen;
+
+	if (len < 17 || b[1] != 'W' || b[2] != 'S' || b[3] == 0 || b[3] > 64)
+		return false;
+	ulen = le32(b + 4);
+	if (ulen < 8)
+		return false;
+	switch (b[0]) {
+	case 'F':
+		return ulen <= len;
+	case 'C':
+		return ulen < SWF_LEN_MAX && (b[8] & 0x0f) == 8 &&
+		    ((unsigned)b[8] << 8 | b[9]) % 31 == 0;
+	case 'Z':
+		return ulen < SWF_LEN_MAX && le32(b + 8) <= len - 17 &&
+		    b[12] < 225;
+	}
+	return false;
+}
+
+/* ASCII s, case-insensitive, at b as UTF-16LE. */
+static bool
+utf16le_ci(const unsigned char *b, size_t len, const char *s)
+{
+	size_t	i, l = strlen(s);
+
+	if (len / 2 < l)
+		return false;
+	for (i = 0; i < l; i++)
+		if (b[2 * i + 1] != 0 || tolower(b[2 * i]) !=
+		    tolower((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Text that Windows runs, recognised by a frame it cannot do without:
+ * Script Encoder output (.vbe, .jse: "#@~^", six base64 characters of
+ * length, "==", ..., "^#~@"), a registry file's first line (regedit
+ * refuses a file without it; ASCII, UTF-8 or UTF-16LE as regedit writes
+ * them) and a WSH settings file (.wsh: a [ScriptFile] section and its
+ * Path). Other scripts have no such frame: see text_detect() and
+ * script_markup().
+ */
+static bool
+script_header(const unsigned char *b, size_t len)
+{
+	size_t			 n = len < TEXT_SCAN_MAX ? len :
+				    TEXT_SCAN_MAX;
+	const unsigned char	*p = b, *q;
+	size_t			 left = n, i;
+
+	while (left >= 12 && (q = memmem(p, left - 11, "#@~^", 4)) != NULL) {
+		for (i = 4; i < 10; i++)
+			if (!isalnum(q[i]) && q[i] != '+' && q[i] != '/')
+				break;
+		if (i == 10 && q[10] == '=' && q[11] == '=' &&
+		    memmem(q + 12, n - (size_t)(q + 12 - b), "^#~@", 4) != NULL)
+			return true;
+		left = n - (size_t)(q + 1 - b);
+		p = q + 1;
+	}
+	if (has_at(b, n, 0, "\xff\xfe", 2))
+		return utf16le_ci(b + 2, n - 2, "Windows Registry Editor") ||
+		    utf16le_ci(b + 2, n - 2, "REGEDIT4");
+	if (has_at(b, n, 0, "\xef\xbb\xbf", 3)) {
+		b += 3;
+		n -= 3;
+	}
+	if (prefix_ci(b, n, "Windows Registry Editor Version ") ||
+	    prefix_ci(b, n, "REGEDIT4"))
+		return true;
+	for (i = 0; i < n && isspace(b[i]); i++)
+		;
+	return prefix_ci(b + i, n - i, "[ScriptFile]") &&
+	    has_ci(b, n < 4096 ? n : 4096, "\npath=");
+}
+
 /* The built-in signatures; NULL when none matched. */
 static const char *
 builtin_detect(const unsigned char *b, size_t len, const char **what_r)
@@ -465,9 +683,15 @@ builtin_detect(const unsigned char *b, size_t len, const char **what_r)
 		*what_r = "Microsoft cabinet";
 		return "cab";
 	}
-	if (has_at(b, len, 0, "ITSF", 4)) {
+	/* "ITSF" and version 2 or 3: four letters alone start text too */
+	if (has_at(b, len, 0, "ITSF", 4) && len >= 0x58 &&
+	    (le32(b + 4) == 2 || le32(b + 4) == 3)) {
 		*what_r = "compiled HTML help";
 		return "chm";
+	}
+	if (swf_header(b, len)) {
+		*what_r = "Flash movie";
+		return "swf";
 	}
 	if (has_at(b, len, 0x8001, "CD001", 5) ||
 	    has_at(b, len, 0x8801, "CD001", 5) ||
@@ -476,12 +700,19 @@ builtin_detect(const unsigned char *b, size_t len, const char **what_r)
 		*what_r = "ISO 9660 / UDF image";
 		return "iso";
 	}
+	/* VHD: the footer ends the file (512 bytes; 511 from old Virtual
+	 * PC), a dynamic disk copies it to the start; VHDX: file identifier */
 	if (has_at(b, len, 0, "vhdxfile", 8) ||
 	    has_at(b, len, 0, "conectix", 8) ||
 	    (len >= 512 && has_at(b, len, len - 512, "conectix", 8)) ||
-	    (len >= 512 && has_at(b, len, len - 512, "koly", 4))) {
-		*what_r = "virtual disk image";
+	    (len >= 511 && has_at(b, len, len - 511, "conectix", 8))) {
+		*what_r = "virtual hard disk";
 		return "disk-image";
+	}
+	if (len >= 512 && has_at(b, len, len - 512, "koly", 4) &&
+	    be32(b + len - 508) == 4) {
+		*what_r = "Apple disk image";
+		return "dmg";
 	}
 	if (has_at(b, len, 257, "ustar", 5)) {
 		*what_r = "tar archive";
@@ -535,6 +766,10 @@ builtin_detect(const unsigned char *b, size_t len, const char **what_r)
 		*what_r = "image";
 		return "image";
 	}
+	if (script_header(b, len)) {
+		*what_r = "Windows script, registry or WSH file";
+		return "script";
+	}
 	return NULL;
 }
 
@@ -587,6 +822,35 @@ wsh_markers(const unsigned char *b, size_t len)
 }
 
 /*
+ * Windows script markup in what libmagic calls HTML, XML or text: an HTML
+ * Application declares itself with <HTA:APPLICATION>, a Windows Script
+ * File puts its scripts in <job> elements. Both are optional in practice
+ * (an HTA without the element is an HTML page with script; a .wsf without
+ * <job> runs too), so this finds the usual files, not every one; ordinary
+ * web pages carry neither element.
+ */
+static bool
+tag_ci(const unsigned char *b, size_t n, const char *name)
+{
+	size_t	i, l = strlen(name);
+
+	for (i = 0; i + l + 2 <= n; i++)
+		if (b[i] == '<' && strncasecmp((const char *)b + i + 1, name,
+		    l) == 0 && (b[i + l + 1] == '>' || isspace(b[i + l + 1])))
+			return true;
+	return false;
+}
+
+static bool
+script_markup(const unsigned char *b, size_t len)
+{
+	size_t	n = len < TEXT_SCAN_MAX ? len : TEXT_SCAN_MAX;
+
+	return tag_ci(b, n, "hta:application") || (tag_ci(b, n, "job") &&
+	    tag_ci(b, n, "script"));
+}
+
+/*
  * Plain text is libmagic's slowest case (its soft magic runs regular
  * expressions over the buffer: about 1 ms for 2 KiB). Text that shows no
  * sign of code is placed here; anything with such a sign -- a line that
@@ -594,18 +858,6 @@ wsh_markers(const unsigned char *b, size_t len)
  * still goes to libmagic, which knows the script languages. NULL = ask
  * libmagic.
  */
-static bool
-has_ci(const unsigned char *b, size_t n, const char *w)
-{
-	size_t	i, wl = strlen(w);
-
-	for (i = 0; i + wl <= n; i++)
-		if ((b[i] | 0x20) == (w[0] | 0x20) &&
-		    strncasecmp((const char *)b + i, w, wl) == 0)
-			return true;
-	return false;
-}
-
 static const char *
 text_detect(const unsigned char *b, size_t len)
 {
@@ -733,6 +985,10 @@ typer_detect(struct typer *t, const unsigned char *buf, size_t len,
 		mime = magic_buffer(h, buf, n);
 		word = mime_to_word(mime);
 		if (strcmp(word, "text") == 0 && wsh_markers(buf, len))
+			word = "script";
+		else if ((strcmp(word, "text") == 0 ||
+		    strcmp(word, "html") == 0 || strcmp(word, "xml") == 0) &&
+		    script_markup(buf, len))
 			word = "script";
 	} else if (strcmp(word, "ole") == 0) {
 		/* an OLE file our directory walk could not place (big, or

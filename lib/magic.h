@@ -10,10 +10,13 @@
  *   exe-elf       ELF executable, shared object, object or core file
  *   exe-macho     Mach-O executable, including universal (fat) binaries
  *   exe-dos       MZ executable without a PE header (DOS, NE, LE)
- *   script        "#!" interpreter line; with libmagic also shell, batch,
- *                 Perl, Python, Ruby, PHP, Tcl, JavaScript that libmagic
- *                 recognises, .reg files, and text carrying Windows Script
- *                 Host markers (WScript.Shell, ActiveXObject(...))
+ *   script        "#!" interpreter line, Script Encoder output (.vbe,
+ *                 .jse), a registry file's first line, a WSH settings
+ *                 file; with libmagic also shell, batch, Perl, Python,
+ *                 Ruby, PHP, Tcl, JavaScript that libmagic recognises,
+ *                 text carrying Windows Script Host markers
+ *                 (WScript.Shell, ActiveXObject(...)), and HTML/XML with
+ *                 <HTA:APPLICATION> or <job> around <script>
  *   shortcut      Windows .lnk shell link
  *   msi           Windows Installer package, patch or transform (OLE2)
  *   office-macro  Office document with macros: OLE2 with a VBA storage,
@@ -23,11 +26,14 @@
  *   onenote       OneNote section (.one)
  *   ole           other OLE2 compound file (Outlook .msg, ...)
  *   pdf rtf       PDF ("%PDF-" in the first KiB), RTF ("{\rt")
- *   zip jar       ZIP; a ZIP with META-INF/MANIFEST.MF is jar
+ *   zip jar       ZIP; a ZIP with META-INF/MANIFEST.MF or a .class
+ *                 member is jar (even if it also looks like OOXML)
  *   7z rar tar gzip bzip2 xz lzma zstd cab iso cpio arj lzh xar ar
  *                 archives and compressors (iso includes UDF)
- *   chm           compiled HTML help
- *   disk-image    VHD, VHDX, DMG
+ *   chm           compiled HTML help (ITSF, version 2 or 3)
+ *   swf           Flash movie (FWS, CWS or ZWS with a plausible header)
+ *   disk-image    virtual hard disk Windows mounts: VHD, VHDX
+ *   dmg           Apple disk image
  *   image svg     raster images; SVG (it can carry script)
  *   audio video   what libmagic calls audio/... and video/...
  *   html email    HTML/XHTML; a mail message (message/rfc822)
@@ -77,5 +83,20 @@ const char *typer_detect(struct typer *t, const unsigned char *buf,
 bool	truetype_is_archive(const char *word);
 /* True for every word in the vocabulary (policy validation). */
 bool	truetype_known(const char *word);
+/*
+ * The true types content meant for *.ext has when the typer recognises it
+ * (ext: no dot, any case): a static NULL-terminated list, or NULL when
+ * the extension is not known or has no type of its own (dot, pot: office
+ * like every .doc; eml: email like every forwarded message; shs). Feeds
+ * the check of blocked_types against blocked_extensions.
+ */
+const char *const *truetype_of_extension(const char *ext);
+/*
+ * The words some extension in exts[0..nexts) has (above) that are not in
+ * types[0..ntypes), each once, in the order met: the first ngaps go to
+ * gaps_r (static strings). Returns how many there are (may exceed ngaps).
+ */
+size_t	truetype_gaps(char *const *exts, size_t nexts, char *const *types,
+	    size_t ntypes, const char **gaps_r, size_t ngaps);
 
 #endif

@@ -196,6 +196,35 @@ signature_dir(const struct cli_opts *o, const struct policy *pol)
 	return o->signatures != NULL ? o->signatures : pol->av_database;
 }
 
+/*
+ * A blocked extension whose true type is not blocked: the same content
+ * under an innocent name (report.pdf) passes. A warning, not an error:
+ * the policy may mean it.
+ */
+#define CHECK_GAPS_MAX	64
+
+static void
+check_type_gaps(const struct policy *pol)
+{
+	const struct strlist	*ext = &pol->blocked_extensions;
+	const char		*gaps[CHECK_GAPS_MAX];
+	const char *const	*w;
+	size_t			 n, i, j;
+
+	n = truetype_gaps(ext->v, ext->n, pol->blocked_types.v,
+	    pol->blocked_types.n, gaps, CHECK_GAPS_MAX);
+	for (i = 0; i < n && i < CHECK_GAPS_MAX; i++) {
+		printf("warning: [attachments] blocked_types lacks %s, the "
+		    "true type of blocked", gaps[i]);
+		for (j = 0; j < ext->n; j++)
+			for (w = truetype_of_extension(ext->v[j]);
+			    w != NULL && *w != NULL; w++)
+				if (strcmp(*w, gaps[i]) == 0)
+					printf(" .%s", ext->v[j]);
+		printf(": under another name such content passes\n");
+	}
+}
+
 int
 cmd_check(const struct cli_opts *o)
 {
@@ -208,6 +237,7 @@ cmd_check(const struct cli_opts *o)
 		return CLI_EX_CONFIG;
 	printf("policy OK: %s (%zu actions)\n", cli_policy_path(o),
 	    pol->nactions);
+	check_type_gaps(pol);
 	if (pol->av_enabled) {
 		const char *dir = signature_dir(o, pol);
 

@@ -133,7 +133,8 @@ static const struct policy_key keys[] = {
 	    "js jse wsf wsh hta iso img vhd vhdx msi ps1 jar cpl reg",
 	    OFF(blocked_extensions) },
 	{ "attachments", "blocked_types", PK_TYPES, 0, 0,
-	    "exe-pe exe-elf exe-macho exe-dos script shortcut msi",
+	    "exe-pe exe-elf exe-macho exe-dos script shortcut msi jar chm swf "
+	    "iso disk-image",
 	    OFF(blocked_types) },
 	{ "attachments", "inspect_archives", PK_BOOL, 0, 0, "yes",
 	    OFF(inspect_archives) },
