@@ -25,10 +25,10 @@
 
 enum smime_kind {
 	SMIME_KIND_NOT_CMS = 0,	/* not CMS at all, or corrupt */
-	SMIME_KIND_SIGNED,		/* signed-data: its content is in *out_r */
-	SMIME_KIND_DATA,		/* plain or digested data: content in *out_r */
+	SMIME_KIND_SIGNED,	/* signed-data: its content is in *out_r */
+	SMIME_KIND_DATA,	/* plain or digested data: content in *out_r */
 	SMIME_KIND_COMPRESSED,	/* compressed-data, decompressed into *out_r */
-	SMIME_KIND_DETACHED,		/* signed-data without content (certs-only) */
+	SMIME_KIND_DETACHED,	/* signed-data without content (certs-only) */
 	SMIME_KIND_ENVELOPED,	/* enveloped or encrypted: unreadable */
 	SMIME_KIND_UNSUPPORTED,	/* compressed without zlib, or another type */
 	SMIME_KIND_OVER_LIMIT	/* content longer than max_out: not returned */

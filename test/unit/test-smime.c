@@ -438,8 +438,9 @@ extract_limit(struct t *t)
 		return;
 	}
 	k = extract_file(t, "out.p7", len, &out, &n);
-	t_check(t, k == SMIME_KIND_SIGNED && n == len, "content of %zu bytes at a "
-	    "limit of %zu: got %s, %zu bytes", len, len, smime_kind_str(k), n);
+	t_check(t, k == SMIME_KIND_SIGNED && n == len, "content of %zu bytes "
+	    "at a limit of %zu: got %s, %zu bytes", len, len,
+	    smime_kind_str(k), n);
 	free(out);
 	k = extract_file(t, "out.p7", len - 1, &out, &n);
 	t_check(t, k == SMIME_KIND_OVER_LIMIT && out == NULL, "content of %zu "
@@ -493,7 +494,8 @@ extract_nested(struct t *t)
 	    "    n = d[i + 1]\n"
 	    "    if n < 128: return i + 2, n\n"
 	    "    k = n & 127\n"
-	    "    return i + 2 + k, int.from_bytes(d[i + 2:i + 2 + k], \"big\")\n"
+	    "    return i + 2 + k, int.from_bytes(d[i + 2:i + 2 + k], "
+	    "\"big\")\n"
 	    "i, _ = skip(d, 0)\n"
 	    "i, n = skip(d, i)\n"
 	    "i += n\n"

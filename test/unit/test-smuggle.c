@@ -244,7 +244,8 @@ joined_chunks(struct t *t)
 	char		*s = b64s(pe, fake_pe(pe, sizeof pe));
 	size_t		 n = strlen(s), third = n / 3 / 4 * 4;
 	struct buf	 h = BUF_INIT;
-	char		*a = xstrndup(s, third), *b = xstrndup(s + third, third);
+	char		*a = xstrndup(s, third);
+	char		*b = xstrndup(s + third, third);
 	const char	*c = s + 2 * third;
 
 	buf_printf(&h, "<script>\nvar p = \"%s\" +\n    \"%s\" +\n\t'%s';\n"
@@ -668,15 +669,15 @@ images(struct t *t, unsigned char **png, size_t *pn, unsigned char **jpg,
 	if (t_sh("cd '%s' && python3 -c '\n"
 	    "import struct, zlib\n"
 	    "def chunk(t, d):\n"
-	    "    return struct.pack(\">I\", len(d)) + t + d + struct.pack(\">I\","
-	    " zlib.crc32(t + d))\n"
+	    "    return struct.pack(\">I\", len(d)) + t + d + "
+	    "struct.pack(\">I\", zlib.crc32(t + d))\n"
 	    "png = b\"\\x89PNG\\r\\n\\x1a\\n\" + chunk(b\"IHDR\", struct.pack("
 	    "\">IIBBBBB\", 1, 1, 8, 2, 0, 0, 0)) + chunk(b\"IDAT\", "
 	    "zlib.compress(b\"\\0\\xff\\0\\0\")) + chunk(b\"IEND\", b\"\")\n"
 	    "open(\"logo.png\", \"wb\").write(png)\n"
 	    "def seg(m, d):\n"
-	    "    return b\"\\xff\" + bytes([m]) + struct.pack(\">H\", len(d) + 2)"
-	    " + d\n"
+	    "    return b\"\\xff\" + bytes([m]) + "
+	    "struct.pack(\">H\", len(d) + 2) + d\n"
 	    "j = b\"\\xff\\xd8\" + seg(0xe0, b\"JFIF\\0\\x01\\x01\\0\\0\\x01\\0"
 	    "\\x01\\0\\0\")\n"
 	    "j += seg(0xfe, bytes(range(256)) * 12)\n"
