@@ -19,6 +19,8 @@
 
 #include "lenient.h"
 #include "mime.h"
+#include "smime.h"
+#include "smuggle.h"
 #include "textenc.h"
 #include "tnef.h"
 
@@ -305,21 +307,24 @@ walk_limits(struct walk *w, const char *path, unsigned depth)
 	return true;
 }
 
-/* Leaves of a re-parsed, transfer-encoded message/rfc822. */
-static void
-walk_encoded_message(struct walk *w, struct leaf *l, unsigned depth)
+/*
+ * Walks bytes (a whole message, or a bare MIME entity: its header is read
+ * as the message's) as what the part at path holds: a multipart's children
+ * become path.1, path.2, ..., a single body path.1. explain (a printf
+ * format with one %s, the path) is added once the bytes parsed. False if
+ * GMime could not parse them.
+ */
+static bool
+walk_entity(struct walk *w, const char *path, const unsigned char *p,
+    size_t n, unsigned depth, const char *explain)
 {
 	GMimeMessage	*inner;
-	char		*path = xstrdup(l->path);
 	GMimeObject	*body;
 
-	inner = parse_message(l->data, l->pub.len, w->d);
-	if (inner == NULL) {
-		free(path);
-		return;	/* stays a leaf: scanned as bytes */
-	}
-	verdict_explain(w->explain, "part %s: encoded message/rfc822, "
-	    "decoded and parsed again", path);
+	inner = parse_message(p, n, w->d);	/* copies p */
+	if (inner == NULL)
+		return false;
+	verdict_explain(w->explain, explain, path);
 	body = g_mime_message_get_mime_part(inner);
 	if (body != NULL) {
 		char *child = path_child(path, 0);
@@ -331,7 +336,192 @@ walk_encoded_message(struct walk *w, struct leaf *l, unsigned depth)
 		free(child);
 	}
 	g_object_unref(inner);
+	return true;
+}
+
+/* Leaves of a re-parsed, transfer-encoded message/rfc822. */
+static void
+walk_encoded_message(struct walk *w, struct leaf *l, unsigned depth)
+{
+	char	*path = xstrdup(l->path);
+
+	/* if it does not parse it stays a leaf: scanned as bytes */
+	(void)walk_entity(w, path, l->data, l->pub.len, depth,
+	    "part %s: encoded message/rfc822, decoded and parsed again");
 	free(path);
+}
+
+/* ---- opaque S/MIME and HTML smuggling ---- */
+
+#define HTML_BLOBS	64	/* files taken out of one HTML part */
+#define HTML_MIN_CHARS	256	/* base64 characters of a bare script string */
+
+static bool
+is_smime(const struct leaf *l)
+{
+	return strcmp(l->ctype, "application/pkcs7-mime") == 0 ||
+	    strcmp(l->ctype, "application/x-pkcs7-mime") == 0 ||
+	    (l->names[0] != NULL && str_has_suffix_ci(l->names[0], ".p7m"));
+}
+
+/* The content starts like a MIME entity: a header field on line one. */
+static bool
+is_entity(const unsigned char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && i < 77 && p[i] > ' ' && p[i] < 127 &&
+	    p[i] != ':'; i++)
+		;
+	return i > 0 && i < n && p[i] == ':';
+}
+
+/* Content taken out of an opaque S/MIME part at l, walked as a MIME
+ * entity (the usual case) or, when it is a bare file (a signed
+ * "report.pdf.p7m"), kept as a leaf at path/report.pdf. */
+static void
+walk_smime(struct walk *w, struct leaf *l, unsigned depth)
+{
+	char		*path = xstrdup(l->path);
+	char		*name = xstrdup(l->names[0]);
+	unsigned char	*out = NULL;
+	size_t		 n = 0;
+	enum smime_kind	 k;
+	struct err	 err = ERR_INIT;
+	char		*s;
+
+	if (smime_extract(l->data, l->pub.len, w->pol->attachment_size, &out,
+	    &n, &k, &err) == -1) {
+		w->fn(w->ctx, RULE_UNREADABLE, path, name, err.msg);
+		goto out;
+	}
+	switch (k) {
+	case SMIME_KIND_SIGNED:
+	case SMIME_KIND_DATA:
+	case SMIME_KIND_COMPRESSED:
+		s = xasprintf("part %%s: opaque S/MIME %s, content taken out "
+		    "without verifying", smime_kind_str(k));
+		if (!is_entity(out, n) ||
+		    !walk_entity(w, path, out, n, depth, s)) {
+			char		*inner = NULL, *lpath;
+			struct leaf	*il;
+
+			if (name != NULL && strlen(name) > 4 &&
+			    str_has_suffix_ci(name, ".p7m"))
+				inner = xstrndup(name, strlen(name) - 4);
+			lpath = xasprintf("%s/%s", path, inner != NULL ?
+			    inner : "p7m-content");
+			il = leaf_add(w, lpath, "application/octet-stream",
+			    depth + 1);
+			leaf_name(il, inner);
+			il->pub.attachment = true;
+			il->data = out;
+			il->pub.len = n;
+			w->decoded += n;
+			out = NULL;
+			verdict_explain(w->explain, "part %s: opaque S/MIME "
+			    "%s, a file taken out without verifying", lpath,
+			    smime_kind_str(k));
+			free(lpath);
+			free(inner);
+		}
+		free(s);
+		break;
+	case SMIME_KIND_DETACHED:
+		verdict_explain(w->explain, "part %s: S/MIME signed-data "
+		    "without content (certificates only)", path);
+		break;
+	case SMIME_KIND_ENVELOPED:
+		w->fn(w->ctx, RULE_ENCRYPTED, path, name, "S/MIME enveloped "
+		    "(encrypted) data: its content cannot be inspected");
+		break;
+	case SMIME_KIND_UNSUPPORTED:
+		w->fn(w->ctx, RULE_UNREADABLE, path, name, "S/MIME content "
+		    "that cannot be opened here (compressed-data needs an "
+		    "OpenSSL with zlib)");
+		break;
+	case SMIME_KIND_OVER_LIMIT:
+		w->fn(w->ctx, RULE_SIZE_LIMIT, path, name, "S/MIME content "
+		    "over the attachment size limit");
+		break;
+	case SMIME_KIND_NOT_CMS:
+		w->fn(w->ctx, RULE_MALFORMED, path, name, "S/MIME part that "
+		    "is not CMS data");
+		break;
+	}
+out:
+	free(out);
+	free(name);
+	free(path);
+}
+
+static bool
+is_html(const struct leaf *l)
+{
+	static const char *const exts[] = { ".htm", ".html", ".shtml",
+	    ".xhtml", ".svg" };
+	size_t			 i, j;
+
+	if (strcmp(l->ctype, "text/html") == 0 ||
+	    strcmp(l->ctype, "application/xhtml+xml") == 0 ||
+	    strcmp(l->ctype, "image/svg+xml") == 0)
+		return true;
+	for (i = 0; i < MAX_NAMES && l->names[i] != NULL; i++)
+		for (j = 0; j < sizeof exts / sizeof exts[0]; j++)
+			if (str_has_suffix_ci(l->names[i], exts[j]))
+				return true;
+	return false;
+}
+
+/* Files smuggled in HTML become leaves at path/name or path/html-blob-N. */
+struct html_walk {
+	struct walk	*w;
+	const char	*path;
+	unsigned	 depth;
+	unsigned	 n;
+};
+
+static void
+html_member(void *ctx, const char *how, const char *name, const char *mtype,
+    unsigned char *data, size_t len, bool truncated)
+{
+	struct html_walk	*hw = ctx;
+	char			*lpath = name != NULL ?
+	    xasprintf("%s/%s", hw->path, name) :
+	    xasprintf("%s/html-blob-%u", hw->path, hw->n + 1);
+	struct leaf		*l = leaf_add(hw->w, lpath, mtype != NULL ?
+	    mtype : "application/octet-stream", hw->depth + 1);
+
+	hw->n++;
+	leaf_name(l, name);
+	l->pub.attachment = name != NULL;	/* inline images are not */
+	l->pub.truncated = truncated;
+	l->data = data;
+	l->pub.len = len;
+	hw->w->decoded += len;
+	verdict_explain(hw->w->explain, "part %s: file in HTML (%s), %zu "
+	    "bytes%s", lpath, how, len, truncated ? " (cut at the limit)" : "");
+	if (truncated)
+		hw->w->fn(hw->w->ctx, RULE_SIZE_LIMIT, lpath, name,
+		    "file in HTML over the attachment size limit");
+	free(lpath);
+}
+
+static void
+walk_html(struct walk *w, const char *path, const unsigned char *p,
+    size_t n, unsigned depth)
+{
+	struct html_walk	 hw = { w, path, depth, 0 };
+	struct smuggle_limits	 lim = { HTML_BLOBS, HTML_MIN_CHARS,
+	    w->pol->attachment_size + 1 };
+
+	if (smuggle_extract(p, n, &lim, html_member, &hw) > 0) {
+		char *s = xasprintf("more than %u files encoded in HTML",
+		    HTML_BLOBS);
+
+		w->fn(w->ctx, RULE_COUNT_LIMIT, path, NULL, s);
+		free(s);
+	}
 }
 
 static void
@@ -398,10 +588,23 @@ leaf_post(struct walk *w, size_t idx, unsigned depth)
 {
 	struct leaf	*l = &w->d->leaves[idx];
 
+	if (is_html(l)) {		/* HTML smuggling, and uuencode */
+		struct leaf copy = *l;	/* l moves when leaves grow */
+
+		walk_html(w, copy.path, copy.data, copy.pub.len, depth);
+		if (copy.pub.textual)
+			text_extract(w, copy.path, copy.data, copy.pub.len,
+			    depth);
+		return;
+	}
 	if (l->pub.textual) {
 		struct leaf copy = *l;	/* l moves when leaves grow */
 
 		text_extract(w, copy.path, copy.data, copy.pub.len, depth);
+		return;
+	}
+	if (is_smime(l)) {
+		walk_smime(w, l, depth);
 		return;
 	}
 	if (strcmp(l->ctype, "application/ms-tnef") == 0 ||
