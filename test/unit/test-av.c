@@ -127,7 +127,7 @@ check_scan(struct t *t, struct av_engine *e, const char *what,
 	struct av_result	 res;
 	struct err		 err = ERR_INIT;
 
-	if (av_engine_scan(e, buf, len, what, &res, &err) == -1) {
+	if (av_engine_scan(e, buf, len, what, 0, &res, &err) == -1) {
 		t_error(t, "%s: got error (%s), want %s", what, err.msg,
 		    status_str(want));
 		return;
@@ -284,7 +284,7 @@ scan_errors(struct t *t)
 	struct av_result	res;
 	struct err		err = ERR_INIT;
 
-	t_check(t, av_engine_scan(NULL, (const unsigned char *)"x", 1, "x",
+	t_check(t, av_engine_scan(NULL, (const unsigned char *)"x", 1, "x", 0,
 	    &res, &err) == -1, "NULL engine: got 0, want -1");
 	t_check(t, err.msg[0] != '\0', "NULL engine: no error message");
 }
@@ -297,7 +297,7 @@ testfile_found(struct t *t, struct av_engine *e, const char *what,
 	struct av_result	res;
 	struct err		err = ERR_INIT;
 
-	if (av_engine_scan(e, p, len, what, &res, &err) == -1) {
+	if (av_engine_scan(e, p, len, what, 0, &res, &err) == -1) {
 		t_error(t, "%s: got error (%s), want virus", what, err.msg);
 		return 0;
 	}
@@ -803,7 +803,7 @@ load_worker(void *arg)
 			const char	*b = i == 0 ? l->l_eicar : clean;
 
 			if (av_engine_scan(e, (const unsigned char *)b,
-			    strlen(b), "load", &res, &err) == -1)
+			    strlen(b), "load", 0, &res, &err) == -1)
 				load_bad(l, "scan failed: %s%s", err.msg, "");
 			else if (res.status != (i == 0 ? AV_VIRUS : AV_CLEAN))
 				load_bad(l, "wrong result %s %s",
@@ -952,7 +952,7 @@ cap_worker(void *arg)
 		struct av_result	res;
 		struct err		err = ERR_INIT;
 
-		if (av_engine_scan(c->c_engine, c->c_buf, c->c_len, "cap",
+		if (av_engine_scan(c->c_engine, c->c_buf, c->c_len, "cap", 0,
 		    &res, &err) == -1 || res.status != AV_VIRUS)
 			__atomic_add_fetch(&c->c_bad, 1, __ATOMIC_RELAXED);
 	}
@@ -1034,7 +1034,7 @@ timings(struct t *t)
 			struct err		 err = ERR_INIT;
 
 			t0 = now_ms();
-			if (av_engine_scan(e, b, n, "timing", &res, &err) ==
+			if (av_engine_scan(e, b, n, "timing", 0, &res, &err) ==
 			    -1 || res.status != AV_CLEAN)
 				bad++;
 			sum[k] += now_ms() - t0;	/* k 2: cached zip */
@@ -1083,7 +1083,7 @@ embedded_executables(struct t *t)
 		struct av_result	res;
 		struct err		err = ERR_INIT;
 
-		if (!t_check(t, av_engine_scan(e, buf, len, "true.zip", &res,
+		if (!t_check(t, av_engine_scan(e, buf, len, "true.zip", 0, &res,
 		    &err) == 0, "scan: %s", err.msg))
 			break;
 		t_check(t, res.status == AV_CLEAN && res.nembedded == 1 &&
