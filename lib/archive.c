@@ -113,6 +113,7 @@ struct zip_rec {
 struct zip_views {
 	struct zip_rec	*rec;
 	size_t		 n, cap, max;
+	size_t		 nsorted;	/* rec[0..nsorted) sorted by lho */
 	char		 desc[ZIP_MAX_EOCD + 1][64];
 	size_t		 ndesc;
 };
@@ -635,17 +636,25 @@ zip_rec_add(struct zip_views *zv, size_t lho, const unsigned char *name,
 	r->view = view;
 }
 
-/* Compressed size the central directories give for the member at lho,
- * or UINT64_MAX. */
+/* Compressed size the primary central directory gives for the member at
+ * lho (its records are the first zv->nsorted, sorted by offset), or
+ * UINT64_MAX. */
 static uint64_t
 zip_cd_csize(const struct zip_views *zv, size_t lho)
 {
-	size_t	i;
+	size_t	lo = 0, hi = zv->nsorted;
 
-	for (i = 0; i < zv->n; i++)
-		if (zv->rec[i].view != 0 && zv->rec[i].lho == lho &&
-		    zv->rec[i].csize != 0xffffffffU)
-			return zv->rec[i].csize;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (zv->rec[mid].lho < lho)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < zv->nsorted && zv->rec[lo].lho == lho &&
+	    zv->rec[lo].csize != 0xffffffffU)
+		return zv->rec[lo].csize;
 	return UINT64_MAX;
 }
 
@@ -712,6 +721,7 @@ zip_local_view(const struct walk *w, struct zip_views *zv)
 		}
 		if (csize == 0xffffffffU || csize == UINT64_MAX)
 			break;			/* ZIP64 or unknown size */
+		zv->rec[zv->n - 1].csize = csize;
 		next = (uint64_t)p + 30 + nlen + xlen + csize;
 		if ((flags & 8) != 0)
 			next += next + 4 <= len && memcmp(b + next,
@@ -760,24 +770,6 @@ zip_extent_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* True if pos lies inside the data of a member (ext sorted by start,
- * end turned into the running maximum). */
-static bool
-zip_in_member(const struct zip_extent *ext, size_t n, size_t pos)
-{
-	size_t	lo = 0, hi = n;
-
-	while (lo < hi) {		/* first extent starting at or after */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ext[mid].start < pos)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && ext[lo - 1].end > pos;
-}
-
 /*
  * Builds the views: the local headers (view 0), the central directory
  * libarchive's seeking reader takes (the last end record in its window,
@@ -795,7 +787,7 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 	const unsigned char	*b = w->buf;
 	size_t			 len = w->len, eocd[ZIP_MAX_EOCD];
 	size_t			 base[ZIP_MAX_EOCD], ne = 0, nvalid = 0, p, bs;
-	size_t			 seek, i, nx = 0, cap, half;
+	size_t			 seek, i, nx = 0, cap, half, g, gap;
 	struct zip_extent	*ext = NULL;
 	int			 primary = 0, nv;
 	char			 detail[128];
@@ -816,6 +808,8 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 		    "directory of the end record at %zu", seek);
 		zip_cd_view(w, zv, seek, bs, nv);
 		primary = nv++;
+		qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
+		zv->nsorted = zv->n;
 	}
 	zip_local_view(w, zv);
 
@@ -823,9 +817,7 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 	ext = xreallocarray(NULL, zv->n + 1, sizeof *ext);
 	for (i = 0; i < zv->n; i++) {
 		const struct zip_rec *r = &zv->rec[i];
-		size_t end = zip_member_end(b, len, r->lho, r->view == 0 ?
-		    zip_cd_csize(zv, r->lho) != UINT64_MAX ?
-		    zip_cd_csize(zv, r->lho) : r->csize : r->csize);
+		size_t end = zip_member_end(b, len, r->lho, r->csize);
 
 		if (end > r->lho) {
 			ext[nx].start = r->lho;
@@ -833,44 +825,52 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 		}
 	}
 	qsort(ext, nx, sizeof *ext, zip_extent_cmp);
-	for (i = 1; i < nx; i++)
-		if (ext[i].end < ext[i - 1].end)
-			ext[i].end = ext[i - 1].end;
 
-	/* the other end records: the first `half' kept, a ring of the last */
+	/*
+	 * The other end records: the first `half' kept, a ring of the last.
+	 * Only the bytes outside the members' data are searched (an end
+	 * record inside belongs to a nested zip): on a well-formed zip
+	 * that is its headers and directory.
+	 */
 	cap = ZIP_MAX_EOCD - (size_t)(nv - 1);
 	half = cap / 2;
-	for (p = 0; p + 22 <= len; p++) {
-		const unsigned char *q = memmem(b + p, len - p, "PK\005\006",
-		    4);
+	for (g = 0, gap = 0; g <= nx; g++) {
+		size_t gend = g < nx ? ext[g].start : len;
 
-		if (q == NULL)
-			break;
-		p = (size_t)(q - b);
-		if (p == seek || !zip_eocd_valid(b, len, p, &bs) ||
-		    zip_in_member(ext, nx, p) ||
-		    (p >= 20 && memcmp(b + p - 20, "PK\006\007", 4) == 0))
-			continue;
-		if (nvalid < half)
-			i = nvalid;
-		else if (ne < cap)
-			i = ne;
-		else {				/* shift the ring */
-			memmove(&eocd[half], &eocd[half + 1],
-			    (cap - half - 1) * sizeof eocd[0]);
-			memmove(&base[half], &base[half + 1],
-			    (cap - half - 1) * sizeof base[0]);
-			i = cap - 1;
+		for (p = gap; gend > p && gend - p >= 4 && len - p >= 22; p++) {
+			const unsigned char *q = memchr(b + p, 'P', gend - p);
+
+			if (q == NULL)
+				break;
+			p = (size_t)(q - b);
+			if (len - p < 22 || memcmp(b + p, "PK\005\006", 4) != 0 ||
+			    p == seek || !zip_eocd_valid(b, len, p, &bs) ||
+			    (p >= 20 &&
+			    memcmp(b + p - 20, "PK\006\007", 4) == 0))
+				continue;
+			if (nvalid < half)
+				i = nvalid;
+			else if (ne < cap)
+				i = ne;
+			else {			/* shift the ring */
+				memmove(&eocd[half], &eocd[half + 1],
+				    (cap - half - 1) * sizeof eocd[0]);
+				memmove(&base[half], &base[half + 1],
+				    (cap - half - 1) * sizeof base[0]);
+				i = cap - 1;
+			}
+			eocd[i] = p;
+			base[i] = bs;
+			if (ne < cap)
+				ne++;
+			nvalid++;
 		}
-		eocd[i] = p;
-		base[i] = bs;
-		if (ne < cap)
-			ne++;
-		nvalid++;
+		if (g < nx && ext[g].end > gap)
+			gap = ext[g].end;
 	}
 	free(ext);
 	if (nvalid > cap) {
-		snprintf(detail, sizeof detail, "%zu more end of central "
+		snprintf(detail, sizeof detail, "%zu other end of central "
 		    "directory records; the first %zu and the last %zu were "
 		    "read", nvalid, half, cap - half);
 		arc_event(w, ARC_EV_ANOMALY, NULL, detail);
@@ -952,7 +952,7 @@ zip_views_read(struct walk *w, struct zip_views *zv, struct err *err)
 
 	while (i < zv->n && !w->stop) {
 		const struct zip_rec	*cd = NULL;
-		bool			 primary = false, local = false;
+		bool			 primary = false;
 		size_t			 o;
 
 		if (arc_timed_out(w)) {
@@ -965,7 +965,6 @@ zip_views_read(struct walk *w, struct zip_views *zv, struct err *err)
 			const struct zip_rec *r = &zv->rec[j];
 
 			primary = primary || r->primary;
-			local = local || r->view == 0;
 			if (r->view == 0)
 				continue;
 			if (cd == NULL)
@@ -1003,9 +1002,6 @@ zip_views_read(struct walk *w, struct zip_views *zv, struct err *err)
 				o += (size_t)snprintf(why + o, sizeof why - o,
 				    "%s %s", k == i ? "" : " and",
 				    zv->desc[zv->rec[k].view]);
-			if (!local && o < sizeof why)
-				snprintf(why + o, sizeof why - o,
-				    " (no local header is there)");
 			if (zip_read_at(w, zv->rec[i].lho, why, err) == -1)
 				return -1;
 		}

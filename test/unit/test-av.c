@@ -1099,7 +1099,106 @@ embedded_executables(struct t *t)
 	policy_unref(&pol);
 }
 
+/* One scan with flags; checks status, name (NULL = any) and how many
+ * embedded executables libclamav reported. */
+static void
+check_flags(struct t *t, struct av_engine *e, const char *what,
+    const unsigned char *buf, size_t len, unsigned flags,
+    enum av_status want, const char *want_name, unsigned want_embedded)
+{
+	struct av_result	res;
+	struct err		err = ERR_INIT;
+
+	if (av_engine_scan(e, buf, len, what, flags, &res, &err) == -1) {
+		t_error(t, "%s: got error (%s), want %s", what, err.msg,
+		    status_str(want));
+		return;
+	}
+	t_check(t, res.status == want && (want_name == NULL ||
+	    strcmp(res.name, want_name) == 0) &&
+	    res.nembedded == want_embedded,
+	    "%s: got %s \"%s\" (%u embedded), want %s \"%s\" (%u embedded)",
+	    what, status_str(res.status), res.name, res.nembedded,
+	    status_str(want), want_name != NULL ? want_name : "*",
+	    want_embedded);
+}
+
+/*
+ * AV_SCAN_CONTAINER: libclamav does not unpack the archive (a deflated
+ * EICAR inside is not seen, nor an executable reported), but the
+ * archive's own bytes still meet the body signatures (a stored EICAR)
+ * and a hash signature of the whole zip; documents (PDF) stay parsed.
+ */
+static void
+container_flag(struct t *t)
+{
+	struct policy		*pol = test_policy(t, NULL);
+	const char		*db = make_db(t, "db"), *tmp = t_tmpdir(t);
+	struct av_engine	*e = NULL, *e2 = NULL;
+	unsigned char		*dz = NULL, *sz = NULL, *tz = NULL, *pdf = NULL;
+	size_t			 dlen, slen, tlen, plen;
+	char			 path[600];
+	FILE			*fp;
+
+	snprintf(path, sizeof path, "%s/eicar.txt", tmp);
+	if ((fp = fopen(path, "w")) == NULL) {
+		t_error(t, "cannot write %s", path);
+		goto out;
+	}
+	fputs(t_eicar(), fp);
+	for (int i = 0; i < 200; i++)	/* so that deflate hides it */
+		fputs("padding line of harmless text\n", fp);
+	fclose(fp);
+	if (t_sh("cd '%s' && zip -q d.zip eicar.txt && zip -q -0 s.zip "
+	    "eicar.txt && cp /bin/true prog && zip -q t.zip prog && "
+	    "mkdir -p db2 && cp db/* db2/ && md5sum < d.zip | "
+	    "{ read h _; printf '%%s:%%s:Whole.Zip.HDB\\n' \"$h\" "
+	    "$(wc -c < d.zip); } > db2/whole.hdb", tmp) != 0) {
+		t_error(t, "building the zips failed");
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/d.zip", tmp);
+	dz = read_made(t, path, &dlen);
+	snprintf(path, sizeof path, "%s/s.zip", tmp);
+	sz = read_made(t, path, &slen);
+	snprintf(path, sizeof path, "%s/t.zip", tmp);
+	tz = read_made(t, path, &tlen);
+	snprintf(path, sizeof path, "%s/db2", tmp);
+	e = load_engine(t, pol, db);
+	e2 = load_engine(t, pol, path);
+	if (dz == NULL || sz == NULL || tz == NULL || e == NULL || e2 == NULL)
+		goto out;
+	check_flags(t, e, "deflated eicar zip, unpacked", dz, dlen, 0,
+	    AV_VIRUS, NAME_EICAR, 0);
+	check_flags(t, e, "deflated eicar zip, container only", dz, dlen,
+	    AV_SCAN_CONTAINER, AV_CLEAN, "", 0);
+	check_flags(t, e, "stored eicar zip, container only", sz, slen,
+	    AV_SCAN_CONTAINER, AV_VIRUS, NAME_EICAR, 0);
+	check_flags(t, e2, "hash of the whole zip, container only", dz, dlen,
+	    AV_SCAN_CONTAINER, AV_VIRUS, "Whole.Zip.HDB.UNOFFICIAL", 0);
+	check_flags(t, e, "zip of an ELF, unpacked", tz, tlen, 0, AV_CLEAN,
+	    "", 1);
+	check_flags(t, e, "zip of an ELF, container only", tz, tlen,
+	    AV_SCAN_CONTAINER, AV_CLEAN, "", 0);
+	pdf = t_read_file(TESTFILES "/clam.pdf", &plen);
+	if (pdf != NULL)
+		check_flags(t, e, "clam.pdf, container flag", pdf, plen,
+		    AV_SCAN_CONTAINER, AV_VIRUS, NAME_CLAMEXE, 1);
+	else
+		t_log(t, "no %s/clam.pdf (clamav-testfiles): PDF not checked",
+		    TESTFILES);
+out:
+	free(dz);
+	free(sz);
+	free(tz);
+	free(pdf);
+	av_engine_unref(&e);
+	av_engine_unref(&e2);
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(container_flag),
 	T_CASE(embedded_executables),
 	T_CASE(init_twice),
 	T_CASE(load_stats),
