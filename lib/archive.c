@@ -808,7 +808,8 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 		    "directory of the end record at %zu", seek);
 		zip_cd_view(w, zv, seek, bs, nv);
 		primary = nv++;
-		qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
+		if (zv->n > 1)
+			qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
 		zv->nsorted = zv->n;
 	}
 	zip_local_view(w, zv);
@@ -824,7 +825,8 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 			ext[nx++].end = end;
 		}
 	}
-	qsort(ext, nx, sizeof *ext, zip_extent_cmp);
+	if (nx > 1)
+		qsort(ext, nx, sizeof *ext, zip_extent_cmp);
 
 	/*
 	 * The other end records: the first `half' kept, a ring of the last.
@@ -884,7 +886,8 @@ zip_views_build(struct walk *w, struct zip_views *zv)
 	w->zip_stream = primary == 0;
 	for (i = 0; i < zv->n; i++)
 		zv->rec[i].primary = zv->rec[i].view == primary;
-	qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
+	if (zv->n > 1)
+		qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
 	return true;
 }
 
