@@ -109,7 +109,7 @@ run_bare(struct ctx *c)
 		if (c->leaves[i].len == 0)
 			continue;
 		if (av_engine_scan(c->deps->av_ctx, c->leaves[i].data,
-		    c->leaves[i].len, c->leaves[i].path, &res, &err) == -1) {
+		    c->leaves[i].len, c->leaves[i].path, 0, &res, &err) == -1) {
 			fprintf(stderr, "libbench: av: %s\n", err.msg);
 			exit(1);
 		}
@@ -146,7 +146,7 @@ run_raw(struct ctx *c)
 	struct av_result	res;
 	struct err		err = ERR_INIT;
 
-	if (av_engine_scan(c->deps->av_ctx, c->msg, c->len, "raw", &res,
+	if (av_engine_scan(c->deps->av_ctx, c->msg, c->len, "raw", 0, &res,
 	    &err) == -1) {
 		fprintf(stderr, "libbench: av: %s\n", err.msg);
 		exit(1);

@@ -31,6 +31,10 @@
 #define ARC_RATIO_FLOOR	(1024 * 1024)	/* ratio applies above this many bytes */
 #define ZIP_MAX_MISMATCH 64		/* name mismatches remembered/reported */
 #define ARC_NAME_MAX	200		/* names quoted in event details */
+#define ZIP_MAX_EOCD	4		/* end records whose directory is read */
+#define ZIP_SEEK_TAIL	(16 * 1024)	/* where libarchive's seeking reader
+					 * looks for the end record */
+#define ZIP_MAX_RECS	65536		/* records per view without a limit */
 
 typedef int (*arc_enable_fn)(struct archive *);
 
@@ -85,6 +89,33 @@ struct walk {
 	size_t			 names_n;
 	struct zip_mismatch	 mism[ZIP_MAX_MISMATCH];
 	size_t			 nmism;
+	unsigned		 nentries;	/* headers read, all views */
+	int			 passed;	/* members passed to ops->entry */
+	bool			 zip_stream;	/* read local headers, not the
+						 * central directory */
+};
+
+/*
+ * ZIP readers disagree on which members an archive holds: one takes the
+ * central directory named by the last end record, another the first,
+ * another walks the local headers. A member is known here by the offset
+ * of its local header; a view is the set of members one reader sees.
+ */
+struct zip_rec {
+	size_t			 lho;		/* local header offset in buf */
+	const unsigned char	*name;		/* raw, in buf */
+	size_t			 nlen;
+	uint64_t		 csize;		/* compressed size (directory) */
+	int			 view;		/* index into zip_views.desc */
+	bool			 primary;	/* in the view libarchive walks */
+};
+
+struct zip_views {
+	struct zip_rec	*rec;
+	size_t		 n, cap, max;
+	size_t		 nsorted;	/* rec[0..nsorted) sorted by lho */
+	char		 desc[ZIP_MAX_EOCD + 1][64];
+	size_t		 ndesc;
 };
 
 static void
@@ -496,9 +527,11 @@ arc_read_member(struct walk *w, struct arc_entry *e)
 }
 
 /* Enables the formats (or, for a compressed stream, the filters) the
- * policy allows. Returns how many were enabled. */
+ * policy allows; zip_fn replaces libarchive's two ZIP readers when set.
+ * Returns how many were enabled. */
 static unsigned
-arc_enable(struct archive *a, const char *formats, bool compressed)
+arc_enable(struct archive *a, const char *formats, bool compressed,
+    arc_enable_fn zip_fn)
 {
 	unsigned	n = 0;
 	size_t		i, j;
@@ -520,6 +553,11 @@ arc_enable(struct archive *a, const char *formats, bool compressed)
 			want = false;
 		if (!want)
 			continue;
+		if (zip_fn != NULL && strcmp(f->word, "zip") == 0) {
+			if (zip_fn(a) == ARCHIVE_OK)
+				n++;
+			continue;
+		}
 		for (j = 0; j < 2 && f->enable[j] != NULL; j++)
 			if (f->enable[j](a) == ARCHIVE_OK)
 				n++;
@@ -530,6 +568,460 @@ arc_enable(struct archive *a, const char *formats, bool compressed)
 		n = 0;
 	return n;
 }
+
+/* ---- ZIP views ---------------------------------------------------- */
+
+/*
+ * An end of central directory record at pos that libarchive's seeking
+ * reader would accept (one volume, the directory before the record),
+ * whose directory, if not empty, starts with a central header (so that
+ * the signature met by chance in compressed data does not count). *base_r
+ * is what to add to the offsets it stores (data prepended to the zip).
+ */
+static bool
+zip_eocd_valid(const unsigned char *b, size_t len, size_t pos, size_t *base_r)
+{
+	uint32_t	cdsize, cdoff;
+
+	if (pos > len || len - pos < 22 || memcmp(b + pos, "PK\005\006",
+	    4) != 0)
+		return false;
+	if (le16(b + pos + 4) != 0 || le16(b + pos + 6) != 0 ||
+	    le16(b + pos + 8) != le16(b + pos + 10))
+		return false;
+	cdsize = le32(b + pos + 12);
+	cdoff = le32(b + pos + 16);
+	if ((uint64_t)cdsize + cdoff > pos)
+		return false;
+	if (le16(b + pos + 10) != 0 && (cdsize < 46 ||
+	    memcmp(b + pos - cdsize, "PK\001\002", 4) != 0))
+		return false;
+	*base_r = pos - cdsize - cdoff;
+	return true;
+}
+
+/* The end record libarchive's seeking reader takes: the last signature
+ * in the final ZIP_SEEK_TAIL bytes, if it passes; SIZE_MAX if none (then
+ * libarchive streams the local headers instead). */
+static size_t
+zip_seek_eocd(const unsigned char *b, size_t len)
+{
+	size_t	start, i, base;
+
+	if (len < 22)
+		return SIZE_MAX;
+	start = len > ZIP_SEEK_TAIL ? len - ZIP_SEEK_TAIL : 0;
+	for (i = len - 22; i > start; i--)
+		if (memcmp(b + i, "PK\005\006", 4) == 0)
+			return zip_eocd_valid(b, len, i, &base) ? i : SIZE_MAX;
+	return SIZE_MAX;
+}
+
+static void
+zip_rec_add(struct zip_views *zv, size_t lho, const unsigned char *name,
+    size_t nlen, uint64_t csize, int view)
+{
+	struct zip_rec	*r;
+
+	if (zv->n == zv->cap) {
+		zv->cap = zv->cap == 0 ? 16 : zv->cap * 2;
+		zv->rec = xreallocarray(zv->rec, zv->cap, sizeof *zv->rec);
+	}
+	r = &zv->rec[zv->n++];
+	memset(r, 0, sizeof *r);
+	r->lho = lho;
+	r->name = name;
+	r->nlen = nlen;
+	r->csize = csize;
+	r->view = view;
+}
+
+/* Compressed size the primary central directory gives for the member at
+ * lho (its records are the first zv->nsorted, sorted by offset), or
+ * UINT64_MAX. */
+static uint64_t
+zip_cd_csize(const struct zip_views *zv, size_t lho)
+{
+	size_t	lo = 0, hi = zv->nsorted;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (zv->rec[mid].lho < lho)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < zv->nsorted && zv->rec[lo].lho == lho &&
+	    zv->rec[lo].csize != 0xffffffffU)
+		return zv->rec[lo].csize;
+	return UINT64_MAX;
+}
+
+/* The members of the central directory of the end record at eocd. */
+static void
+zip_cd_view(const struct walk *w, struct zip_views *zv, size_t eocd,
+    size_t base, int view)
+{
+	const unsigned char	*b = w->buf;
+	size_t			 p, n = le16(b + eocd + 10), i, nlen;
+	uint32_t		 rel;
+
+	p = eocd - le32(b + eocd + 12);
+	for (i = 0; i < n && i < zv->max; i++) {
+		if (p > eocd || eocd - p < 46 ||
+		    memcmp(b + p, "PK\001\002", 4) != 0)
+			break;
+		nlen = le16(b + p + 28);
+		if (eocd - p - 46 < nlen)
+			break;
+		rel = le32(b + p + 42);
+		if (rel == 0xffffffffU)
+			break;			/* ZIP64: not viewed */
+		if ((uint64_t)base + rel < w->len)
+			zip_rec_add(zv, base + rel, b + p + 46, nlen,
+			    le32(b + p + 20), view);
+		p += 46 + nlen + le16(b + p + 30) + le16(b + p + 32);
+	}
+}
+
+/*
+ * The members a streaming reader meets: local headers one after the
+ * other from the start. A member whose size is written after its data
+ * takes the size from a central directory; without one the walk stops
+ * there (libarchive's streaming reader is then the primary view).
+ */
+static void
+zip_local_view(const struct walk *w, struct zip_views *zv)
+{
+	const unsigned char	*b = w->buf;
+	size_t			 len = w->len, p = 0, i;
+
+	if (has_at(b, len, 0, "PK\007\010", 4))
+		p = 4;				/* spanning marker */
+	for (i = 0; i < zv->max; i++) {
+		uint64_t	csize, next;
+		unsigned	flags, nlen, xlen;
+
+		if (p > len || len - p < 30 || memcmp(b + p, "PK\003\004",
+		    4) != 0)
+			break;
+		flags = le16(b + p + 6);
+		csize = le32(b + p + 18);
+		nlen = le16(b + p + 26);
+		xlen = le16(b + p + 28);
+		if (len - p - 30 < nlen)
+			break;
+		zip_rec_add(zv, p, b + p + 30, nlen, csize, 0);
+		if ((flags & 8) != 0) {		/* sizes after the data */
+			uint64_t cd = zip_cd_csize(zv, p);
+
+			if (cd != UINT64_MAX || csize == 0)
+				csize = cd;
+		}
+		if (csize == 0xffffffffU || csize == UINT64_MAX)
+			break;			/* ZIP64 or unknown size */
+		zv->rec[zv->n - 1].csize = csize;
+		next = (uint64_t)p + 30 + nlen + xlen + csize;
+		if ((flags & 8) != 0)
+			next += next + 4 <= len && memcmp(b + next,
+			    "PK\007\010", 4) == 0 ? 16 : 12;
+		if (next > len)
+			break;
+		p = (size_t)next;
+	}
+}
+
+static int
+zip_rec_cmp(const void *a, const void *b)
+{
+	const struct zip_rec	*x = a, *y = b;
+
+	if (x->lho != y->lho)
+		return x->lho < y->lho ? -1 : 1;
+	return x->view - y->view;
+}
+
+/* End of the data of the member whose local header is at lho, given its
+ * compressed size; 0 if there is no local header there. */
+static size_t
+zip_member_end(const unsigned char *b, size_t len, size_t lho,
+    uint64_t csize)
+{
+	uint64_t	end;
+
+	if (lho > len || len - lho < 30 || memcmp(b + lho, "PK\003\004",
+	    4) != 0 || csize == 0xffffffffU)
+		return 0;
+	end = (uint64_t)lho + 30 + le16(b + lho + 26) + le16(b + lho + 28) +
+	    csize;
+	return end > len ? len : (size_t)end;
+}
+
+struct zip_extent {
+	size_t	start, end;
+};
+
+static int
+zip_extent_cmp(const void *a, const void *b)
+{
+	const struct zip_extent	*x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * Builds the views: the local headers (view 0), the central directory
+ * libarchive's seeking reader takes (the last end record in its window,
+ * if valid, as libarchive's own bidding does), and those of the other
+ * valid end records, at most ZIP_MAX_EOCD directories in all (the first
+ * and the last ones). An end record inside a member's data belongs to
+ * that member (a stored zip in the zip) and is left to the nested walk.
+ * Decides which reader the main walk uses, marks that view's members
+ * primary and sorts the records by local header offset. Returns false
+ * for ZIP64 or a buffer too short to have views.
+ */
+static bool
+zip_views_build(struct walk *w, struct zip_views *zv)
+{
+	const unsigned char	*b = w->buf;
+	size_t			 len = w->len, eocd[ZIP_MAX_EOCD];
+	size_t			 base[ZIP_MAX_EOCD], ne = 0, nvalid = 0, p, bs;
+	size_t			 seek, i, nx = 0, cap, half, g, gap;
+	struct zip_extent	*ext = NULL;
+	int			 primary = 0, nv;
+	char			 detail[128];
+
+	memset(zv, 0, sizeof *zv);
+	zv->max = w->lim->entries != 0 ? (size_t)w->lim->entries + 1 :
+	    ZIP_MAX_RECS;
+	if (len < 22)
+		return false;
+	seek = zip_seek_eocd(b, len);
+	snprintf(zv->desc[0], sizeof zv->desc[0], "the local headers");
+	nv = 1;
+	if (seek != SIZE_MAX) {
+		if (seek >= 20 && memcmp(b + seek - 20, "PK\006\007", 4) == 0)
+			return false;		/* ZIP64: not viewed */
+		(void)zip_eocd_valid(b, len, seek, &bs);
+		snprintf(zv->desc[nv], sizeof zv->desc[nv], "the central "
+		    "directory of the end record at %zu", seek);
+		zip_cd_view(w, zv, seek, bs, nv);
+		primary = nv++;
+		if (zv->n > 1)
+			qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
+		zv->nsorted = zv->n;
+	}
+	zip_local_view(w, zv);
+
+	/* where the members' data lie, to tell nested end records */
+	ext = xreallocarray(NULL, zv->n + 1, sizeof *ext);
+	for (i = 0; i < zv->n; i++) {
+		const struct zip_rec *r = &zv->rec[i];
+		size_t end = zip_member_end(b, len, r->lho, r->csize);
+
+		if (end > r->lho) {
+			ext[nx].start = r->lho;
+			ext[nx++].end = end;
+		}
+	}
+	if (nx > 1)
+		qsort(ext, nx, sizeof *ext, zip_extent_cmp);
+
+	/*
+	 * The other end records: the first `half' kept, a ring of the last.
+	 * Only the bytes outside the members' data are searched (an end
+	 * record inside belongs to a nested zip): on a well-formed zip
+	 * that is its headers and directory.
+	 */
+	cap = ZIP_MAX_EOCD - (size_t)(nv - 1);
+	half = cap / 2;
+	for (g = 0, gap = 0; g <= nx; g++) {
+		size_t gend = g < nx ? ext[g].start : len;
+
+		for (p = gap; gend > p && gend - p >= 4 && len - p >= 22; p++) {
+			const unsigned char *q = memchr(b + p, 'P', gend - p);
+
+			if (q == NULL)
+				break;
+			p = (size_t)(q - b);
+			if (len - p < 22 || memcmp(b + p, "PK\005\006", 4) != 0 ||
+			    p == seek || !zip_eocd_valid(b, len, p, &bs) ||
+			    (p >= 20 &&
+			    memcmp(b + p - 20, "PK\006\007", 4) == 0))
+				continue;
+			if (nvalid < half)
+				i = nvalid;
+			else if (ne < cap)
+				i = ne;
+			else {			/* shift the ring */
+				memmove(&eocd[half], &eocd[half + 1],
+				    (cap - half - 1) * sizeof eocd[0]);
+				memmove(&base[half], &base[half + 1],
+				    (cap - half - 1) * sizeof base[0]);
+				i = cap - 1;
+			}
+			eocd[i] = p;
+			base[i] = bs;
+			if (ne < cap)
+				ne++;
+			nvalid++;
+		}
+		if (g < nx && ext[g].end > gap)
+			gap = ext[g].end;
+	}
+	free(ext);
+	if (nvalid > cap) {
+		snprintf(detail, sizeof detail, "%zu other end of central "
+		    "directory records; the first %zu and the last %zu were "
+		    "read", nvalid, half, cap - half);
+		arc_event(w, ARC_EV_ANOMALY, NULL, detail);
+	}
+	for (i = 0; i < ne; i++, nv++) {
+		snprintf(zv->desc[nv], sizeof zv->desc[nv], "the central "
+		    "directory of the end record at %zu", eocd[i]);
+		zip_cd_view(w, zv, eocd[i], base[i], nv);
+	}
+	zv->ndesc = (size_t)nv;
+	w->zip_stream = primary == 0;
+	for (i = 0; i < zv->n; i++)
+		zv->rec[i].primary = zv->rec[i].view == primary;
+	if (zv->n > 1)
+		qsort(zv->rec, zv->n, sizeof *zv->rec, zip_rec_cmp);
+	return true;
+}
+
+static void
+zip_add_mismatch(struct walk *w, const unsigned char *a, size_t alen,
+    const unsigned char *b, size_t blen)
+{
+	struct zip_mismatch	*m;
+
+	if (w->nmism >= ZIP_MAX_MISMATCH)
+		return;
+	m = &w->mism[w->nmism++];
+	m->local = xstrndup((const char *)a, alen);
+	m->central = xstrndup((const char *)b, blen);
+}
+
+static int	walk_member(struct walk *w, struct archive_entry *ae,
+		    const char *why, struct err *err);
+
+/*
+ * Reads the one member whose local header is at lho with libarchive's
+ * streaming reader (the header and data as any reader finds them there).
+ * Returns -1 when the entry callback stopped the walk.
+ */
+static int
+zip_read_at(struct walk *w, size_t lho, const char *why, struct err *err)
+{
+	struct archive		*main_a = w->a, *a;
+	struct archive_entry	*ae;
+	int			 r, ret = 0;
+
+	if ((a = archive_read_new()) == NULL)
+		xpanic("archive_read_new: out of memory");
+	w->a = a;
+	if (archive_read_support_format_zip_streamable(a) != ARCHIVE_OK ||
+	    archive_read_open_memory(a, w->buf + lho, w->len - lho) !=
+	    ARCHIVE_OK) {
+		arc_error_event(w, NULL);
+		w->stop = true;
+	} else if ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
+	    r == ARCHIVE_WARN)
+		ret = walk_member(w, ae, why, err);
+	else {
+		arc_error_event(w, NULL);
+		w->stop = true;
+	}
+	archive_read_free(a);
+	w->a = main_a;
+	return ret;
+}
+
+/*
+ * After the main walk: each member some other view holds and the main
+ * walk did not (a second zip after the first, a central directory hidden
+ * in the comment, a local header no directory lists) is read once, from
+ * its local header; members at the same offset whose names differ
+ * between directories are an anomaly. Members the views share are not
+ * read again. Returns -1 when the entry callback stopped the walk.
+ */
+static int
+zip_views_read(struct walk *w, struct zip_views *zv, struct err *err)
+{
+	size_t	i = 0, j, k;
+	char	why[ZIP_MAX_EOCD * 64 + 64];
+
+	while (i < zv->n && !w->stop) {
+		const struct zip_rec	*cd = NULL;
+		bool			 primary = false;
+		size_t			 o;
+
+		if (arc_timed_out(w)) {
+			arc_event(w, ARC_EV_TIMEOUT, NULL,
+			    "deadline passed while listing");
+			w->stop = true;
+			return 0;
+		}
+		for (j = i; j < zv->n && zv->rec[j].lho == zv->rec[i].lho; j++) {
+			const struct zip_rec *r = &zv->rec[j];
+
+			primary = primary || r->primary;
+			if (r->view == 0)
+				continue;
+			if (cd == NULL)
+				cd = r;
+			else if (r->nlen != cd->nlen ||
+			    memcmp(r->name, cd->name, r->nlen) != 0) {
+				char *a = quote_name(cd->name, cd->nlen);
+				char *c = quote_name(r->name, r->nlen);
+				char *d = xasprintf("central directories "
+				    "name one member \"%s\" and \"%s\"", a, c);
+
+				arc_event(w, ARC_EV_ANOMALY, c, d);
+				zip_add_mismatch(w, cd->name, cd->nlen,
+				    r->name, r->nlen);
+				free(a);
+				free(c);
+				free(d);
+			}
+		}
+		if (!primary) {
+			const unsigned char *lh = w->buf + zv->rec[i].lho;
+
+			/* the name the directory gives, if the header's
+			 * differs, is checked too (alt_name) */
+			if (cd != NULL && w->len - zv->rec[i].lho >= 30 &&
+			    memcmp(lh, "PK\003\004", 4) == 0 &&
+			    w->len - zv->rec[i].lho - 30 >= le16(lh + 26) &&
+			    (cd->nlen != le16(lh + 26) ||
+			    memcmp(cd->name, lh + 30, cd->nlen) != 0))
+				zip_add_mismatch(w, lh + 30, le16(lh + 26),
+				    cd->name, cd->nlen);
+			o = (size_t)snprintf(why, sizeof why,
+			    "member only in");
+			for (k = i; k < j && o < sizeof why; k++)
+				o += (size_t)snprintf(why + o, sizeof why - o,
+				    "%s %s", k == i ? "" : " and",
+				    zv->desc[zv->rec[k].view]);
+			if (zip_read_at(w, zv->rec[i].lho, why, err) == -1)
+				return -1;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static void
+zip_views_free(struct zip_views *zv)
+{
+	free(zv->rec);
+	zv->rec = NULL;
+	zv->n = zv->cap = 0;
+}
+
+/* ---- the walk ------------------------------------------------------- */
 
 static void
 walk_release(struct walk *w)
@@ -555,22 +1047,77 @@ walk_release(struct walk *w)
 	w->nmism = 0;
 }
 
+/*
+ * One header libarchive has just read: limits, names, data, and the
+ * entry callback. why (or NULL) is the anomaly to report first (a member
+ * only another view holds). Returns -1 when the callback stopped the
+ * walk; sets w->stop when a finding ends it.
+ */
+static int
+walk_member(struct walk *w, struct archive_entry *ae, const char *why,
+    struct err *err)
+{
+	const struct arc_limits	*lim = w->lim;
+	struct arc_entry	 e;
+	const char		*name;
+	unsigned char		*data = NULL;
+	bool			 keep = false;
+	char			 detail[96];
+	int			 r;
+
+	if (lim->entries != 0 && ++w->nentries > lim->entries) {
+		snprintf(detail, sizeof detail, "more than %u entries",
+		    lim->entries);
+		arc_event(w, ARC_EV_ENTRIES, NULL, detail);
+		w->stop = true;
+		return 0;
+	}
+	memset(&e, 0, sizeof e);
+	name = archive_entry_pathname_utf8(ae);
+	if (name == NULL)
+		name = archive_entry_pathname(ae);
+	e.name = name != NULL ? name : "?";
+	e.is_dir = archive_entry_filetype(ae) == AE_IFDIR;
+	e.encrypted = archive_entry_is_encrypted(ae) != 0;
+	if (archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0)
+		e.declared_size = (uint64_t)archive_entry_size(ae);
+	if (w->nmism != 0)
+		e.alt_name = zip_alt_name(w, e.name);
+	if (why != NULL)
+		arc_event(w, ARC_EV_ANOMALY, e.name, why);
+	if (!e.is_dir && names_seen(w, e.name))
+		arc_event(w, ARC_EV_ANOMALY, e.name, "duplicate member name");
+	if (archive_entry_filetype(ae) == AE_IFREG && !e.encrypted)
+		data = arc_read_member(w, &e);
+	e.keep_r = &keep;
+	r = w->ops->entry(w->ctx, &e, err);
+	if (!keep)
+		free(data);
+	if (r == -1)
+		return -1;
+	w->passed++;
+	return 0;
+}
+
 int
 archive_walk(const unsigned char *buf, size_t len,
     const struct arc_limits *lim, const struct arc_ops *ops, void *ctx,
     struct err *err)
 {
 	struct walk		 w;
+	struct zip_views	 zv;
 	struct archive_entry	*ae;
 	const char		*hint = archive_format_hint(buf, len);
 	const struct arc_format	*f = arc_format_find(hint);
-	unsigned		 nentries = 0;
-	int			 passed = 0, r;
+	arc_enable_fn		 zip_fn = NULL;
+	bool			 views = false;
+	int			 r;
 	char			 detail[96];
 
 	if (lim == NULL || ops == NULL || ops->entry == NULL)
 		xpanic("archive_walk: no limits or callbacks");
 	memset(&w, 0, sizeof w);
+	memset(&zv, 0, sizeof zv);
 	w.buf = buf;
 	w.len = len;
 	w.lim = lim;
@@ -597,28 +1144,33 @@ archive_walk(const unsigned char *buf, size_t len,
 		if (w.loc != (locale_t)0)
 			w.prev_loc = uselocale(w.loc);
 	}
+	if (f != NULL && strcmp(f->word, "zip") == 0) {
+		zip_inspect(&w);
+		views = zip_views_build(&w, &zv);
+		if (views)
+			zip_fn = w.zip_stream ?
+			    archive_read_support_format_zip_streamable :
+			    archive_read_support_format_zip_seekable;
+	}
 	w.a = archive_read_new();
 	if (w.a == NULL)
 		xpanic("archive_read_new: out of memory");
-	if (arc_enable(w.a, lim->formats, f != NULL && f->filter) == 0) {
+	if (arc_enable(w.a, lim->formats, f != NULL && f->filter,
+	    zip_fn) == 0) {
 		arc_event(&w, ARC_EV_UNREADABLE, NULL,
 		    "no archive format enabled by the policy");
 		goto out;
 	}
-	if (f != NULL && strcmp(f->word, "zip") == 0)
-		zip_inspect(&w);
 	if (archive_read_open_memory(w.a, buf, len) != ARCHIVE_OK) {
 		arc_error_event(&w, NULL);
+		views = false;		/* unreadable: ClamAV gets it all */
 		goto out;
 	}
 	while (!w.stop) {
-		struct arc_entry	 e;
-		const char		*name;
-		unsigned char		*data;
-
 		if (arc_timed_out(&w)) {
 			arc_event(&w, ARC_EV_TIMEOUT, NULL,
 			    "deadline passed while listing");
+			w.stop = true;
 			break;
 		}
 		r = archive_read_next_header(w.a, &ae);
@@ -628,38 +1180,15 @@ archive_walk(const unsigned char *buf, size_t len,
 			arc_error_event(&w, NULL);
 			break;
 		}
-		if (lim->entries != 0 && ++nentries > lim->entries) {
-			snprintf(detail, sizeof detail,
-			    "more than %u entries", lim->entries);
-			arc_event(&w, ARC_EV_ENTRIES, NULL, detail);
-			break;
-		}
-		memset(&e, 0, sizeof e);
-		name = archive_entry_pathname_utf8(ae);
-		if (name == NULL)
-			name = archive_entry_pathname(ae);
-		e.name = name != NULL ? name : "?";
-		e.is_dir = archive_entry_filetype(ae) == AE_IFDIR;
-		e.encrypted = archive_entry_is_encrypted(ae) != 0;
-		if (archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0)
-			e.declared_size = (uint64_t)archive_entry_size(ae);
-		if (w.nmism != 0)
-			e.alt_name = zip_alt_name(&w, e.name);
-		if (!e.is_dir && names_seen(&w, e.name))
-			arc_event(&w, ARC_EV_ANOMALY, e.name,
-			    "duplicate member name");
-		data = NULL;
-		if (archive_entry_filetype(ae) == AE_IFREG && !e.encrypted)
-			data = arc_read_member(&w, &e);
-		r = ops->entry(ctx, &e, err);
-		free(data);
-		if (r == -1) {
-			passed = -1;
+		if (walk_member(&w, ae, NULL, err) == -1) {
+			w.passed = -1;
 			goto out;
 		}
-		passed++;
 	}
+	if (views && !w.stop && zip_views_read(&w, &zv, err) == -1)
+		w.passed = -1;
 out:
+	zip_views_free(&zv);
 	walk_release(&w);
-	return passed;
+	return w.passed;
 }

@@ -24,11 +24,24 @@
  * Encrypted members are passed with encrypted set and no data.
  * ARC_EV_ANOMALY (duplicate names; for ZIP, a local header that names
  * another file than the central directory, a central record without a
- * local header, no end record, bytes after the end) never stops the walk.
+ * local header, no end record, bytes after the end, views that disagree)
+ * never stops the walk.
+ *
+ * ZIP views: readers disagree on what a zip holds (the central directory
+ * of the last end record, of the first one -- a second zip after the
+ * first, one hidden in the archive comment --, or the local headers
+ * read one after the other). The walk lists every view from the bytes
+ * (at most 4 end records: the first two and the last two), reads the
+ * members with the view libarchive would pick itself, then reads once,
+ * from its local header, each member only another view holds, with an
+ * ARC_EV_ANOMALY event naming the views first. When the views agree
+ * (any well-formed zip) nothing is read twice and the extra cost is one
+ * pass over the directories. ZIP64 archives get the one view.
  *
  * Ownership: buf is borrowed for the call. The entry passed to the
- * callback, its names and data are valid only during the callback; so
- * are the name and detail passed to ops->event.
+ * callback and its names are valid only during the callback, and so is
+ * its data unless the callback takes it (keep_r); so are the name and
+ * detail passed to ops->event.
  * Thread-safety: reentrant; no shared state (nested calls from the entry
  * callback are fine). When the calling thread's LC_CTYPE is not UTF-8,
  * archive_walk() switches that thread alone to C.UTF-8 (uselocale) for
@@ -66,6 +79,10 @@ struct arc_entry {
 	bool			 truncated;	/* stopped at a limit (event sent) */
 	bool			 is_dir;
 	uint64_t		 declared_size;	/* 0 if unknown */
+	bool			*keep_r;	/* set *keep_r = true to keep
+						 * data past the callback: the
+						 * callback then owns it and
+						 * frees it with free() */
 };
 
 enum arc_event {

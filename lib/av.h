@@ -81,11 +81,17 @@ void	av_engine_unref(struct av_engine **ep);
 /*
  * av_scan_fn for struct scan_deps; av_ctx is a struct av_engine * that
  * the caller holds a reference to. Scans len bytes at buf (borrowed) from
- * memory. 0 = *res holds the result (name is "" for AV_CLEAN);
+ * memory. flags: AV_SCAN_CONTAINER turns libclamav's archive parsers off
+ * for this call (CL_SCAN_PARSE_ARCHIVE: zip, rar, 7z, tar, cab, gzip...;
+ * documents, PDF, executables and mail stay parsed), so the buffer's own
+ * bytes meet every signature, hash signatures of the whole file
+ * included, and nothing is inflated a second time.
+ * 0 = *res holds the result (name is "" for AV_CLEAN);
  * -1 = scanner error, time-out or no free scan slot (err says why).
  */
 int	av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
-	    const char *name, struct av_result *res, struct err *err);
+	    const char *name, unsigned flags, struct av_result *res,
+	    struct err *err);
 
 /* Signatures loaded. */
 unsigned	 av_engine_signatures(const struct av_engine *e);

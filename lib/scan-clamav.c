@@ -648,7 +648,8 @@ av_engine_unref(struct av_engine **ep)
 
 int
 av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
-    const char *name, struct av_result *res, struct err *err)
+    const char *name, unsigned flags, struct av_result *res,
+    struct err *err)
 {
 	struct av_engine	*e = av_ctx;
 	struct cl_scan_options	 opts;
@@ -676,6 +677,8 @@ av_engine_scan(void *av_ctx, const unsigned char *buf, size_t len,
 	sc.sc_max_filesize = e->e_max_filesize;
 	sc.sc_res = res;
 	opts = e->e_opts;
+	if ((flags & AV_SCAN_CONTAINER) != 0)
+		opts.parse &= ~(uint32_t)CL_SCAN_PARSE_ARCHIVE;
 	held = av_tls_slot == e->e_gate;
 	if (!held && av_gate_enter(e->e_gate, e->e_wait_ms) == -1)
 		return err_set(err, "antivirus: no free scan slot after %llu "

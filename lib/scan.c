@@ -25,13 +25,23 @@
 #include "names.h"
 #include "scan.h"
 
-#define MAX_AV_EXTRA	256	/* archive members queued for the scanner */
+/* A buffer the scanner has seen in this message: identical bytes (same
+ * length and flags, equal digest, then memcmp) are scanned once. */
+struct av_seen {
+	const unsigned char	*data;	/* a leaf's, or a member in kept[] */
+	size_t			 len;
+	unsigned		 flags;	/* AV_SCAN_* */
+	bool			 hashed;
+	uint64_t		 hash;
+	char			*path;	/* where it was scanned */
+	struct av_result	 res;
+};
 
-struct av_extra {
-	char		*path;
-	char		*name;
-	unsigned char	*data;
-	size_t		 len;
+/* A leaf inspect_blob() has seen, and whether it opened it completely. */
+struct leaf_done {
+	const unsigned char	*data;
+	size_t			 len;
+	bool			 opened;
 };
 
 struct sctx {
@@ -43,8 +53,14 @@ struct sctx {
 	size_t			*first;		/* per leaf: first with its bytes */
 	unsigned		 attachments[2];	/* per reading */
 	bool			 timed_out;
-	struct av_extra		*extra;
-	size_t			 nextra;
+	struct av_seen		*seen;		/* scanned buffers */
+	size_t			 nseen;
+	unsigned char		**kept;		/* member bytes seen[] uses */
+	size_t			 nkept;
+	struct leaf_done	*done;		/* leaves inspected */
+	size_t			 ndone;
+	bool			 av_failed;	/* a member scan failed: */
+	struct err		 av_err;	/* av_pass returns it */
 };
 
 /* Per archive level, for the archive callbacks. */
@@ -52,12 +68,15 @@ struct arcctx {
 	struct sctx	*sc;
 	const char	*path;		/* the archive's own path */
 	unsigned	 adepth;	/* nesting of this archive */
-	bool		 av_members;	/* scanner cannot open this format */
+	bool		 incomplete;	/* a member not read or not scanned */
 };
 
-static void	inspect_blob(struct sctx *sc, const char *path,
+static bool	inspect_blob(struct sctx *sc, const char *path,
 		    const char *prefix, const char *name,
 		    const unsigned char *data, size_t len, unsigned adepth);
+static int	av_scan_buf(struct sctx *sc, const char *path,
+		    const char *name, const unsigned char *data, size_t len,
+		    unsigned flags, bool *kept_r, struct err *err);
 
 static bool
 strlist_has(const struct strlist *l, const char *w)
@@ -158,6 +177,8 @@ arc_event(void *ctx, enum arc_event ev, const char *name, const char *detail)
 
 	if (ev == ARC_EV_TIMEOUT)
 		ac->sc->timed_out = true;
+	if (ev != ARC_EV_ANOMALY)
+		ac->incomplete = true;	/* the scanner unpacks it too */
 	verdict_add(ac->sc->v, ac->sc->pol, rule, path, disp, d);
 	verdict_explain(ac->sc->v, "part %s: %s: %s", path, rule_str(rule), d);
 	free(disp);
@@ -165,6 +186,23 @@ arc_event(void *ctx, enum arc_event ev, const char *name, const char *detail)
 	free(path);
 }
 
+/* Whether archive members are scanned as the walk meets them: the
+ * antivirus runs, and (attachment rules first) the message is not
+ * already rejected, in which case the antivirus pass is skipped too. */
+static bool
+member_scan_wanted(struct sctx *sc)
+{
+	return sc->pol->av_enabled && sc->deps->av_scan != NULL &&
+	    !sc->av_failed && !(sc->pol->attachments_first &&
+	    verdict_worst(sc->v) == DISP_REJECT);
+}
+
+/*
+ * One archive member: its names, its true type and the archives inside it
+ * (inspect_blob, recursively), then its virus scan from memory. A member
+ * that is itself an archive the walk opened completely is scanned with
+ * AV_SCAN_CONTAINER: its members were scanned one by one already.
+ */
 static int
 arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 {
@@ -172,34 +210,48 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 	struct sctx	*sc = ac->sc;
 	char		*path = xasprintf("%s/%s", ac->path, e->name);
 	char		*disp = name_display(e->name);
+	bool		 opened, kept = false;
+	int		 r = 0;
 
-	(void)err;
 	check_name(sc, path, e->name);
 	if (e->alt_name != NULL)
 		check_name(sc, path, e->alt_name);
+	if (e->truncated)
+		ac->incomplete = true;
 	if (e->encrypted) {
+		ac->incomplete = true;
 		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp,
 		    "encrypted archive entry");
 		verdict_explain(sc->v, "part %s: encrypted entry, content "
 		    "cannot be inspected", path);
 	} else if (!e->is_dir && e->len > 0) {
-		inspect_blob(sc, path, NULL, e->name, e->data, e->len,
+		opened = inspect_blob(sc, path, NULL, e->name, e->data, e->len,
 		    ac->adepth + 1);
-		if (ac->av_members && sc->nextra < MAX_AV_EXTRA) {
-			struct av_extra *x;
-
-			sc->extra = xreallocarray(sc->extra, sc->nextra + 1,
-			    sizeof *sc->extra);
-			x = &sc->extra[sc->nextra++];
-			x->path = xstrdup(path);
-			x->name = xstrdup(disp);
-			x->data = xmalloc(e->len);
-			memcpy(x->data, e->data, e->len);
-			x->len = e->len;
+		if (sc->av_failed)
+			r = -1;
+		else if (!member_scan_wanted(sc))
+			ac->incomplete = true;
+		else {
+			if (sc->deps->progress != NULL)
+				sc->deps->progress(sc->deps->progress_ctx);
+			if (av_scan_buf(sc, path, e->name, e->data, e->len,
+			    opened ? AV_SCAN_CONTAINER : 0, &kept, err) == -1) {
+				sc->av_failed = true;
+				sc->av_err = *err;
+				r = -1;
+			}
+		}
+		if (kept) {		/* seen[] points to it */
+			*e->keep_r = true;
+			sc->kept = xreallocarray(sc->kept, sc->nkept + 1,
+			    sizeof *sc->kept);
+			sc->kept[sc->nkept++] = (unsigned char *)e->data;
 		}
 	}
 	free(disp);
 	free(path);
+	if (r == -1)
+		return -1;
 	return past_deadline(sc, ac->path) ? -1 : 0;
 }
 
@@ -207,8 +259,11 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
  * True type, blocked types, and archives inside, for one buffer. Members
  * of an archive get paths under prefix (NULL = path): a MIME part's
  * members are "2/a.zip/dir/b.exe", a member's members "2/a.zip/b.zip/c".
+ * Returns true if the buffer is an archive whose every member was read
+ * and scanned: the scanner then need not unpack it (AV_SCAN_CONTAINER).
+ * A leaf (adepth 0) is inspected once, whichever pass asks first.
  */
-static void
+static bool
 inspect_blob(struct sctx *sc, const char *path, const char *prefix,
     const char *name, const unsigned char *data, size_t len,
     unsigned adepth)
@@ -220,9 +275,22 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	struct arc_ops		 ops = { arc_entry, arc_event };
 	struct arcctx		 ac;
 	struct err		 err = ERR_INIT;
+	size_t			 i, me = SIZE_MAX;
+	bool			 opened;
 
+	if (adepth == 0) {
+		for (i = 0; i < sc->ndone; i++)
+			if (sc->done[i].data == data && sc->done[i].len == len)
+				return sc->done[i].opened;
+		sc->done = xreallocarray(sc->done, sc->ndone + 1,
+		    sizeof *sc->done);
+		me = sc->ndone++;
+		sc->done[me].data = data;
+		sc->done[me].len = len;
+		sc->done[me].opened = false;
+	}
 	if (past_deadline(sc, path))
-		return;
+		return false;
 	type = typer_detect(sc->deps->typer, data, len,
 	    sc->v->want_explain ? desc : NULL, sizeof desc);
 	verdict_explain(sc->v, "part %s: %zu bytes, true type %s (%s)", path,
@@ -238,7 +306,7 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 		free(d);
 	}
 	if (!truetype_is_archive(type) || !pol->inspect_archives)
-		return;
+		return false;
 	if (adepth >= pol->archive_depth) {
 		char *d = xasprintf("archive nesting deeper than %u",
 		    pol->archive_depth);
@@ -246,7 +314,7 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 		verdict_add(sc->v, pol, RULE_DEPTH_LIMIT, path, NULL, d);
 		verdict_explain(sc->v, "part %s: %s, not opened", path, d);
 		free(d);
-		return;
+		return false;
 	}
 	memset(&lim, 0, sizeof lim);
 	lim.entries = pol->archive_entries;
@@ -258,15 +326,25 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	ac.sc = sc;
 	ac.path = prefix != NULL ? prefix : path;
 	ac.adepth = adepth;
-	ac.av_members = strcmp(type, "rar") == 0;	/* Debian's ClamAV: no UnRAR */
+	ac.incomplete = false;
 	verdict_explain(sc->v, "part %s: opening %s archive (level %u)", path,
 	    archive_format_hint(data, len), adepth + 1);
-	if (archive_walk(data, len, &lim, &ops, &ac, &err) == -1 &&
-	    !sc->timed_out) {
-		verdict_add(sc->v, pol, RULE_UNREADABLE, path, NULL, err.msg);
-		verdict_explain(sc->v, "part %s: archive walk stopped: %s",
-		    path, err.msg);
+	if (archive_walk(data, len, &lim, &ops, &ac, &err) == -1) {
+		if (!sc->timed_out && !sc->av_failed) {
+			verdict_add(sc->v, pol, RULE_UNREADABLE, path, NULL,
+			    err.msg);
+			verdict_explain(sc->v, "part %s: archive walk "
+			    "stopped: %s", path, err.msg);
+		}
+		ac.incomplete = true;
 	}
+	opened = !ac.incomplete && !sc->timed_out;
+	if (me != SIZE_MAX)
+		sc->done[me].opened = opened;
+	verdict_explain(sc->v, "part %s: %s", path, opened ? "every member "
+	    "read: the scanner matches the archive's own bytes only" :
+	    "not every member read: the scanner unpacks the archive too");
+	return opened;
 }
 
 /* ---- every reading, identical leaves once ------------------------------ */
@@ -274,8 +352,9 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 #define DUP_PROBES	8	/* same-hash leaves compared byte for byte */
 
 /*
- * For each leaf, the first leaf with the same bytes (itself if none): the
- * readings find most leaves twice, and each is inspected once. A hash
+ * For each leaf of the tolerant reading, the first leaf with the same
+ * bytes (itself if none): the readings find most leaves twice, and each is
+ * inspected once. A hash
  * buckets, memcmp confirms; past DUP_PROBES equal hashes a leaf counts as
  * new (inspected again: never skipped on a guess).
  */
@@ -294,6 +373,9 @@ leaf_firsts(const struct mime_leaf *l, size_t n)
 		first[i] = i;
 		if (l[i].len == 0 || l[i].container)
 			continue;
+		/* GMime's leaves all stand (two copies of one file at two
+		 * places each need their own findings, to be stripped);
+		 * the tolerant reading's copies of them do not */
 		hv[i] = hash64(l[i].data, l[i].len);
 		probes = 0;
 		for (slot = hv[i] & (cap - 1); tab[slot] != 0;
@@ -304,7 +386,8 @@ leaf_firsts(const struct mime_leaf *l, size_t n)
 				continue;
 			if (++probes > DUP_PROBES)
 				break;
-			if (memcmp(l[j].data, l[i].data, l[i].len) == 0) {
+			if (l[i].lenient &&
+			    memcmp(l[j].data, l[i].data, l[i].len) == 0) {
 				first[i] = j;
 				break;
 			}
@@ -488,12 +571,31 @@ readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
 	free(mask);
 }
 
+/* True type and archives of one leaf (body text is scanned, not typed).
+ * Members of a named leaf's archive are "PART/NAME/member". */
+static void
+inspect_leaf(struct sctx *sc, const struct mime_leaf *l)
+{
+	const char	*first = l->nnames > 0 ? l->names[0] : NULL;
+	char		*prefix = NULL;
+
+	if ((l->textual && l->nnames == 0) || l->container)
+		return;
+	if (first != NULL) {
+		char *norm = name_normalise(first, NULL);
+
+		prefix = xasprintf("%s/%s", l->path, norm);
+		free(norm);
+	}
+	(void)inspect_blob(sc, l->path, prefix, first, l->data, l->len, 0);
+	free(prefix);
+}
+
 static void
 attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 {
 	const struct policy	*pol = sc->pol;
 	size_t			 i, k;
-	char			*prefix;
 
 	for (i = 0; i < n; i++) {
 		const struct mime_leaf	*l = &leaves[i];
@@ -557,17 +659,7 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 			free(disp);
 			free(d);
 		}
-		if ((l->textual && l->nnames == 0) || l->container)
-			continue;	/* body text: scanned, not typed */
-		prefix = NULL;
-		if (first != NULL) {
-			char *norm = name_normalise(first, NULL);
-
-			prefix = xasprintf("%s/%s", l->path, norm);
-			free(norm);
-		}
-		inspect_blob(sc, l->path, prefix, first, l->data, l->len, 0);
-		free(prefix);
+		inspect_leaf(sc, l);
 	}
 }
 
@@ -655,19 +747,105 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 	buf_free(&val);
 }
 
-/* One scanner call and what it means. -1 = scanner failure. */
-static int
-av_one(struct sctx *sc, const char *path, const char *name,
-    const unsigned char *data, size_t len, struct err *err)
+/* ---- virus scan: each buffer once --------------------------------- */
+
+/*
+ * Digest for bucketing identical buffers; equality is then confirmed with
+ * memcmp, so a collision costs a comparison, never a skipped scan. Only
+ * computed for buffers of a length already seen, so distinct members
+ * cost nothing. Eight bytes per multiply.
+ */
+static uint64_t
+buf_digest(const unsigned char *p, size_t n)
 {
-	struct av_result	res;
+	uint64_t	h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n, w;
+	size_t		i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
+}
+
+static struct av_seen *
+av_seen_find(struct sctx *sc, const unsigned char *data, size_t len,
+    unsigned flags)
+{
+	uint64_t	h = 0;
+	bool		hashed = false;
+	size_t		i;
+
+	for (i = 0; i < sc->nseen; i++) {
+		struct av_seen *s = &sc->seen[i];
+
+		if (s->len != len || s->flags != flags)
+			continue;
+		if (s->data == data)
+			return s;
+		if (!s->hashed) {
+			s->hash = buf_digest(s->data, s->len);
+			s->hashed = true;
+		}
+		if (!hashed) {
+			h = buf_digest(data, len);
+			hashed = true;
+		}
+		if (s->hash == h && memcmp(s->data, data, len) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * One buffer (leaf, member, raw message) to the scanner, unless the same
+ * bytes were scanned with the same flags in this message: then the first
+ * result stands for this path too. Adds the findings. *kept_r (may be
+ * NULL) is set when the result was remembered with data: the caller keeps
+ * the bytes until the message is done. -1 = scanner failure.
+ */
+static int
+av_scan_buf(struct sctx *sc, const char *path, const char *name,
+    const unsigned char *data, size_t len, unsigned flags, bool *kept_r,
+    struct err *err)
+{
+	struct av_result	 res;
+	struct av_seen		*s;
 	char			*disp;
 
-	memset(&res, 0, sizeof res);
-	if (sc->deps->av_scan(sc->deps->av_ctx, data, len, path, &res,
-	    err) == -1)
-		return -1;
-	res.name[sizeof res.name - 1] = '\0';
+	if (kept_r != NULL)
+		*kept_r = false;
+	if ((s = av_seen_find(sc, data, len, flags)) != NULL) {
+		res = s->res;
+		if (s->data != data)
+			verdict_explain(sc->v, "part %s: same bytes as %s: "
+			    "scanned once", path, *s->path != '\0' ? s->path :
+			    "message");
+	} else {
+		memset(&res, 0, sizeof res);
+		if (sc->deps->av_scan(sc->deps->av_ctx, data, len, path,
+		    flags, &res, err) == -1)
+			return -1;
+		res.name[sizeof res.name - 1] = '\0';
+		if (res.nembedded > AV_EMBEDDED_MAX)
+			res.nembedded = AV_EMBEDDED_MAX;
+		sc->seen = xreallocarray(sc->seen, sc->nseen + 1,
+		    sizeof *sc->seen);
+		s = &sc->seen[sc->nseen++];
+		memset(s, 0, sizeof *s);
+		s->data = data;
+		s->len = len;
+		s->flags = flags;
+		s->path = xstrdup(path);
+		s->res = res;
+		if (kept_r != NULL)
+			*kept_r = true;
+	}
 	av_embedded(sc, path, &res);
 	if (res.status == AV_CLEAN)
 		return 0;
@@ -691,6 +869,64 @@ av_one(struct sctx *sc, const char *path, const char *name,
 	verdict_explain(sc->v, "part %s: scanner: %s", path, res.name);
 	free(disp);
 	return 0;
+}
+
+/* One leaf (or the raw message) to the scanner. A leaf whose archive the
+ * walk opened completely is scanned as a container: its members were
+ * scanned as the walk met them. -1 = scanner failure. */
+static int
+av_one(struct sctx *sc, const char *path, const char *name,
+    const unsigned char *data, size_t len, struct err *err)
+{
+	unsigned	flags = 0;
+	size_t		i;
+
+	for (i = 0; i < sc->ndone; i++)
+		if (sc->done[i].data == data && sc->done[i].len == len &&
+		    sc->done[i].opened)
+			flags = AV_SCAN_CONTAINER;
+	return av_scan_buf(sc, path, name, data, len, flags, NULL, err);
+}
+
+/*
+ * Antivirus before the attachment rules: the archives are opened here,
+ * before the leaves are scanned, so that their members are scanned in
+ * this pass and the scanner does not unpack them again; the attachment
+ * pass then finds these leaves done (inspect_blob). With the attachment
+ * rules first this finds every leaf done already.
+ */
+static void
+av_open_archives(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
+{
+	size_t	i;
+
+	if (!sc->pol->inspect_archives)
+		return;
+	for (i = 0; i < n && !sc->av_failed; i++) {
+		if (leaves[i].len == 0 || sc->first[i] != i)
+			continue;
+		if (past_deadline(sc, leaves[i].path))
+			return;
+		inspect_leaf(sc, &leaves[i]);
+	}
+}
+
+static void
+av_state_free(struct sctx *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->nseen; i++)
+		free(sc->seen[i].path);
+	free(sc->seen);
+	for (i = 0; i < sc->nkept; i++)
+		free(sc->kept[i]);
+	free(sc->kept);
+	free(sc->done);
+	sc->seen = NULL;
+	sc->kept = NULL;
+	sc->done = NULL;
+	sc->nseen = sc->nkept = sc->ndone = 0;
 }
 
 /* True if a blocked_* finding already covers something under path. */
@@ -766,6 +1002,12 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 			free(d);
 		}
 	}
+	/* archive members are scanned where the walk meets them */
+	av_open_archives(sc, leaves, n);
+	if (sc->av_failed) {
+		*err = sc->av_err;
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if (past_deadline(sc, leaves[i].path))
 			return 0;
@@ -778,10 +1020,6 @@ av_pass(struct sctx *sc, struct mime_doc *doc, const unsigned char *msg,
 		    err) == -1)
 			return -1;
 	}
-	for (i = 0; i < sc->nextra; i++)
-		if (av_one(sc, sc->extra[i].path, sc->extra[i].name,
-		    sc->extra[i].data, sc->extra[i].len, err) == -1)
-			return -1;
 	raw = pol->av_raw_scan == RAW_SCAN_ALWAYS ||
 	    (pol->av_raw_scan == RAW_SCAN_AUTO && (mime_hidden_content(doc) ||
 	    verdict_has(sc->v, RULE_AMBIGUOUS)));
@@ -980,12 +1218,7 @@ done:
 	sc.v = NULL;
 	r = 0;
 out:
-	for (i = 0; i < sc.nextra; i++) {
-		free(sc.extra[i].path);
-		free(sc.extra[i].name);
-		free(sc.extra[i].data);
-	}
-	free(sc.extra);
+	av_state_free(&sc);
 	free(sc.first);
 	verdict_free(&sc.v);
 	mime_close(&doc);

@@ -46,10 +46,21 @@ struct av_result {
 	unsigned		nembedded;
 };
 
-/* Scans len bytes at buf (borrowed). name is for logs only. 0 = result in
- * *res; -1 = scanner failure (see err), the message cannot be judged. */
+/* av_scan_fn flags. */
+#define AV_SCAN_CONTAINER	0x1	/* buf is an archive the caller has
+					 * opened and whose members it scans
+					 * one by one: match its own bytes
+					 * (hash and body signatures) but do
+					 * not unpack it again. Other
+					 * containers inside it (documents,
+					 * executables) are still parsed. */
+
+/* Scans len bytes at buf (borrowed). name is for logs only; flags are
+ * AV_SCAN_*. 0 = result in *res; -1 = scanner failure (see err), the
+ * message cannot be judged. */
 typedef int (*av_scan_fn)(void *av_ctx, const unsigned char *buf, size_t len,
-    const char *name, struct av_result *res, struct err *err);
+    const char *name, unsigned flags, struct av_result *res,
+    struct err *err);
 
 /* Called from the scanning thread now and then during long scans. */
 typedef void (*progress_fn)(void *ctx);

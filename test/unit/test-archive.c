@@ -326,6 +326,54 @@ static const struct arc_case cases_tab[] = {
 	{ "gzip without tar gives the tar", "tar czf x.tgz -C d a.txt",
 	    "x.tgz", P_NONE, 0, 0, 0, 0, "gzip zip", 1, "data", 0, NULL, 0,
 	    0 },
+	/* ZIP views: what each reader sees, read once */
+	{ "zip views: two zips concatenated",
+	    "cd d && zip -q ../z1.zip a.txt && zip -q ../z2.zip b.txt && "
+	    "cd .. && cat z1.zip z2.zip > x.zip", "x.zip", P_NONE, 0, 0, 0, 0,
+	    NULL, 2, "a.txt,b.txt", EV(ARC_EV_ANOMALY),
+	    "a.txt: member only in the local headers and the central "
+	    "directory of the end record at", 0, 0 },
+	{ "zip views: end record in the comment, past libarchive's window",
+	    "cd d && zip -q ../z1.zip a.txt && zip -q ../z2.zip b.txt && "
+	    "cd .. && python3 -c 'z=open(\"z1.zip\",\"rb\").read();"
+	    "c=open(\"z2.zip\",\"rb\").read()+bytes(17000);"
+	    "open(\"x.zip\",\"wb\").write(z[:-2]+len(c).to_bytes(2,"
+	    "\"little\")+c)'", "x.zip", P_NONE, 0, 0, 0, 0, NULL, 2,
+	    "a.txt,b.txt", EV(ARC_EV_ANOMALY),
+	    "b.txt: member only in the central directory of the end record "
+	    "at", 0, 0 },
+	{ "zip views: end record in the comment, libarchive takes it",
+	    "cd d && zip -q ../z1.zip a.txt && zip -q ../z2.zip b.txt && "
+	    "cd .. && python3 -c 'z=open(\"z1.zip\",\"rb\").read();"
+	    "c=open(\"z2.zip\",\"rb\").read();"
+	    "open(\"x.zip\",\"wb\").write(z[:-2]+len(c).to_bytes(2,"
+	    "\"little\")+c)'", "x.zip", P_NONE, 0, 0, 0, 0, NULL, 2,
+	    "a.txt,b.txt", EV(ARC_EV_ANOMALY),
+	    "a.txt: member only in the local headers and the central "
+	    "directory of the end record at", 0, 0 },
+	{ "zip views: a local header no directory lists",
+	    "cd d && zip -q ../x0.zip a.txt b.txt && cd .. && "
+	    "python3 -c 'import struct as s;z=open(\"x0.zip\",\"rb\").read();"
+	    "e=z.rfind(b\"PK\\5\\6\");n,cs,co=s.unpack(\"<HII\",z[e+10:e+20]);"
+	    "r=z[co:];l=46+sum(s.unpack(\"<HHH\",r[28:34]));"
+	    "open(\"x.zip\",\"wb\").write(z[:co]+z[co+l:e]+z[e:e+8]+"
+	    "s.pack(\"<HHII\",n-1,n-1,cs-l,co)+z[e+20:])'", "x.zip", P_NONE,
+	    0, 0, 0, 0, NULL, 2, "a.txt,b.txt", EV(ARC_EV_ANOMALY),
+	    "a.txt: member only in the local headers", 0, 0 },
+	{ "zip views: six zips concatenated, four directories read",
+	    "for i in 1 2 3 4 5 6; do echo $i > f$i && zip -q z$i.zip f$i; "
+	    "done && cat z1.zip z2.zip z3.zip z4.zip z5.zip z6.zip > x.zip",
+	    "x.zip", P_NONE, 0, 0, 0, 0, NULL, 4, "f1,f4,f5,f6",
+	    EV(ARC_EV_ANOMALY), "5 other end of central directory records; "
+	    "the first 1 and the last 2 were read", 0, 0 },
+	{ "zip views: stored zips inside are not views",
+	    "cd d && zip -q ../i1.zip a.txt && zip -q ../i2.zip b.txt && "
+	    "cd .. && zip -q -0 x.zip i1.zip i2.zip", "x.zip", P_NONE, 0, 0,
+	    0, 0, NULL, 2, "i1.zip,i2.zip", 0, NULL, 0, 0 },
+	{ "zip views: entries limit counts every view",
+	    "cd d && zip -q ../z1.zip a.txt && zip -q ../z2.zip b.txt && "
+	    "cd .. && cat z1.zip z2.zip > x.zip", "x.zip", P_NONE, 1, 0, 0, 0,
+	    NULL, 1, "b.txt", EV(ARC_EV_ENTRIES), "more than 1", 0, 0 },
 };
 
 static void

@@ -127,7 +127,7 @@ check_scan(struct t *t, struct av_engine *e, const char *what,
 	struct av_result	 res;
 	struct err		 err = ERR_INIT;
 
-	if (av_engine_scan(e, buf, len, what, &res, &err) == -1) {
+	if (av_engine_scan(e, buf, len, what, 0, &res, &err) == -1) {
 		t_error(t, "%s: got error (%s), want %s", what, err.msg,
 		    status_str(want));
 		return;
@@ -284,7 +284,7 @@ scan_errors(struct t *t)
 	struct av_result	res;
 	struct err		err = ERR_INIT;
 
-	t_check(t, av_engine_scan(NULL, (const unsigned char *)"x", 1, "x",
+	t_check(t, av_engine_scan(NULL, (const unsigned char *)"x", 1, "x", 0,
 	    &res, &err) == -1, "NULL engine: got 0, want -1");
 	t_check(t, err.msg[0] != '\0', "NULL engine: no error message");
 }
@@ -297,7 +297,7 @@ testfile_found(struct t *t, struct av_engine *e, const char *what,
 	struct av_result	res;
 	struct err		err = ERR_INIT;
 
-	if (av_engine_scan(e, p, len, what, &res, &err) == -1) {
+	if (av_engine_scan(e, p, len, what, 0, &res, &err) == -1) {
 		t_error(t, "%s: got error (%s), want virus", what, err.msg);
 		return 0;
 	}
@@ -803,7 +803,7 @@ load_worker(void *arg)
 			const char	*b = i == 0 ? l->l_eicar : clean;
 
 			if (av_engine_scan(e, (const unsigned char *)b,
-			    strlen(b), "load", &res, &err) == -1)
+			    strlen(b), "load", 0, &res, &err) == -1)
 				load_bad(l, "scan failed: %s%s", err.msg, "");
 			else if (res.status != (i == 0 ? AV_VIRUS : AV_CLEAN))
 				load_bad(l, "wrong result %s %s",
@@ -952,7 +952,7 @@ cap_worker(void *arg)
 		struct av_result	res;
 		struct err		err = ERR_INIT;
 
-		if (av_engine_scan(c->c_engine, c->c_buf, c->c_len, "cap",
+		if (av_engine_scan(c->c_engine, c->c_buf, c->c_len, "cap", 0,
 		    &res, &err) == -1 || res.status != AV_VIRUS)
 			__atomic_add_fetch(&c->c_bad, 1, __ATOMIC_RELAXED);
 	}
@@ -1034,7 +1034,7 @@ timings(struct t *t)
 			struct err		 err = ERR_INIT;
 
 			t0 = now_ms();
-			if (av_engine_scan(e, b, n, "timing", &res, &err) ==
+			if (av_engine_scan(e, b, n, "timing", 0, &res, &err) ==
 			    -1 || res.status != AV_CLEAN)
 				bad++;
 			sum[k] += now_ms() - t0;	/* k 2: cached zip */
@@ -1083,7 +1083,7 @@ embedded_executables(struct t *t)
 		struct av_result	res;
 		struct err		err = ERR_INIT;
 
-		if (!t_check(t, av_engine_scan(e, buf, len, "true.zip", &res,
+		if (!t_check(t, av_engine_scan(e, buf, len, "true.zip", 0, &res,
 		    &err) == 0, "scan: %s", err.msg))
 			break;
 		t_check(t, res.status == AV_CLEAN && res.nembedded == 1 &&
@@ -1099,7 +1099,106 @@ embedded_executables(struct t *t)
 	policy_unref(&pol);
 }
 
+/* One scan with flags; checks status, name (NULL = any) and how many
+ * embedded executables libclamav reported. */
+static void
+check_flags(struct t *t, struct av_engine *e, const char *what,
+    const unsigned char *buf, size_t len, unsigned flags,
+    enum av_status want, const char *want_name, unsigned want_embedded)
+{
+	struct av_result	res;
+	struct err		err = ERR_INIT;
+
+	if (av_engine_scan(e, buf, len, what, flags, &res, &err) == -1) {
+		t_error(t, "%s: got error (%s), want %s", what, err.msg,
+		    status_str(want));
+		return;
+	}
+	t_check(t, res.status == want && (want_name == NULL ||
+	    strcmp(res.name, want_name) == 0) &&
+	    res.nembedded == want_embedded,
+	    "%s: got %s \"%s\" (%u embedded), want %s \"%s\" (%u embedded)",
+	    what, status_str(res.status), res.name, res.nembedded,
+	    status_str(want), want_name != NULL ? want_name : "*",
+	    want_embedded);
+}
+
+/*
+ * AV_SCAN_CONTAINER: libclamav does not unpack the archive (a deflated
+ * EICAR inside is not seen, nor an executable reported), but the
+ * archive's own bytes still meet the body signatures (a stored EICAR)
+ * and a hash signature of the whole zip; documents (PDF) stay parsed.
+ */
+static void
+container_flag(struct t *t)
+{
+	struct policy		*pol = test_policy(t, NULL);
+	const char		*db = make_db(t, "db"), *tmp = t_tmpdir(t);
+	struct av_engine	*e = NULL, *e2 = NULL;
+	unsigned char		*dz = NULL, *sz = NULL, *tz = NULL, *pdf = NULL;
+	size_t			 dlen, slen, tlen, plen;
+	char			 path[600];
+	FILE			*fp;
+
+	snprintf(path, sizeof path, "%s/eicar.txt", tmp);
+	if ((fp = fopen(path, "w")) == NULL) {
+		t_error(t, "cannot write %s", path);
+		goto out;
+	}
+	fputs(t_eicar(), fp);
+	for (int i = 0; i < 200; i++)	/* so that deflate hides it */
+		fputs("padding line of harmless text\n", fp);
+	fclose(fp);
+	if (t_sh("cd '%s' && zip -q d.zip eicar.txt && zip -q -0 s.zip "
+	    "eicar.txt && cp /bin/true prog && zip -q t.zip prog && "
+	    "mkdir -p db2 && cp db/* db2/ && md5sum < d.zip | "
+	    "{ read h _; printf '%%s:%%s:Whole.Zip.HDB\\n' \"$h\" "
+	    "$(wc -c < d.zip); } > db2/whole.hdb", tmp) != 0) {
+		t_error(t, "building the zips failed");
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/d.zip", tmp);
+	dz = read_made(t, path, &dlen);
+	snprintf(path, sizeof path, "%s/s.zip", tmp);
+	sz = read_made(t, path, &slen);
+	snprintf(path, sizeof path, "%s/t.zip", tmp);
+	tz = read_made(t, path, &tlen);
+	snprintf(path, sizeof path, "%s/db2", tmp);
+	e = load_engine(t, pol, db);
+	e2 = load_engine(t, pol, path);
+	if (dz == NULL || sz == NULL || tz == NULL || e == NULL || e2 == NULL)
+		goto out;
+	check_flags(t, e, "deflated eicar zip, unpacked", dz, dlen, 0,
+	    AV_VIRUS, NAME_EICAR, 0);
+	check_flags(t, e, "deflated eicar zip, container only", dz, dlen,
+	    AV_SCAN_CONTAINER, AV_CLEAN, "", 0);
+	check_flags(t, e, "stored eicar zip, container only", sz, slen,
+	    AV_SCAN_CONTAINER, AV_VIRUS, NAME_EICAR, 0);
+	check_flags(t, e2, "hash of the whole zip, container only", dz, dlen,
+	    AV_SCAN_CONTAINER, AV_VIRUS, "Whole.Zip.HDB.UNOFFICIAL", 0);
+	check_flags(t, e, "zip of an ELF, unpacked", tz, tlen, 0, AV_CLEAN,
+	    "", 1);
+	check_flags(t, e, "zip of an ELF, container only", tz, tlen,
+	    AV_SCAN_CONTAINER, AV_CLEAN, "", 0);
+	pdf = t_read_file(TESTFILES "/clam.pdf", &plen);
+	if (pdf != NULL)
+		check_flags(t, e, "clam.pdf, container flag", pdf, plen,
+		    AV_SCAN_CONTAINER, AV_VIRUS, NAME_CLAMEXE, 1);
+	else
+		t_log(t, "no %s/clam.pdf (clamav-testfiles): PDF not checked",
+		    TESTFILES);
+out:
+	free(dz);
+	free(sz);
+	free(tz);
+	free(pdf);
+	av_engine_unref(&e);
+	av_engine_unref(&e2);
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(container_flag),
 	T_CASE(embedded_executables),
 	T_CASE(init_twice),
 	T_CASE(load_stats),

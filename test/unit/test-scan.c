@@ -27,11 +27,12 @@ struct fake {
 
 static int
 fake_scan(void *ctx, const unsigned char *buf, size_t len, const char *name,
-    struct av_result *res, struct err *err)
+    unsigned flags, struct av_result *res, struct err *err)
 {
 	struct fake	*f = ctx;
 
 	(void)name;
+	(void)flags;
 	f->calls++;
 	if (f->sleep_ms != 0)
 		usleep(f->sleep_ms * 1000);
