@@ -14,7 +14,10 @@
  *   typer typer_detect() (libmagic) on each attachment leaf, as the
  *         attachment pass does (not on archive members);
  *   raw   av_engine_scan() of the raw message as received (what a
- *         clamd-based filter asks libclamav to do).
+ *         clamd-based filter asks libclamav to do);
+ *   strict scan_message() with [attachments] lenient_reading = no: GMime's
+ *         reading alone, so full - strict is what the tolerant reading
+ *         (and judging the readings together) costs.
  * Each round times a batch of K runs of each, alternating full/bare/
  * walk/raw, K chosen so that a batch of "full" takes about 20 ms; the
  * figure is the median over ROUNDS rounds of the per-run time. Times are
@@ -22,7 +25,7 @@
  * shared machine do not move them; wall-clock medians are printed too.
  * Output: one line per file
  *   name full_ms bare_ms overhead_pct walk_ms typer_ms raw_ms
- *   full_wall_ms bare_wall_ms verdict
+ *   full_wall_ms bare_wall_ms strict_ms readings_pct verdict
  * All files are run through once before any is measured.
  */
 #include <stdio.h>
@@ -65,6 +68,7 @@ median(double *v, int n)
 
 struct ctx {
 	const struct policy	*pol;
+	const struct policy	*pol_strict;	/* lenient_reading = no */
 	struct scan_deps	*deps;
 	struct envelope		*env;
 	const unsigned char	*msg;
@@ -83,12 +87,12 @@ no_finding(void *ctx, enum rule rule, const char *path, const char *filename,
 }
 
 static void
-run_full(struct ctx *c)
+scan_with(struct ctx *c, const struct policy *pol)
 {
 	struct verdict	*v = NULL;
 	struct err	 err = ERR_INIT;
 
-	if (scan_message(c->pol, c->deps, c->env, c->msg, c->len, &v,
+	if (scan_message(pol, c->deps, c->env, c->msg, c->len, &v,
 	    &err) == -1) {
 		fprintf(stderr, "libbench: scan_message: %s\n", err.msg);
 		exit(1);
@@ -99,6 +103,18 @@ run_full(struct ctx *c)
 }
 
 static void
+run_full(struct ctx *c)
+{
+	scan_with(c, c->pol);
+}
+
+static void
+run_strict(struct ctx *c)
+{
+	scan_with(c, c->pol_strict);
+}
+
+static void
 run_bare(struct ctx *c)
 {
 	struct av_result	res;
@@ -106,7 +122,7 @@ run_bare(struct ctx *c)
 	size_t			i;
 
 	for (i = 0; i < c->nleaves; i++) {
-		if (c->leaves[i].len == 0)
+		if (c->leaves[i].len == 0 || c->leaves[i].lenient)
 			continue;
 		if (av_engine_scan(c->deps->av_ctx, c->leaves[i].data,
 		    c->leaves[i].len, c->leaves[i].path, 0, &res, &err) == -1) {
@@ -134,7 +150,8 @@ run_typer(struct ctx *c)
 	for (i = 0; i < c->nleaves; i++) {
 		const struct mime_leaf *l = &c->leaves[i];
 
-		if (l->len == 0 || (l->textual && l->nnames == 0))
+		if (l->len == 0 || (l->textual && l->nnames == 0) ||
+		    l->lenient)
 			continue;
 		(void)typer_detect(c->typer, l->data, l->len, NULL, 0);
 	}
@@ -197,7 +214,9 @@ main(int argc, char **argv)
 	struct envelope		 env;
 	struct err		 err = ERR_INIT;
 	const char *const	 rcpt[] = { "rcpt@bench.example.com" };
-	struct policy_override	 ov[] = { { "daemon.user", "root" } };
+	struct policy_override	 ov[] = { { "daemon.user", "root" },
+	    { "attachments.lenient_reading", "no" } };
+	struct policy		*strict = NULL;
 	char			*errors = NULL;
 	int			 rounds, f;
 
@@ -214,7 +233,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "libbench: %s\n", err.msg);
 		return 1;
 	}
-	if (policy_load(argv[1], ov, 1, &pol, &errors) == -1) {
+	if (policy_load(argv[1], ov, 1, &pol, &errors) == -1 ||
+	    policy_load(argv[1], ov, 2, &strict, &errors) == -1) {
 		fprintf(stderr, "libbench: %s", errors);
 		return 1;
 	}
@@ -242,6 +262,7 @@ main(int argc, char **argv)
 
 		memset(&c, 0, sizeof c);
 		c.pol = pol;
+		c.pol_strict = strict;
 		c.deps = &deps;
 		c.env = &env;
 		if ((c.msg = slurp(argv[f], &c.len)) == NULL) {
@@ -253,11 +274,11 @@ main(int argc, char **argv)
 		free((void *)c.msg);
 	}
 	printf("# class full_ms bare_ms overhead_pct walk_ms typer_ms raw_ms "
-	    "full_wall_ms bare_wall_ms verdict\n");
+	    "full_wall_ms bare_wall_ms strict_ms readings_pct verdict\n");
 	for (f = 4; f < argc; f++) {
 		struct ctx	 c;
 		struct mime_doc	*doc;
-		double		*full, *bare, *walk, *raw, *fw, *bw, *ty, w;
+		double		*full, *bare, *walk, *raw, *fw, *bw, *ty, *st, w;
 		double		 one;
 		const char	*base = strrchr(argv[f], '/');
 		char		 name[64];
@@ -265,6 +286,7 @@ main(int argc, char **argv)
 
 		memset(&c, 0, sizeof c);
 		c.pol = pol;
+		c.pol_strict = strict;
 		c.deps = &deps;
 		c.env = &env;
 		c.typer = typer;
@@ -294,12 +316,14 @@ main(int argc, char **argv)
 		ty = calloc((size_t)rounds, sizeof *ty);
 		fw = calloc((size_t)rounds, sizeof *fw);
 		bw = calloc((size_t)rounds, sizeof *bw);
+		st = calloc((size_t)rounds, sizeof *st);
 		for (r = 0; r < rounds; r++) {
 			full[r] = batch(run_full, &c, k, &fw[r]);
 			bare[r] = batch(run_bare, &c, k, &bw[r]);
 			walk[r] = batch(run_walk, &c, k, &w);
 			ty[r] = batch(run_typer, &c, k, &w);
 			raw[r] = batch(run_raw, &c, k, &w);
+			st[r] = batch(run_strict, &c, k, &w);
 		}
 		snprintf(name, sizeof name, "%s", base != NULL ? base + 1 :
 		    argv[f]);
@@ -308,16 +332,18 @@ main(int argc, char **argv)
 		{
 			double mf = median(full, rounds);
 			double mb = median(bare, rounds);
+			double ms = median(st, rounds);
 
 			printf("%s %.3f %.3f %.1f %.3f %.3f %.3f %.3f %.3f "
-			    "%s\n",
+			    "%.3f %.1f %s\n",
 			    name, mf * 1e3, mb * 1e3,
 			    mb > 0 ? (mf - mb) / mb * 100 : 0,
 			    median(walk, rounds) * 1e3,
 			    median(ty, rounds) * 1e3,
 			    median(raw, rounds) * 1e3,
 			    median(fw, rounds) * 1e3,
-			    median(bw, rounds) * 1e3, c.verdict);
+			    median(bw, rounds) * 1e3, ms * 1e3,
+			    ms > 0 ? (mf - ms) / ms * 100 : 0, c.verdict);
 			fflush(stdout);
 		}
 		free(full);
@@ -327,12 +353,14 @@ main(int argc, char **argv)
 		free(ty);
 		free(fw);
 		free(bw);
+		free(st);
 		mime_close(&doc);
 		free((void *)c.msg);
 	}
 	av_engine_unref(&eng);
 	typer_free(&typer);
 	policy_unref(&pol);
+	policy_unref(&strict);
 	g_mime_shutdown();
 	return 0;
 }

@@ -130,24 +130,27 @@ if os.path.exists(lb):
           "decoded leaves (per message, CPU ms, median of 21 rounds)\n")
     print("| class    | scan_message | bare AV | overhead | MIME walk "
           "| libmagic | raw-message AV | wall: scan_message "
-          "| wall: bare AV |")
+          "| wall: bare AV | GMime's reading alone | extra readings |")
     print("|----------|--------------|---------|----------|-----------|"
           "----------|----------------|--------------------|"
-          "---------------|")
-    tot_f = tot_b = 0.0
+          "---------------|-----------------------|----------------|")
+    tot_f = tot_b = tot_s = 0.0
     for line in open(lb):
         if line.startswith("#") or not line.strip():
             continue
-        c, full, bare, ovh, walk, ty, raw, fw, bw, v = line.split()
+        c, full, bare, ovh, walk, ty, raw, fw, bw, st, rd, v = line.split()
         tot_f += float(full)
         tot_b += float(bare)
+        tot_s += float(st)
         print("| %-8s | %12s | %7s | %7s%% | %9s | %8s | %14s | %18s "
-              "| %13s |" % (c, full, bare, ovh, walk, ty, raw, fw, bw))
-    if tot_b:
+              "| %13s | %21s | %13s%% |" % (c, full, bare, ovh, walk, ty,
+                                            raw, fw, bw, st, rd))
+    if tot_b and tot_s:
         print("| all      | %12.3f | %7.3f | %7.1f%% |           |"
               "          |                |                    "
-              "|               |" % (
-                  tot_f, tot_b, (tot_f - tot_b) / tot_b * 100))
+              "|               | %21.3f | %13.1f%% |" % (
+                  tot_f, tot_b, (tot_f - tot_b) / tot_b * 100, tot_s,
+                  (tot_f - tot_s) / tot_s * 100))
 
 mem = os.path.join(W, "mem.txt")
 if os.path.exists(mem):

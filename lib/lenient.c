@@ -104,10 +104,14 @@ static void	read_entity(struct pass *ps, size_t start, size_t end,
 static size_t
 line_at(const unsigned char *buf, size_t end, size_t *pos)
 {
-	size_t	s = *pos, i;
+	size_t			 s = *pos, i;
+	const unsigned char	*nl = memchr(buf + s, '\n', end - s);
+	const unsigned char	*cr;
 
-	for (i = s; i < end && buf[i] != '\n' && buf[i] != '\r'; i++)
-		;
+	i = nl != NULL ? (size_t)(nl - buf) : end;
+	cr = memchr(buf + s, '\r', i - s);	/* a bare CR ends it sooner */
+	if (cr != NULL)
+		i = (size_t)(cr - buf);
 	*pos = i;
 	if (i < end && buf[i] == '\r')
 		(*pos)++;
@@ -129,27 +133,60 @@ blank(const unsigned char *p, size_t n)
 
 /* ---- decoders --------------------------------------------------------- */
 
+#define B64_PAD	64	/* "=" in the table below */
+#define B64_BAD	255	/* anything else outside the alphabet */
+
+static const unsigned char b64tab[256] = {
+#define X	B64_BAD
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, B64_PAD, X, X,
+	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+#undef X
+};
+
 static int
 b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return b64tab[c] < 64 ? b64tab[c] : -1;
+}
+
+/*
+ * True if the two base64 decodings can differ: a "=" with alphabet
+ * characters after it (padding in the middle). Otherwise decoding by
+ * groups gives what the continuous decoding gives.
+ */
+static bool
+b64_pad_inside(const unsigned char *in, size_t n)
+{
+	const unsigned char	*eq = memchr(in, '=', n);
+	size_t			 i;
+
+	if (eq == NULL)
+		return false;
+	for (i = (size_t)(eq - in); i < n; i++)
+		if (b64tab[in[i]] < 64)
+			return true;
+	return false;
 }
 
 size_t
 lenient_base64(const unsigned char *in, size_t n, bool groups, size_t max,
     unsigned char **out_r, bool *cut_r)
 {
-	size_t		 cap = n / 4 * 3 + 3, o = 0, i;
+	size_t		 cap = n / 4 * 3 + 3, o = 0, i = 0;
 	unsigned char	*out;
 	uint32_t	 acc = 0;
 	unsigned	 k = 0;
@@ -158,10 +195,27 @@ lenient_base64(const unsigned char *in, size_t n, bool groups, size_t max,
 	if (cap > max)
 		cap = max;
 	out = xmalloc(cap + 1);
-	for (i = 0; i < n && !cut; i++) {
-		int	v = b64val(in[i]);
+	while (i < n && !cut) {
+		unsigned char	 c = in[i], v;
 
-		if (in[i] == '=' && groups) {
+		/* whole groups of four, the common case, at once */
+		if (k == 0 && i + 4 <= n && o + 3 <= cap &&
+		    (b64tab[c] | b64tab[in[i + 1]] | b64tab[in[i + 2]] |
+		    b64tab[in[i + 3]]) < 64) {
+			acc = (uint32_t)b64tab[c] << 18 |
+			    (uint32_t)b64tab[in[i + 1]] << 12 |
+			    (uint32_t)b64tab[in[i + 2]] << 6 |
+			    b64tab[in[i + 3]];
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+			i += 4;
+			continue;
+		}
+		i++;
+		v = b64tab[c];
+		if (v == B64_PAD && groups) {
 			/* a group ends here: keep its whole bytes */
 			if (k >= 2 && o < cap)
 				out[o++] = (unsigned char)(acc >> (6 * k - 8));
@@ -171,9 +225,9 @@ lenient_base64(const unsigned char *in, size_t n, bool groups, size_t max,
 			k = 0;
 			continue;
 		}
-		if (v < 0)
+		if (v >= 64)
 			continue;
-		acc = (acc << 6) | (uint32_t)v;
+		acc = (acc << 6) | v;
 		if (groups) {
 			if (++k < 4)
 				continue;
@@ -930,11 +984,14 @@ decode_body(struct pass *ps, struct lenient_leaf *l, const char *enc,
 		return;
 	l->encoding = enc;
 	if (strcmp(enc, "base64") == 0) {
+		size_t len2 = 0;
+
 		len = lenient_base64(p, n, false, max, &d, &cut);
 		l->truncated = cut;
-		size_t len2 = lenient_base64(p, n, true, max, &d2, &cut2);
-
-		if (len2 != len || memcmp(d, d2, len) != 0) {
+		d2 = NULL;
+		if (b64_pad_inside(p, n))
+			len2 = lenient_base64(p, n, true, max, &d2, &cut2);
+		if (d2 != NULL && (len2 != len || memcmp(d, d2, len) != 0)) {
 			emit(r, l, d, len);
 			l->variant = true;
 			l->truncated = cut2;

@@ -49,6 +49,11 @@ struct mime_doc {
 	unsigned		 parts;
 	unsigned		 attachments;
 	bool			 stopped;	/* a count limit ended the walk */
+	/* GMime's leaves by content, for the tolerant reading's copies */
+	size_t			*idx;		/* leaf index + 1, 0 = free */
+	size_t			 idxcap;	/* a power of two */
+	uint64_t		*hv;		/* per GMime leaf */
+	size_t			 nindexed;
 	/* parser warnings, collected by the callback */
 	unsigned		 nwarn;
 	struct {
@@ -148,6 +153,8 @@ mime_close(struct mime_doc **dp)
 	}
 	free(d->leaves);
 	free(d->pub);
+	free(d->idx);
+	free(d->hv);
 	for (i = 0; i < d->nwarn; i++)
 		free(d->warn[i].item);
 	if (d->message != NULL)
@@ -195,6 +202,7 @@ leaf_add(struct walk *w, const char *path, const char *ctype,
 	l->ctype = xstrdup(ctype);
 	l->pub.depth = depth;
 	l->pub.reading = w->reading;
+	l->pub.same_as = MIME_LEAF_NONE;
 	l->pub.lenient = strcmp(w->reading, READING_LENIENT) == 0;
 	return l;
 }
@@ -749,6 +757,60 @@ warning_str(int code)
 
 /* ---- the tolerant reading ---------------------------------------------- */
 
+#define DUP_PROBES	8	/* same-hash leaves compared byte for byte */
+
+/* Indexes GMime's leaves by their bytes (a hash buckets, memcmp decides). */
+static void
+index_leaves(struct mime_doc *d)
+{
+	size_t	i, slot;
+
+	d->nindexed = d->nleaves;
+	d->idxcap = 16;
+	while (d->idxcap < d->nindexed * 2)
+		d->idxcap *= 2;
+	d->idx = xcalloc(d->idxcap, sizeof *d->idx);
+	d->hv = xcalloc(d->nindexed + 1, sizeof *d->hv);
+	for (i = 0; i < d->nindexed; i++) {
+		const struct leaf *l = &d->leaves[i];
+
+		if (l->pub.len == 0 || l->pub.container)
+			continue;
+		d->hv[i] = hash64(l->data, l->pub.len);
+		for (slot = d->hv[i] & (d->idxcap - 1); d->idx[slot] != 0;
+		    slot = (slot + 1) & (d->idxcap - 1))
+			;
+		d->idx[slot] = i + 1;
+	}
+}
+
+/* GMime's leaf with exactly these bytes, or MIME_LEAF_NONE. Past
+ * DUP_PROBES equal hashes the answer is "none": inspected again, never
+ * skipped on a guess. */
+static size_t
+indexed_copy(const struct mime_doc *d, const unsigned char *data, size_t len)
+{
+	uint64_t	h;
+	size_t		slot, probes = 0;
+
+	if (d->idxcap == 0 || len == 0)
+		return MIME_LEAF_NONE;
+	h = hash64(data, len);
+	for (slot = h & (d->idxcap - 1); d->idx[slot] != 0;
+	    slot = (slot + 1) & (d->idxcap - 1)) {
+		size_t			 j = d->idx[slot] - 1;
+		const struct leaf	*g = &d->leaves[j];
+
+		if (d->hv[j] != h || g->pub.len != len)
+			continue;
+		if (++probes > DUP_PROBES)
+			break;
+		if (memcmp(g->data, data, len) == 0)
+			return j;
+	}
+	return MIME_LEAF_NONE;
+}
+
 static void
 lenient_leaf(void *ctx, const struct lenient_leaf *ll, unsigned char *data,
     size_t len)
@@ -774,7 +836,11 @@ lenient_leaf(void *ctx, const struct lenient_leaf *ll, unsigned char *data,
 	if (ll->truncated)
 		w->fn(w->ctx, RULE_SIZE_LIMIT, l->path, ll->names[0],
 		    "part over the attachment size limit");
-	if (!ll->container)
+	if (ll->container)
+		return;
+	/* a copy of GMime's leaf: what is inside it is known already */
+	l->pub.same_as = indexed_copy(w->d, data, len);
+	if (l->pub.same_as == MIME_LEAF_NONE)
 		leaf_post(w, w->d->nleaves - 1, ll->depth);
 }
 
@@ -818,6 +884,7 @@ walk_lenient(struct walk *w)
 	lim.part_size = (size_t)w->pol->attachment_size + 1;
 	lim.decoded = w->pol->decoded_size;
 	lim.param_pieces = RFC2231_PIECES;
+	index_leaves(w->d);
 	w->reading = READING_LENIENT;
 	w->decoded = 0;
 	lenient_read(w->d->msg, w->d->len, &lim, lenient_leaf, lenient_event,

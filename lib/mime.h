@@ -45,7 +45,12 @@ struct mime_leaf {
 	bool			 truncated;	/* decoding stopped at a limit */
 	bool			 variant;	/* another decoding of a part */
 	bool			 container;	/* message/rfc822: names only */
+	size_t			 same_as;	/* tolerant reading: GMime's leaf
+						   with these very bytes (its
+						   index), or MIME_LEAF_NONE */
 };
+
+#define MIME_LEAF_NONE	((size_t)-1)
 
 /* A structural finding at path (detail: words). */
 typedef void (*mime_finding_fn)(void *ctx, enum rule rule, const char *path,

@@ -349,54 +349,17 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 
 /* ---- every reading, identical leaves once ------------------------------ */
 
-#define DUP_PROBES	8	/* same-hash leaves compared byte for byte */
-
-/*
- * For each leaf of the tolerant reading, the first leaf with the same
- * bytes (itself if none): the readings find most leaves twice, and each is
- * inspected once. A hash
- * buckets, memcmp confirms; past DUP_PROBES equal hashes a leaf counts as
- * new (inspected again: never skipped on a guess).
- */
+/* For each leaf, the leaf whose inspection stands for it: the tolerant
+ * reading's copies of GMime's leaves (mime.h, same_as) are inspected
+ * once, as GMime's. */
 static size_t *
 leaf_firsts(const struct mime_leaf *l, size_t n)
 {
-	size_t		*first = xcalloc(n + 1, sizeof *first);
-	size_t		 cap = 16, i, slot, probes;
-	size_t		*tab;
-	uint64_t	*hv = xcalloc(n + 1, sizeof *hv);
+	size_t	*first = xcalloc(n + 1, sizeof *first);
+	size_t	 i;
 
-	while (cap < n * 2)
-		cap *= 2;
-	tab = xcalloc(cap, sizeof *tab);	/* leaf index + 1, 0 = free */
-	for (i = 0; i < n; i++) {
-		first[i] = i;
-		if (l[i].len == 0 || l[i].container)
-			continue;
-		/* GMime's leaves all stand (two copies of one file at two
-		 * places each need their own findings, to be stripped);
-		 * the tolerant reading's copies of them do not */
-		hv[i] = hash64(l[i].data, l[i].len);
-		probes = 0;
-		for (slot = hv[i] & (cap - 1); tab[slot] != 0;
-		    slot = (slot + 1) & (cap - 1)) {
-			size_t j = tab[slot] - 1;
-
-			if (hv[j] != hv[i] || l[j].len != l[i].len)
-				continue;
-			if (++probes > DUP_PROBES)
-				break;
-			if (l[i].lenient &&
-			    memcmp(l[j].data, l[i].data, l[i].len) == 0) {
-				first[i] = j;
-				break;
-			}
-		}
-		if (first[i] == i && tab[slot] == 0)
-			tab[slot] = i + 1;
-	}
-	free(tab);
-	free(hv);
+	for (i = 0; i < n; i++)
+		first[i] = l[i].same_as != MIME_LEAF_NONE ? l[i].same_as : i;
 	return first;
 }
 
@@ -475,6 +438,29 @@ counterpart(const struct mime_leaf *leaves, size_t n,
 	return NULL;
 }
 
+/* True if GMime's leaf l was taken out of another of GMime's leaves (a
+ * file in its text, TNEF, HTML, S/MIME: path "P/x" or "P.1") that the
+ * tolerant reading has too: that reading did not look inside its copy. */
+static bool
+inside_copy(const struct mime_leaf *leaves, size_t n,
+    const unsigned char *mask, const size_t *first,
+    const struct mime_leaf *l)
+{
+	size_t	k, pl;
+
+	for (k = 0; k < n; k++) {
+		const struct mime_leaf *a = &leaves[k];
+
+		if (a->lenient || a == l || (mask[first[k]] & 2) == 0)
+			continue;
+		pl = strlen(a->path);
+		if (strncmp(l->path, a->path, pl) == 0 &&
+		    (l->path[pl] == '/' || l->path[pl] == '.'))
+			return true;
+	}
+	return false;
+}
+
 /* The true type, "" for text and unknown bytes: what a reader that could
  * not decode a part shows instead of a file. */
 static const char *
@@ -545,6 +531,8 @@ readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
 			    (mask[sc->first[k]] & want) != 0)
 				break;
 		if (k < n || !shown_as_file(sc, l))
+			continue;
+		if (!l->lenient && inside_copy(leaves, n, mask, sc->first, l))
 			continue;
 		o = counterpart(leaves, n, l);
 		if (o == NULL || o->len == 0) {
