@@ -2,10 +2,12 @@
 """bench/report.py WORKDIR CONC - the tables of bench/run, from its files.
 
 Reads WORKDIR/results.tsv (one line per measured step; repetition 0 is
-the warm-up and is left out), libbench.txt, mem.txt and generator.txt.
-Every figure is the median over the repetitions of one configuration and
-class. "Added" latency is the configuration's median p50 (p99) minus the
-no-milter median p50 (p99) of the same class.
+the warm-up and is left out), libbench.txt, mem.txt, generator.txt and
+sigs.txt / sigdb.txt (the signature database). Every figure is the median
+over the repetitions of one configuration and class. "Added" latency is
+the configuration's median p50 (p99) minus the no-milter median p50 (p99)
+of the same class. The ceiling of any libmilter filter is (d), the
+do-nothing filter: each mode's throughput is also given as a ratio to it.
 """
 import os
 import re
@@ -16,9 +18,9 @@ W = sys.argv[1]
 CONC = sys.argv[2] if len(sys.argv) > 2 else "?"
 TCK = os.sysconf("SC_CLK_TCK")
 CLASSES = ["plain2k", "pdf100k", "zip600k", "eicarzip", "docx", "multi20"]
-CFGS = ["none", "clamav", "portcullis"]
+CFGS = ["none", "null", "clamav", "portcullis"]
 LABEL = {"none": "a no milter", "clamav": "b clamav-milter",
-         "portcullis": "c portcullis"}
+         "portcullis": "c portcullis", "null": "d do-nothing"}
 
 
 def med(xs):
@@ -73,43 +75,66 @@ def ratio(a, b):
     return "%5.2fx" % (a["rate"] / b["rate"])
 
 
-print("\n## Ratios (throughput, medians; ratios measured in one run)\n")
-print("| class    | Portcullis / clamav-milter | Portcullis / no milter "
-      "| clamav-milter / no milter |")
-print("|----------|------------|------------|------------|")
+def readkv(name):
+    path = os.path.join(W, name)
+    if not os.path.exists(path):
+        return None
+    return open(path).read().strip()
+
+
+sigs, sigdb = readkv("sigs.txt"), readkv("sigdb.txt")
+if sigdb:
+    kv = dict(x.split("=", 1) for x in sigdb.split())
+    sigdb = "test signatures + %s (%s files, %.1f MiB)" % (
+        kv["sigdb"], kv["files"], int(kv["bytes"]) / 1048576)
+print("\nSignature database: %s%s" % (
+    sigdb or "test signatures only",
+    "; Portcullis loaded %s" % sigs if sigs else ""))
+
+print("\n## Against the ceiling (throughput / the do-nothing libmilter "
+      "filter's, medians of one run)\n")
+print("| class    | a no milter | b clamav-milter | c Portcullis "
+      "| Portcullis / clamav-milter |")
+print("|----------|-------------|-----------------|--------------|"
+      "----------------------------|")
 for c in classes:
+    d = F.get(("null", c))
     p, m, n = F.get(("portcullis", c)), F.get(("clamav", c)), F.get(("none", c))
-    print("| %-8s | %10s | %10s | %10s |" % (c, ratio(p, m), ratio(p, n),
-                                              ratio(m, n)))
+    print("| %-8s | %11s | %15s | %12s | %26s |" % (
+        c, ratio(n, d), ratio(m, d), ratio(p, d), ratio(p, m)))
 
 print("\n## Per class and configuration (concurrency %s; medians over %s "
       "repetitions)\n" % (CONC, max((f["reps"] for f in F.values() if f),
                                     default=0)))
 print("msg/s = messages accepted (or rejected, for eicarzip) per second "
-      "of sending; latency = connect to final reply after DATA; +p50/+p99 "
-      "= added over no milter; CPU = ms per message of the filter "
-      "(portcullis, or clamav-milter + clamd), all Postfix processes, "
-      "smtp-sink; RSS = filter VmHWM during the step.\n")
-print("| class    | config          |  msg/s | p50 ms | p99 ms | +p50 ms "
-      "| +p99 ms | CPU filter | CPU clamd | CPU postfix | CPU sink "
-      "| RSS MiB |")
-print("|----------|-----------------|--------|--------|--------|---------|"
-      "---------|------------|-----------|-------------|----------|"
-      "---------|")
+      "of sending; / d = msg/s against the do-nothing filter's; latency = "
+      "connect to final reply after DATA; +p50/+p99 = added over no "
+      "milter; CPU = ms per message of each process: the filter "
+      "(portcullis, the do-nothing filter, or clamav-milter with clamd in "
+      "its own column), all Postfix processes, smtp-sink, the load "
+      "generator; RSS = filter VmHWM during the step.\n")
+print("| class    | config          |  msg/s | / d    | p50 ms | p99 ms "
+      "| +p50 ms | +p99 ms | CPU filter | CPU clamd | CPU postfix "
+      "| CPU sink | CPU sender | RSS MiB |")
+print("|----------|-----------------|--------|--------|--------|--------|"
+      "---------|---------|------------|-----------|-------------|"
+      "----------|------------|---------|")
 for c in classes:
     base = F.get(("none", c))
+    d = F.get(("null", c))
     for k in cfgs:
         f = F.get((k, c))
         if f is None:
             continue
         add50 = f["p50"] - base["p50"] if base else float("nan")
         add99 = f["p99"] - base["p99"] if base else float("nan")
-        print("| %-8s | %-15s | %6.1f | %6.1f | %6.1f | %7.1f | %7.1f "
-              "| %10.2f | %9.2f | %11.2f | %8.2f | %7.1f |" % (
-                  c, LABEL[k], f["rate"], f["p50"], f["p99"],
-                  add50 if k != "none" else 0, add99 if k != "none" else 0,
-                  f["filter"], f["clamd"], f["postfix"], f["sink"],
-                  f["hwm"]))
+        print("| %-8s | %-15s | %6.1f | %6s | %6.1f | %6.1f | %7.1f "
+              "| %7.1f | %10.2f | %9.2f | %11.2f | %8.2f | %10.2f "
+              "| %7.1f |" % (
+                  c, LABEL[k], f["rate"], ratio(f, d).strip(), f["p50"],
+                  f["p99"], add50 if k != "none" else 0,
+                  add99 if k != "none" else 0, f["filter"], f["clamd"],
+                  f["postfix"], f["sink"], f["sender"], f["hwm"]))
 
 gen = os.path.join(W, "generator.txt")
 if os.path.exists(gen):

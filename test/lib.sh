@@ -30,3 +30,21 @@ need_packages() {
 	  apt-get install -y -q --no-install-recommends $missing >/dev/null; } ||
 	{ echo "apt-get install failed for:$missing"; return 1; }
 }
+
+# The upper bound, in seconds, of a wait for a condition in the test rings:
+# far above what any step takes, so that a sanitizer build on a loaded
+# machine does not fail at random, while a real hang still ends.
+PORTCULLIS_TEST_WAIT=${PORTCULLIS_TEST_WAIT:-120}
+
+# wait_until SECS CMD [ARG...]: runs CMD every 0.1 s until it succeeds
+# (returns 0) or SECS seconds of wall-clock time have passed (returns 1).
+# Tests wait for a condition this way, never for a fixed time.
+wait_until() {
+	_wu_end=$(($(date +%s) + $1))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s)" -gt "$_wu_end" ] && return 1
+		sleep 0.1
+	done
+}

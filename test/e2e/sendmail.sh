@@ -122,18 +122,18 @@ sendmail_start() {
 sendmail_stop() {
 	[ -n "$SMPID" ] || return 0
 	kill -TERM "$SMPID" 2>/dev/null
-	_n=0
-	while kill -0 "$SMPID" 2>/dev/null && [ "$_n" -lt 100 ]; do
-		sleep 0.1
-		_n=$((_n + 1))
-	done
+	wait_until "$PORTCULLIS_TEST_WAIT" sendmail_gone
 	kill -KILL "$SMPID" 2>/dev/null
 	wait "$SMPID" 2>/dev/null
 	SMPID=""
 }
 
+sendmail_gone() { ! kill -0 "$SMPID" 2>/dev/null; }
+
 # new_log_lines N: daemon log lines after line N.
 new_log_lines() { tail -n +"$(($1 + 1))" "$T/daemon.log"; }
+# new_reject N: a line after line N says action=reject.
+new_reject() { new_log_lines "$1" | grep -q 'action=reject'; }
 
 sendmail_cases() {
 	_p=$((PF_PORT + 2))
@@ -178,7 +178,7 @@ sendmail_cases() {
 	expect "sendmail clean: reply \"$REPLY_LINE\" is 250" \
 	    grep -q '^250' <<<"$REPLY_LINE"
 	_q=$(awk '{ print $3 }' <<<"$REPLY_LINE")
-	_f=$(wait_token "smclean-$RUN" 30)
+	_f=$(wait_token "smclean-$RUN")
 	expect "sendmail clean: relayed to the sink with an X-Portcullis header" \
 	    grep -q '^X-Portcullis:' "${_f:-/dev/null}"
 	_l=$(log_line "$_q")
@@ -192,7 +192,8 @@ sendmail_cases() {
 	SEND_PORT=$SM_PORT send smeicar "$T/msg/smeicar"
 	expect "sendmail EICAR: reply \"$REPLY_LINE\" is 554 5.7.1 with the virus name" \
 	    grep -qE '^554 5\.7\.1 .*EICAR' <<<"$REPLY_LINE"
-	sleep 1
+	wait_until "$PORTCULLIS_TEST_WAIT" new_reject "$_before"
+	sleep 1		# a negative check: give a wrong relay a moment
 	expect "sendmail EICAR: not relayed" \
 	    test "$(token_count "smeicar-$RUN")" -eq 0
 	_l=$(new_log_lines "$_before" | grep 'action=reject' | tail -n 1)

@@ -17,16 +17,11 @@ T.wait_log("ME2:")
 mt.disconnect(conn)
 
 T.signal_and_wait(T.SIGUSR1, "policy reloaded", 1)
-local text = ""
-for _ = 1, 50 do
-	local f = io.open(file, "r")
-	if f ~= nil then
-		text = f:read("a")
-		f:close()
-		if text:find('action="reject"} 1', 1, true) then break end
-	end
-	mt.sleep(0.1)
-end
+-- the file is replaced in one step (rename): wait until it counts both
+local text = T.wait_for(file .. " counting the reject", function()
+	local t = T.read_file(file)
+	return t ~= nil and t:find('action="reject"} 1', 1, true) and t
+end)
 T.check(text:find('portcullis_messages_total{action="accept"} 1', 1,
     true) ~= nil, "accept counted: " .. text)
 T.check(text:find('portcullis_messages_total{action="reject"} 1', 1,

@@ -13,9 +13,14 @@ local function q(path)		-- quoted for sh (the ASan run's dir has a space)
 	return "'" .. path .. "'"
 end
 os.execute("mkdir -p " .. q(out) .. " && chmod 777 " .. q(out))
+-- The stand-in writes the message, then its arguments, each under a
+-- temporary name renamed into place: once N.argv exists, N.msg is
+-- complete (the test waits for that, not for a time).
 local fake = assert(io.open(tmp .. "/fake-sendmail", "w"))
-fake:write("#!/bin/sh\nn=$(date +%s%N)\nprintf '%s\\n' \"$@\" > \"" .. out ..
-    "/$n.argv\"\ncat > \"" .. out .. "/$n.msg\"\n")
+fake:write("#!/bin/sh\nn=\"" .. out .. "/$(date +%s%N)-$$\"\n" ..
+    "cat > \"$n.msg.tmp\" && mv \"$n.msg.tmp\" \"$n.msg\" &&\n" ..
+    "printf '%s\\n' \"$@\" > \"$n.argv.tmp\" && " ..
+    "mv \"$n.argv.tmp\" \"$n.argv\"\n")
 fake:close()
 os.execute("chmod 755 " .. q(tmp .. "/fake-sendmail"))
 
@@ -26,7 +31,7 @@ T.start("[antivirus]\nenabled = yes\ndatabase = " .. sigs .. "\n" ..
     "[rules]\nvirus = keep\n" ..
     "[action:keep]\ndisposition = reject\nquarantine = virus\n" ..
     "notify = admin\nreply = 554 5.7.1 Virus found: %VIRUS%\n")
-T.wait_log("signatures loaded", 60)
+T.wait_log("signatures loaded")
 
 local body = T.mime_with_attachment("eicar.txt", T.eicar())
 local conn = T.postfix_conn()
@@ -48,12 +53,11 @@ if id ~= nil then
 	    1, true) ~= nil, "record names the virus")
 end
 -- the notification reached the stand-in, arguments intact
-local argv = ""
-for _ = 1, 50 do
-	argv = T.sh("cat " .. q(out) .. "/*.argv 2>/dev/null")
-	if argv ~= "" then break end
-	mt.sleep(0.1)
-end
+local argv = T.wait_for("the notification (" .. out .. "/*.argv)",
+    function()
+	local a = T.sh("cat " .. q(out) .. "/*.argv 2>/dev/null")
+	return a ~= "" and a
+end)
 T.check(argv:find("postmaster@example.com", 1, true) ~= nil,
     "admin notified: " .. argv)
 T.check(T.sh("cat " .. q(out) .. "/*.msg 2>/dev/null"):find(

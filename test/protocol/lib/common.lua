@@ -6,14 +6,20 @@
 -- tmp (a private directory: policy, socket, spool, log), top (the source
 -- tree) and, when a test signature database could be built, sigs.
 -- The daemon's log (PORTCULLIS_LOG_STDERR=1) is in tmp .. "/log".
--- Every wait is bounded: mt.set_timeout for replies, T.wait_log for logs.
+--
+-- Tests wait for conditions (a log line, a file, a reply), never for a
+-- fixed time. Every wait is bounded by T.WAIT seconds of wall-clock time
+-- (PORTCULLIS_TEST_WAIT, default 120): far above what any step takes, so
+-- that a sanitizer build on a loaded machine does not fail at random; a
+-- real hang still ends. mt.set_timeout bounds each reply the same way.
 
 T = {}
 T.sock = tmp .. "/portcullis.sock"
 T.policy_file = tmp .. "/policy.ini"
 T.SIGHUP, T.SIGUSR1, T.SIGTERM = 1, 10, 15
+T.WAIT = tonumber(os.getenv("PORTCULLIS_TEST_WAIT") or "") or 120
 
-mt.set_timeout(20)
+mt.set_timeout(T.WAIT)
 
 -- Postfix 3.7 offers these (NOTES-API 1.3).
 T.PF_ACTIONS, T.PF_STEPS = 0x1ff, 0x1fffff
@@ -94,13 +100,41 @@ function T.start(text, ...)
 	mt.startfilter(bin, "daemon", "--foreground", "--policy",
 	    T.policy_file, "--socket", "unix:" .. T.sock,
 	    "-o", "daemon.user=" .. user, ...)
-	T.wait_log("starting:", 30)
+	-- logged once the socket listens
+	T.wait_log("starting:")
 end
 
+-- Waits (at most secs, default T.WAIT, of wall-clock time) until fn()
+-- returns a true value, and returns it; fails naming what otherwise.
+function T.wait_for(what, fn, secs)
+	local deadline = os.time() + (secs or T.WAIT)
+	while true do
+		local v = fn()
+		if v then
+			return v
+		end
+		if os.time() > deadline then
+			raise("waited " .. (secs or T.WAIT) .. " s in vain for " ..
+			    what, 2)
+		end
+		mt.sleep(0.05)
+	end
+end
+
+-- Connects to the daemon's socket, retrying until it accepts.
 function T.connect()
-	local conn = mt.connect("unix:" .. T.sock, 100, 0.05)
+	local conn, why
+	T.wait_for("a connection to " .. T.sock, function()
+		local ok, c = pcall(mt.connect, "unix:" .. T.sock)
+		if ok and c ~= nil then
+			conn = c
+			return true
+		end
+		why = c
+		return false
+	end)
 	if conn == nil then
-		raise("cannot connect to " .. T.sock, 2)
+		raise("cannot connect to " .. T.sock .. ": " .. tostring(why), 2)
 	end
 	return conn
 end
@@ -126,25 +160,47 @@ function T.count_log(needle)
 	return n
 end
 
--- Waits (at most secs) for the n-th log line containing needle.
-function T.wait_log(needle, secs, n)
-	n = n or 1
-	local waited = 0
-	while waited < (secs or 10) do
-		local k = 0
-		for line in T.log():gmatch("[^\n]+") do
-			if line:find(needle, 1, true) then
-				k = k + 1
-				if k == n then
-					return line
-				end
+-- The n-th log line containing needle, or nil.
+local function log_line(needle, n)
+	local k = 0
+	for line in T.log():gmatch("[^\n]+") do
+		if line:find(needle, 1, true) then
+			k = k + 1
+			if k == n then
+				return line
 			end
 		end
-		mt.sleep(0.05)
-		waited = waited + 0.05
 	end
-	raise("no log line #" .. n .. " with \"" .. needle .. "\" in " ..
-	    (secs or 10) .. " s", 2)
+	return nil
+end
+
+-- Waits (at most secs, default T.WAIT) for the n-th log line containing
+-- needle, and returns it.
+function T.wait_log(needle, secs, n)
+	n = n or 1
+	local deadline = os.time() + (secs or T.WAIT)
+	while true do
+		local line = log_line(needle, n)
+		if line ~= nil then
+			return line
+		end
+		if os.time() > deadline then
+			raise("no log line #" .. n .. " with \"" .. needle ..
+			    "\" in " .. (secs or T.WAIT) .. " s", 2)
+		end
+		mt.sleep(0.05)
+	end
+end
+
+-- The contents of a file, or nil if it cannot be read.
+function T.read_file(path)
+	local f = io.open(path, "r")
+	if f == nil then
+		return nil
+	end
+	local s = f:read("a")
+	f:close()
+	return s
 end
 
 -- The line must contain every needle of the list.
@@ -324,5 +380,5 @@ end
 -- needle (reloads are logged).
 function T.signal_and_wait(sig, needle, n)
 	mt.signal(sig)
-	return T.wait_log(needle, 15, n)
+	return T.wait_log(needle, nil, n)
 end
