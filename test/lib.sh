@@ -5,7 +5,7 @@ PORTCULLIS_PACKAGES="autoconf automake make gcc pkg-config libc6-dev \
 libmilter-dev libclamav-dev libarchive-dev libgmime-3.0-dev libinih-dev \
 libmagic-dev libmagic-mgc postfix miltertest clamav clamav-testfiles swaks \
 p7zip-full gcab genisoimage zip unzip bzip2 xz-utils cpio procps \
-python3 libwrap0 m4 clang libclang-rt-14-dev"
+python3 libwrap0 m4 clang libclang-rt-14-dev libseccomp-dev"
 
 # need_packages: installs the missing ones (as root, non-interactively).
 need_packages() {
