@@ -105,6 +105,7 @@ sandbox_rlimits(uint64_t memory, struct sandbox_report *rep,
 	}
 #else
 	(void)memory;
+	(void)rep;
 #endif
 	return 0;
 }
