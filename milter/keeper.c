@@ -734,6 +734,24 @@ build_done(void)
 
 /* ---- requests from the milter ------------------------------------------ */
 
+/* The poison list from its file (at start and on reload: the postmaster
+ * may have removed a line). */
+static void
+poison_load(const struct policy *pol)
+{
+	char		*path;
+	unsigned	 n;
+
+	poison_free(&k.poison);
+	path = pol->spool_dir != NULL ? xasprintf("%s/poison",
+	    pol->spool_dir) : NULL;
+	k.poison = poison_new(path, POISON_MAX, &n);
+	if (n > 0)
+		log_msg(LOG_INFO, "keeper: %u poison message digest(s) from %s",
+		    n, path);
+	free(path);
+}
+
 static void
 reload(unsigned flags)
 {
@@ -752,6 +770,7 @@ reload(unsigned flags)
 			free(errors);
 			np = NULL;
 		}
+		poison_load(np != NULL ? np : k.pol);
 	}
 	if (np != NULL && np->av_enabled && (av_settings_differ(k.pol, np) ||
 	    (flags & WIRE_RELOAD_SIGNATURES) != 0 || k.engine == NULL)) {
@@ -984,8 +1003,7 @@ keeper_run(int ctl, const struct cli_opts *o)
 	struct sigaction	sa;
 	sigset_t		set;
 	struct err		err = ERR_INIT;
-	char			*path;
-	unsigned		i, nloaded;
+	unsigned		i;
 
 	memset(&k, 0, sizeof k);
 	k.ctl = ctl;
@@ -1017,13 +1035,7 @@ keeper_run(int ctl, const struct cli_opts *o)
 		policy_unref(&k.pol);
 		return CLI_EX_SOFTWARE;
 	}
-	path = k.pol->spool_dir != NULL ? xasprintf("%s/poison",
-	    k.pol->spool_dir) : NULL;
-	k.poison = poison_new(path, POISON_MAX, &nloaded);
-	if (nloaded > 0)
-		log_msg(LOG_INFO, "keeper: %u poison message digest(s) from %s",
-		    nloaded, path);
-	free(path);
+	poison_load(k.pol);
 	if ((k.b.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		log_msg(LOG_ERR, "keeper: eventfd: %s", strerror(errno));
 		return CLI_EX_SOFTWARE;
