@@ -339,3 +339,257 @@ verdict_json(const struct verdict *v, const char *file, struct buf *out)
 	    v->parts, (unsigned long long)v->decoded_bytes,
 	    (unsigned long long)v->ms);
 }
+
+/* ---- packing ---------------------------------------------------------- */
+
+#define PACK_MAGIC	"PCV"
+#define PACK_STR_MAX	(256u * 1024)	/* one string */
+#define PACK_NULL	0xffffffffu	/* length of a NULL string */
+#define PACK_EDITS_MAX	256
+#define PACK_EXPLAIN_MAX 10000
+
+static void
+pack_u32(struct buf *b, uint32_t v)
+{
+	unsigned char	c[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+	    (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+
+	buf_append(b, c, 4);
+}
+
+static void
+pack_u64(struct buf *b, uint64_t v)
+{
+	pack_u32(b, (uint32_t)v);
+	pack_u32(b, (uint32_t)(v >> 32));
+}
+
+static void
+pack_str(struct buf *b, const char *s)
+{
+	size_t	n;
+
+	if (s == NULL) {
+		pack_u32(b, PACK_NULL);
+		return;
+	}
+	n = strlen(s);
+	if (n > PACK_STR_MAX)
+		n = PACK_STR_MAX;	/* cut: strings are for people */
+	pack_u32(b, (uint32_t)n);
+	buf_append(b, s, n);
+}
+
+int
+verdict_pack(const struct verdict *v, struct buf *out, struct err *err)
+{
+	size_t	start = out->len, i;
+
+	if (v->nfindings > VERDICT_FINDINGS_MAX + 65 ||
+	    v->nheader_edits > PACK_EDITS_MAX ||
+	    v->nexplain > PACK_EXPLAIN_MAX)
+		return err_set(err, "verdict too large to pack");
+	buf_append(out, PACK_MAGIC, 3);
+	buf_append(out, (unsigned char[]){ VERDICT_PACK_VERSION }, 1);
+	pack_u32(out, (uint32_t)v->direction);
+	pack_u32(out, (uint32_t)v->disposition);
+	pack_u32(out, (uint32_t)(v->scanned | v->modified << 1 |
+	    v->disclaimer << 2 | v->want_explain << 3));
+	pack_u32(out, v->notify);
+	pack_u32(out, v->parts);
+	pack_u64(out, v->decoded_bytes);
+	pack_u64(out, v->ms);
+	pack_u64(out, v->new_body != NULL ? (uint64_t)v->new_body_len :
+	    UINT64_MAX);
+	pack_str(out, v->action != NULL ? v->action->name : NULL);
+	pack_str(out, v->reply);
+	pack_str(out, v->quarantine);
+	pack_str(out, v->subject_tag);
+	pack_str(out, v->summary);
+	pack_u32(out, (uint32_t)v->nfindings);
+	for (i = 0; i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+
+		pack_u32(out, (uint32_t)f->rule);
+		pack_str(out, f->part);
+		pack_str(out, f->filename);
+		pack_str(out, f->detail);
+		pack_str(out, f->action != NULL ? f->action->name : NULL);
+	}
+	pack_u32(out, (uint32_t)v->nheader_edits);
+	for (i = 0; i < v->nheader_edits; i++) {
+		pack_str(out, v->header_edits[i].name);
+		pack_str(out, v->header_edits[i].value);
+	}
+	pack_u32(out, (uint32_t)v->nexplain);
+	for (i = 0; i < v->nexplain; i++)
+		pack_str(out, v->explain[i]);
+	if (out->len - start > VERDICT_PACK_MAX) {
+		out->len = start;
+		return err_set(err, "packed verdict over %u bytes",
+		    VERDICT_PACK_MAX);
+	}
+	return 0;
+}
+
+struct unpack {
+	const unsigned char	*p;
+	size_t			 left;
+	bool			 bad;
+};
+
+static uint32_t
+unpack_u32(struct unpack *u)
+{
+	uint32_t	v;
+
+	if (u->bad || u->left < 4) {
+		u->bad = true;
+		return 0;
+	}
+	v = le32(u->p);
+	u->p += 4;
+	u->left -= 4;
+	return v;
+}
+
+static uint64_t
+unpack_u64(struct unpack *u)
+{
+	uint64_t	lo = unpack_u32(u);
+
+	return lo | (uint64_t)unpack_u32(u) << 32;
+}
+
+/* A copy (caller frees), NULL for a NULL string or bad input. */
+static char *
+unpack_str(struct unpack *u)
+{
+	uint32_t	n = unpack_u32(u);
+	char		*s;
+
+	if (u->bad || n == PACK_NULL)
+		return NULL;
+	if (n > PACK_STR_MAX || n > u->left || memchr(u->p, '\0', n) != NULL) {
+		u->bad = true;
+		return NULL;
+	}
+	s = xstrndup((const char *)u->p, n);
+	u->p += n;
+	u->left -= n;
+	return s;
+}
+
+static const struct action *
+unpack_action(const struct policy *pol, const char *name, enum direction d,
+    enum rule r)
+{
+	const struct action	*a = name != NULL ? policy_action(pol, name) :
+	    NULL;
+
+	if (a == NULL && name != NULL && r < RULE__N)
+		a = pol->rules[d][r];
+	return a;
+}
+
+int
+verdict_unpack(const unsigned char *p, size_t len, const struct policy *pol,
+    struct verdict **v_r, struct err *err)
+{
+	struct unpack	 u = { p, len, false };
+	struct verdict	*v;
+	char		*name;
+	uint32_t	 dir, disp, flags, n, i, rule;
+	uint64_t	 bl;
+
+	*v_r = NULL;
+	if (len > VERDICT_PACK_MAX)
+		return err_set(err, "packed verdict over %u bytes",
+		    VERDICT_PACK_MAX);
+	if (len < 4 || memcmp(p, PACK_MAGIC, 3) != 0)
+		return err_set(err, "not a packed verdict");
+	if (p[3] != VERDICT_PACK_VERSION)
+		return err_set(err, "packed verdict of version %u, want %u",
+		    p[3], VERDICT_PACK_VERSION);
+	u.p += 4;
+	u.left -= 4;
+	dir = unpack_u32(&u);
+	disp = unpack_u32(&u);
+	if (u.bad || dir >= DIR__N || disp >= DISP__N)
+		return err_set(err, "packed verdict: bad direction or "
+		    "disposition");
+	v = verdict_new((enum direction)dir);
+	v->disposition = (enum disposition)disp;
+	flags = unpack_u32(&u);
+	v->scanned = (flags & 1) != 0;
+	v->modified = (flags & 2) != 0;
+	v->disclaimer = (flags & 4) != 0;
+	v->want_explain = (flags & 8) != 0;
+	v->notify = unpack_u32(&u);
+	v->parts = unpack_u32(&u);
+	v->decoded_bytes = unpack_u64(&u);
+	v->ms = unpack_u64(&u);
+	bl = unpack_u64(&u);
+	v->new_body_len = bl == UINT64_MAX ? 0 : (size_t)bl;
+	name = unpack_str(&u);
+	v->action = unpack_action(pol, name, v->direction, RULE__N);
+	if (name != NULL && v->action == NULL)
+		v->action = policy_action(pol, disposition_str(v->disposition));
+	free(name);
+	v->reply = unpack_str(&u);
+	v->quarantine = unpack_str(&u);
+	v->subject_tag = unpack_str(&u);
+	v->summary = unpack_str(&u);
+
+	n = unpack_u32(&u);
+	if (n > VERDICT_FINDINGS_MAX + 65)
+		u.bad = true;
+	for (i = 0; i < n && !u.bad; i++) {
+		struct finding	*f;
+
+		rule = unpack_u32(&u);
+		if (rule >= RULE__N) {
+			u.bad = true;
+			break;
+		}
+		v->findings = xreallocarray(v->findings, v->nfindings + 1,
+		    sizeof *v->findings);
+		f = &v->findings[v->nfindings++];
+		f->rule = (enum rule)rule;
+		f->part = unpack_str(&u);
+		f->filename = unpack_str(&u);
+		f->detail = unpack_str(&u);
+		name = unpack_str(&u);
+		f->action = unpack_action(pol, name, v->direction, f->rule);
+		free(name);
+		if (f->part == NULL)
+			f->part = xstrdup("");
+	}
+	n = unpack_u32(&u);
+	if (n > PACK_EDITS_MAX)
+		u.bad = true;
+	for (i = 0; i < n && !u.bad; i++) {
+		v->header_edits = xreallocarray(v->header_edits,
+		    v->nheader_edits + 1, sizeof *v->header_edits);
+		v->header_edits[v->nheader_edits].name = unpack_str(&u);
+		v->header_edits[v->nheader_edits].value = unpack_str(&u);
+		if (v->header_edits[v->nheader_edits++].name == NULL)
+			u.bad = true;
+	}
+	n = unpack_u32(&u);
+	if (n > PACK_EXPLAIN_MAX)
+		u.bad = true;
+	for (i = 0; i < n && !u.bad; i++) {
+		v->explain = xreallocarray(v->explain, v->nexplain + 1,
+		    sizeof *v->explain);
+		v->explain[v->nexplain] = unpack_str(&u);
+		if (v->explain[v->nexplain++] == NULL)
+			u.bad = true;
+	}
+	if (u.bad || u.left != 0) {
+		verdict_free(&v);
+		return err_set(err, "packed verdict truncated or malformed");
+	}
+	*v_r = v;
+	return 0;
+}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "policy.h"
 #include "util.h"
 
@@ -105,6 +106,29 @@ void		 verdict_finish(struct verdict *v, const char *queue_id,
  */
 char		*verdict_expand(const char *tmpl, const struct finding *f,
 		    const char *queue_id, const char *sender);
+
+/*
+ * Serialising a verdict between processes (a scanning worker and the
+ * milter). The form is versioned (VERDICT_PACK_VERSION), every count and
+ * string is length-prefixed and bounded (VERDICT_PACK_MAX in all), and
+ * actions travel by name: verdict_unpack() looks each up in the receiving
+ * side's policy (a name it does not know falls back to that policy's
+ * action for the finding's rule). The new body is not included: it is
+ * passed beside the packed verdict (new_body_len is).
+ *
+ * verdict_pack appends to out; 0, or -1 (err) when the verdict is over
+ * the bounds. verdict_unpack: 0 with *v_r (caller: verdict_free; its
+ * new_body is NULL, new_body_len as packed) or -1 (err) for input that is
+ * truncated, malformed, of another version or over the bounds. pol is
+ * borrowed: keep it referenced while the verdict lives.
+ */
+#define VERDICT_PACK_VERSION	1
+#define VERDICT_PACK_MAX	(16u * 1024 * 1024)
+int		 verdict_pack(const struct verdict *v, struct buf *out,
+		    struct err *err) __attribute__((warn_unused_result));
+int		 verdict_unpack(const unsigned char *p, size_t len,
+		    const struct policy *pol, struct verdict **v_r,
+		    struct err *err) __attribute__((warn_unused_result));
 
 /* Appends the verdict as one JSON object (no newline) for file name. */
 void		 verdict_json(const struct verdict *v, const char *file,

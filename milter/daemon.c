@@ -1,13 +1,16 @@
 /*
  * milter/daemon.c - the daemon around the callbacks: start-up (socket,
- * daemonizing, PID file, privilege drop), the signal thread (reloads,
- * graceful stop), the signature thread, and the policy in force.
+ * daemonizing, PID file, privilege drop, the engine keeper), the signal
+ * thread (reloads, graceful stop), and the policy in force.
  *
- * Threads: besides libmilter's, two of ours: the signal thread (SIGHUP,
- * SIGUSR1, SIGUSR2, SIGTERM and SIGINT are blocked in every other thread,
- * from before any thread exists) and the signature thread, which loads
- * the first ClamAV engine and rechecks the database. The current policy is
- * a refcounted pointer swapped under g.lock (held only to take a
+ * This process never loads the ClamAV engine nor parses a message: the
+ * engine keeper (keeper.h), started before any thread exists, does, in its
+ * scanning workers (pool.h is this side of it).
+ *
+ * Threads: besides libmilter's, our signal thread (SIGHUP, SIGUSR1,
+ * SIGUSR2, SIGTERM and SIGINT are blocked in every other thread, from
+ * before any thread exists) and the pool's watch thread. The current
+ * policy is a refcounted pointer swapped under g.lock (held only to take a
  * reference); a bad file never replaces it.
  */
 #include "config.h"
@@ -33,28 +36,21 @@
 
 #include <libmilter/mfapi.h>
 
-#include "av.h"
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
-#include "magic.h"
 #include "milter.h"
 #include "metrics.h"
 #include "msgctx.h"
 #include "outbox.h"
+#include "pool.h"
 #include "util.h"
 
 #define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
 
 static struct {
-	pthread_mutex_t		 lock;		/* pol and the av_* flags */
-	pthread_cond_t		 av_cond;
+	pthread_mutex_t		 lock;		/* pol */
 	struct policy		*pol;		/* the policy in force */
-	bool			 av_wake;	/* recheck signatures now */
-	bool			 av_force;	/* ... and reload them */
-	bool			 av_quit;
-	struct av_store		*store;
-	struct typer		*typer;
 	const struct cli_opts	*opts;
 	char			*policy_path;	/* absolute: we chdir("/") */
 	char			*sig_dir;	/* --signatures, absolute */
@@ -136,17 +132,6 @@ daemon_hostname(const struct policy *pol)
 {
 	return pol->hostname != NULL ? pol->hostname : g.host;
 }
-struct typer *
-daemon_typer(void)
-{
-	return g.typer;
-}
-
-struct av_store *
-daemon_store(void)
-{
-	return g.store;
-}
 
 bool
 daemon_stopping(void)
@@ -164,31 +149,6 @@ str_differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
-/* Settings that need a new engine, not just a recheck of the files. */
-static bool
-av_settings_differ(const struct policy *a, const struct policy *b)
-{
-	return a->av_enabled != b->av_enabled ||
-	    str_differ(signature_dir(a), signature_dir(b)) ||
-	    a->av_max_scansize != b->av_max_scansize ||
-	    a->av_max_filesize != b->av_max_filesize ||
-	    a->av_max_recursion != b->av_max_recursion ||
-	    a->av_max_files != b->av_max_files ||
-	    a->av_heuristics != b->av_heuristics ||
-	    a->scan_time_ms != b->scan_time_ms ||
-	    a->max_scans != b->max_scans;
-}
-
-static void
-av_wake(bool force)
-{
-	pthread_mutex_lock(&g.lock);
-	g.av_wake = true;
-	g.av_force |= force;
-	pthread_cond_broadcast(&g.av_cond);
-	pthread_mutex_unlock(&g.lock);
-}
-
 /* Loads and validates the file anew; swaps only a good policy in. */
 static void
 reload_policy(int sig)
@@ -197,7 +157,6 @@ reload_policy(int sig)
 	struct policy	*np = NULL, *old;
 	char		*errors = NULL, *line, *next;
 	unsigned	 n = 0;
-	bool		 force;
 
 	if (policy_load(path, g.opts->ov, g.opts->nov, &np, &errors) == -1) {
 		for (line = errors; line != NULL && *line != '\0';
@@ -216,14 +175,13 @@ reload_policy(int sig)
 		free(errors);
 		return;
 	}
-	if (g.store != NULL)
-		av_store_set_policy(g.store, np, signature_dir(np));
 	pthread_mutex_lock(&g.lock);
 	old = g.pol;
 	g.pol = np;
-	force = av_settings_differ(old, np);
 	pthread_mutex_unlock(&g.lock);
-	av_wake(force);
+	/* the keeper reads the same file: new workers, and a new engine if
+	 * the signature settings changed; the old ones serve meanwhile */
+	pool_reload(WIRE_RELOAD_POLICY);
 
 	if (str_differ(old->socket, np->socket) ||
 	    str_differ(old->user, np->user) ||
@@ -337,7 +295,7 @@ signal_thread(void *arg)
 		case SIGUSR2:
 			log_msg(LOG_INFO, "signature reload requested (%s)",
 			    strsignal(sig));
-			av_wake(true);
+			pool_reload(WIRE_RELOAD_SIGNATURES);
 			break;
 		default:	/* SIGTERM, SIGINT */
 			log_msg(LOG_INFO, "stopping (%s): finishing %u "
@@ -349,68 +307,6 @@ signal_thread(void *arg)
 			return NULL;
 		}
 	}
-}
-
-/* Loads the first engine, then rechecks the database every interval. */
-static void *
-av_thread(void *arg)
-{
-	struct timespec	 ts;
-	struct err	 err;
-	struct policy	*pol;
-	struct av_engine *e;
-	bool		 force, first;
-	uint64_t	 ms;
-	int		 r;
-
-	(void)arg;
-	pthread_mutex_lock(&g.lock);
-	while (!g.av_quit) {
-		pol = policy_ref(g.pol);
-		force = g.av_force;
-		g.av_force = g.av_wake = false;
-		pthread_mutex_unlock(&g.lock);
-
-		if (pol->av_enabled && g.store != NULL) {
-			e = av_store_get(g.store);
-			first = e == NULL;
-			av_engine_unref(&e);
-			err = (struct err)ERR_INIT;
-			r = av_store_reload(g.store, force || first, &err);
-			if (r != 0)
-				metrics_reload(r == 1);
-			if (r == 1 && (e = av_store_get(g.store)) != NULL) {
-				log_msg(LOG_INFO, "signatures loaded from %s: "
-				    "%u signatures, version %s, %llu ms",
-				    signature_dir(pol), av_engine_signatures(e),
-				    av_engine_db_version(e) != NULL ?
-				    av_engine_db_version(e) : "unknown",
-				    (unsigned long long)av_engine_load_ms(e));
-				av_engine_unref(&e);
-			} else if (r == -1)
-				log_msg(first ? LOG_ERR : LOG_WARNING,
-				    "signatures %s: %s (%s)",
-				    signature_dir(pol), err.msg, first ?
-				    "messages get tempfail until the scanner "
-				    "is ready" : "the loaded ones stay");
-		}
-		ms = pol->av_check_interval_ms;
-		policy_unref(&pol);
-
-		pthread_mutex_lock(&g.lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(ms / 1000);
-		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!g.av_quit && !g.av_wake &&
-		    pthread_cond_timedwait(&g.av_cond, &g.lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&g.lock);
-	return NULL;
 }
 
 /* ---- start-up -------------------------------------------------------- */
@@ -715,7 +611,6 @@ milter_run(const struct cli_opts *o)
 	struct policy		*pol = NULL;
 	struct creds		 cr;
 	struct err		 err = ERR_INIT;
-	pthread_condattr_t	 ca;
 	pthread_t		 tid;
 	sigset_t		 set;
 	struct sigaction	 sa;
@@ -755,10 +650,6 @@ milter_run(const struct cli_opts *o)
 
 	if (resolve_creds(pol, &cr) == -1)
 		return CLI_EX_CONFIG;
-	if (typer_new(&g.typer, &err) == -1) {
-		startup_error("%s", err.msg);
-		return CLI_EX_SOFTWARE;
-	}
 	if (open_socket(pol, &cr) == -1)
 		return CLI_EX_CONFIG;
 	if (!o->foreground && (st = daemonize(&ready_fd)) != -1)
@@ -769,23 +660,22 @@ milter_run(const struct cli_opts *o)
 		return CLI_EX_CONFIG;
 	}
 
+	/* The engine keeper: its own process (this binary, executed), started
+	 * before any thread of ours exists. */
+	if (pool_start(g.policy_path, g.sig_dir, o, &err) == -1) {
+		startup_error("%s", err.msg);
+		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
+		return CLI_EX_SOFTWARE;
+	}
+
 	/* Threads from here on. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&g.av_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	g.store = av_store_new(pol, signature_dir(pol));
-	if (g.store == NULL && pol->av_enabled)
-		log_msg(LOG_ERR, "antivirus: no signature store; messages "
-		    "get tempfail");
-	if (outbox_start(&err) == -1 || metrics_start(&err) == -1) {
+	if (pool_watch(&err) == -1 || outbox_start(&err) == -1 ||
+	    metrics_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
 	}
 	if ((r = pthread_create(&tid, NULL, signal_thread, NULL)) != 0 ||
-	    (r = pthread_detach(tid)) != 0 ||
-	    (r = pthread_create(&tid, NULL, av_thread, NULL)) != 0 ||
 	    (r = pthread_detach(tid)) != 0) {
 		startup_error("pthread_create: %s", strerror(r));
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
@@ -805,10 +695,7 @@ milter_run(const struct cli_opts *o)
 	pol = daemon_policy();
 	outbox_stop(pol->shutdown_timeout_ms);
 	metrics_stop();
-	pthread_mutex_lock(&g.lock);
-	g.av_quit = true;
-	pthread_cond_broadcast(&g.av_cond);
-	pthread_mutex_unlock(&g.lock);
+	pool_stop();
 	if (pol->pid_file != NULL && unlink(pol->pid_file) == -1 &&
 	    errno != ENOENT)
 		log_msg(LOG_WARNING, "could not remove %s: %s", pol->pid_file,
@@ -816,7 +703,7 @@ milter_run(const struct cli_opts *o)
 	policy_unref(&pol);
 	log_msg(LOG_INFO, "stopped");
 	log_close();
-	/* The policy, the store and the typer stay: sessions that outlived
+	/* The policy stays: sessions that outlived
 	 * the timeout may still hold them until the process exits. */
 	return r == MI_SUCCESS ? CLI_EX_OK : CLI_EX_SOFTWARE;
 }

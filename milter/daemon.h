@@ -10,8 +10,6 @@
 
 #include <stdbool.h>
 
-#include "av.h"
-#include "magic.h"
 #include "policy.h"
 
 struct smfiDesc;
@@ -20,10 +18,6 @@ struct smfiDesc;
 struct policy	*daemon_policy(void);
 /* [daemon] hostname of pol, or the system's host name. */
 const char	*daemon_hostname(const struct policy *pol);
-/* Shared by all threads for the life of the process; the store may be
- * NULL (then no engine: messages get tempfail when antivirus is on). */
-struct typer	*daemon_typer(void);
-struct av_store	*daemon_store(void);
 /* True once SIGTERM/SIGINT asked the daemon to stop (new MAIL: 421). */
 bool		 daemon_stopping(void);
 

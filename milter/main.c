@@ -1,6 +1,8 @@
 /*
- * milter/main.c - the portcullis program: "daemon", "check", "scan".
- * The only place that exits the process.
+ * milter/main.c - the portcullis program: "daemon", "check", "scan", and
+ * the hidden "keeper FD ..." the daemon executes to start its engine
+ * keeper (keeper.h). The only place that exits the process (a forked
+ * worker ends with _exit in keeper.c).
  */
 #include "config.h"
 
@@ -11,6 +13,7 @@
 
 #include "av.h"
 #include "cli.h"
+#include "keeper.h"
 #include "milter.h"
 #include "mime.h"
 
@@ -20,6 +23,8 @@ main(int argc, char **argv)
 	struct cli_opts	 o;
 	const char	*cmd;
 	struct err	 err = ERR_INIT;
+	char		*end;
+	long		 fd = -1;
 	int		 st;
 
 	if (argc < 2) {
@@ -38,7 +43,17 @@ main(int argc, char **argv)
 		printf("portcullis %s\n", PACKAGE_VERSION);
 		exit(CLI_EX_OK);
 	}
-	if (strcmp(cmd, "daemon") != 0 && strcmp(cmd, "check") != 0 &&
+	if (strcmp(cmd, "keeper") == 0) {	/* keeper FD [options] */
+		if (argc < 3 || (fd = strtol(argv[2], &end, 10)) < 3 ||
+		    *end != '\0' || fd > 1024) {
+			fprintf(stderr, "portcullis: keeper: started by the "
+			    "daemon only\n");
+			exit(CLI_EX_USAGE);
+		}
+		argv[2] = argv[1];
+		argc--;
+		argv++;
+	} else if (strcmp(cmd, "daemon") != 0 && strcmp(cmd, "check") != 0 &&
 	    strcmp(cmd, "scan") != 0) {
 		fprintf(stderr, "portcullis: unknown command \"%s\"\n", cmd);
 		cli_usage(stderr);
@@ -59,6 +74,8 @@ main(int argc, char **argv)
 		st = cmd_check(&o);
 	else if (strcmp(cmd, "scan") == 0)
 		st = cmd_scan(&o);
+	else if (strcmp(cmd, "keeper") == 0)
+		st = keeper_run((int)fd, &o);
 	else
 		st = milter_run(&o);
 	cli_opts_free(&o);

@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "av.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgctx.h"
+#include "pool.h"
 #include "util.h"
 
 #define METRICS_EVERY_S	15
@@ -67,11 +67,11 @@ metrics_reload(bool ok)
 static void
 render(struct buf *b)
 {
-	struct av_store		*s = daemon_store();
-	struct av_engine	*e = s != NULL ? av_store_get(s) : NULL;
+	struct pool_info	 e;
 	unsigned long long	 cum = 0;
 	size_t			 i;
 
+	pool_info(&e);
 	buf_printf(b, "# HELP portcullis_build_info Version of the daemon.\n"
 	    "# TYPE portcullis_build_info gauge\n"
 	    "portcullis_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -117,8 +117,8 @@ render(struct buf *b)
 	    "engine in use (0: none loaded).\n"
 	    "# TYPE portcullis_clamav_signatures gauge\n"
 	    "portcullis_clamav_signatures %u\n",
-	    e != NULL ? av_engine_signatures(e) : 0);
-	if (e != NULL && av_engine_db_time(e) > 0)
+	    e.have ? e.signatures : 0);
+	if (e.have && e.db_time > 0)
 		buf_printf(b, "# HELP portcullis_clamav_db_timestamp_seconds "
 		    "Build time of the signatures in use.\n"
 		    "# TYPE portcullis_clamav_db_timestamp_seconds gauge\n"
@@ -127,9 +127,8 @@ render(struct buf *b)
 		    "signatures in use (alert on it).\n"
 		    "# TYPE portcullis_clamav_db_age_seconds gauge\n"
 		    "portcullis_clamav_db_age_seconds %lld\n",
-		    (long long)av_engine_db_time(e),
-		    (long long)(time(NULL) - av_engine_db_time(e)));
-	av_engine_unref(&e);
+		    (long long)e.db_time,
+		    (long long)(time(NULL) - e.db_time));
 }
 
 static void

@@ -2,17 +2,17 @@
  * milter/milter.c - the libmilter callbacks and the application of the
  * verdict in the SMTP session.
  *
- * Callbacks collect the envelope and the bytes (msgctx.c), call
- * scan_message() at EOM and map the verdict to SMFIS_* and smfi_* calls;
- * the library decides. Early refusals (SIZE=, recipients, size, messages
+ * Callbacks collect the envelope and the bytes (msgctx.c), hand the
+ * message to a scanning worker at EOM (pool.h: the worker calls
+ * scan_message(); this process never parses content) and map the verdict
+ * to SMFIS_* and smfi_* calls; the library decides. Early refusals (SIZE=, recipients, size, messages
  * per connection) happen here, before the body is read.
  *
  * Debian's libmilter runs the callbacks of one connection on different
  * worker threads (never two at once), so per-connection state lives only
  * behind smfi_setpriv(): struct connctx, created in connect (or at the
  * first callback if the MTA skipped it), freed in close. Each message pins
- * the policy at MAIL FROM and the engine at EOM (where it is used, so a
- * long DATA phase does not keep a replaced engine in memory).
+ * the policy at MAIL FROM.
  */
 #include "config.h"
 
@@ -31,15 +31,14 @@
 
 #include <libmilter/mfapi.h>
 
-#include "av.h"
 #include "log.h"
-#include "magic.h"
 #include "daemon.h"
 #include "milter.h"
 #include "metrics.h"
 #include "msgctx.h"
 #include "notify.h"
 #include "outbox.h"
+#include "pool.h"
 #include "quarantine.h"
 #include "scan.h"
 #include "util.h"
@@ -49,6 +48,7 @@
 #define MLT_BODY_CHUNK	(1024 * 1024)	/* smfi_replacebody takes an int */
 
 #define NOT_READY_REPLY	"451 4.7.1 Virus scanner not ready, try again later"
+#define MLT_WAIT_MARGIN_MS	30000	/* beyond queue + scan_time */
 
 /* One SMTP connection; created in connect, freed in close. */
 struct connctx {
@@ -879,16 +879,69 @@ not_ready_verdict(const struct policy *pol, const struct envelope *env)
 	return v;
 }
 
+/* A message that killed a worker before: the rule poison, not parsed. */
+static struct verdict *
+poison_verdict(const struct policy *pol, const struct envelope *env)
+{
+	struct verdict	*v = verdict_new(scan_direction(pol, env));
+
+	verdict_add(v, pol, RULE_POISON, "", NULL, "this message made a "
+	    "scanning worker fail before");
+	v->scanned = false;
+	verdict_finish(v, env->queue_id, env->sender);
+	return v;
+}
+
+/* The worker's verdict, or the one the pool's status calls for. */
+static struct verdict *
+mlt_scan(const struct connctx *cc, const struct envelope *env,
+    const unsigned char *msg, size_t len, SMFICTX *ctx)
+{
+	const struct msgctx	*mc = cc->cc_msg;
+	const struct policy	*pol = mc->mc_pol;
+	struct pool_job		 job;
+	struct pool_result	 res;
+	char			 idbuf[64];
+	const char		*id = msg_logid(cc, idbuf, sizeof idbuf);
+
+	memset(&job, 0, sizeof job);
+	job.pol = pol;
+	job.env = env;
+	job.msg = msg;
+	job.len = len;
+	job.spool_fd = msgctx_spool_fd(mc);
+	job.explain = pol->log_level >= LOG_LEVEL_DIAGNOSTIC;
+	job.wait_ms = 2 * pol->scan_time_ms + MLT_WAIT_MARGIN_MS;
+	job.progress = mlt_progress;
+	job.progress_ctx = ctx;
+	pool_scan(&job, &res);
+	switch (res.status) {
+	case WS_OK:
+		return res.verdict;
+	case WS_POISON:
+		return poison_verdict(pol, env);
+	case WS_NOT_READY:
+		if (res.detail[0] != '\0')
+			log_msg(LOG_ERR, "%s: %s", id, res.detail);
+		return not_ready_verdict(pol, env);
+	case WS_DIED:
+		log_msg(LOG_ERR, "%s: scanning worker died: %s", id,
+		    res.detail);
+		return scan_error_verdict(pol, env, res.detail);
+	default:
+		log_msg(LOG_ERR, "%s: scan failed: %s", id, res.detail);
+		return scan_error_verdict(pol, env, res.detail);
+	}
+}
+
 static sfsistat
 mlt_eom(SMFICTX *ctx)
 {
 	struct connctx		*cc = conn_msg(ctx);
 	struct msgctx		*mc;
 	const struct policy	*pol;
-	struct av_engine	*eng = NULL;
 	struct verdict		*v = NULL;
 	struct envelope		 env;
-	struct scan_deps	 deps;
 	struct err		 err = ERR_INIT;
 	const unsigned char	*msg = NULL;
 	const char		*failed = NULL;
@@ -896,7 +949,7 @@ mlt_eom(SMFICTX *ctx)
 	size_t			 len = 0;
 	uint64_t		 t0;
 	sfsistat		 st;
-	char			*qid = NULL, *released = NULL;
+	char			*qid = NULL, *released = NULL, idbuf[64];
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;		/* invariant broken */
@@ -916,56 +969,25 @@ mlt_eom(SMFICTX *ctx)
 	env.queue_id = mc->mc_qid;
 	env.direction = -1;
 
-	memset(&deps, 0, sizeof deps);
-	deps.typer = daemon_typer();
-	deps.progress = mlt_progress;
-	deps.progress_ctx = ctx;
-	deps.explain = pol->log_level >= LOG_LEVEL_DIAGNOSTIC;
-
 	t0 = clock_ms();
-	/* Released from our quarantine by portcullisctl (local sendmail):
-	 * the body must match the stored copy, so the header is no key. */
-	if (loopback(cc->cc_addr) && msgctx_bytes(mc, &msg, &len, &err) == 0 &&
+	if (msgctx_bytes(mc, &msg, &len, &err) == -1) {
+		log_msg(LOG_ERR, "%s: %s", msg_logid(cc, idbuf, sizeof idbuf),
+		    err.msg);
+		msg = NULL;
+		len = 0;
+		v = scan_error_verdict(pol, &env, err.msg);
+	} else if (loopback(cc->cc_addr) &&
 	    quarantine_is_released(pol, msg, len, &released)) {
-		char idbuf[64];
-
+		/* Released from our quarantine by portcullisctl (local
+		 * sendmail): the body must match the stored copy, so the
+		 * header is no key. */
 		log_msg(LOG_INFO, "%s: released=%s action=accept",
 		    msg_logid(cc, idbuf, sizeof idbuf), released);
 		free(released);
 		msgctx_reset(mc);
 		return SMFIS_ACCEPT;
-	}
-	if (pol->av_enabled) {
-		eng = daemon_store() != NULL ? av_store_get(daemon_store()) :
-		    NULL;
-		if (eng == NULL)
-			v = not_ready_verdict(pol, &env);
-		else {
-			deps.av_scan = av_engine_scan;
-			deps.av_ctx = eng;
-			deps.av_db_time = av_engine_db_time(eng);
-			deps.av_db_version = av_engine_db_version(eng);
-		}
-	}
-	/* One scan slot for the whole message: memory is bounded by
-	 * max_scans messages being decoded, not by the sessions open. */
-	if (v == NULL && eng != NULL &&
-	    av_store_enter(daemon_store(), pol->scan_time_ms) == -1)
-		v = scan_error_verdict(pol, &env, "all scan slots busy");
-	else if (v == NULL) {
-		if (msgctx_bytes(mc, &msg, &len, &err) == -1 ||
-		    scan_message(pol, &deps, &env, msg, len, &v, &err) == -1)
-			v = NULL;
-		if (eng != NULL)
-			av_store_leave(daemon_store());
-	}
-	if (v == NULL) {
-		v = scan_error_verdict(pol, &env, err.msg);
-		char idbuf[64];
-
-		log_msg(LOG_ERR, "%s: scan failed: %s",
-		    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
-	}
+	} else
+		v = mlt_scan(cc, &env, msg, len, ctx);
 
 	done = v->disposition;
 	qid = mlt_quarantine(cc, &env, v, msg, len, &done);
@@ -997,7 +1019,6 @@ mlt_eom(SMFICTX *ctx)
 		mlt_notify(cc, &env, v, msg, len, qid);
 	free(qid);
 	verdict_free(&v);
-	av_engine_unref(&eng);
 	msgctx_reset(mc);
 	return st;
 }

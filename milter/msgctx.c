@@ -284,6 +284,12 @@ msgctx_bytes(struct msgctx *mc, const unsigned char **p_r, size_t *len_r,
 	return spill_bytes(&mc->mc_buf, p_r, len_r, err);
 }
 
+int
+msgctx_spool_fd(const struct msgctx *mc)
+{
+	return mc->mc_buf.sp_fd;
+}
+
 unsigned
 msgctx_active(void)
 {

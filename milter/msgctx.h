@@ -96,6 +96,10 @@ int		 msgctx_bytes(struct msgctx *mc, const unsigned char **p_r,
 		    size_t *len_r, struct err *err)
 		    __attribute__((warn_unused_result));
 
+/* The spool file behind msgctx_bytes() (borrowed), or -1 when the
+ * message is in memory. */
+int		 msgctx_spool_fd(const struct msgctx *mc);
+
 /* Messages between MAIL FROM and their end, over the whole process. */
 unsigned	 msgctx_active(void);
 

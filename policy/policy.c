@@ -84,6 +84,11 @@ static const struct policy_key keys[] = {
 	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
 	    OFF(shutdown_timeout_ms) },
 	{ "daemon", "metrics_file", PK_STR, 0, 0, "", OFF(metrics_file) },
+	{ "daemon", "workers", PK_UINT, 0, 256, "0", OFF(workers) },
+	{ "daemon", "worker_memory", PK_SIZE, 0, 1024 * GB, "4G",
+	    OFF(worker_memory) },
+	{ "daemon", "worker_cpu", PK_TIME, 1 * SEC, 3600 * SEC, "150s",
+	    OFF(worker_cpu_ms) },
 
 	{ "limits", "message_size", PK_SIZE, 1 * KB, 2 * GB, "20M",
 	    OFF(message_size) },
@@ -189,7 +194,7 @@ static const char *const rule_names[RULE__N] = {
 	"unreadable", "size_limit", "count_limit", "depth_limit",
 	"archive_bomb", "time_limit", "malformed", "ambiguous",
 	"name_mismatch", "partial",
-	"archive_anomaly", "stale_signatures", "content", "error"
+	"archive_anomaly", "stale_signatures", "content", "error", "poison"
 };
 
 /* The action each rule takes when the file does not say (both directions). */
@@ -213,6 +218,7 @@ static const char *const rule_defaults[RULE__N] = {
 	"tag",		/* stale_signatures */
 	"reject",	/* content (each [content:NAME] may name its own) */
 	"tempfail",	/* error */
+	"reject",	/* poison (the shipped policy: reject-poison) */
 };
 
 static const char *const archive_format_names[] = {

@@ -58,6 +58,7 @@ enum rule {
 	RULE_STALE_SIGNATURES,	/* signature database older than allowed */
 	RULE_CONTENT,		/* a [content:NAME] pattern matched */
 	RULE_ERROR,		/* operational failure: the message was not judged */
+	RULE_POISON,		/* this message killed a scanning worker before */
 	RULE__N
 };
 
@@ -129,6 +130,9 @@ struct policy {
 	uint64_t	 memory_buffer;		/* bytes kept in RAM per message */
 	unsigned	 max_scans;		/* concurrent scans; 0 = cores */
 	uint64_t	 shutdown_timeout_ms;
+	unsigned	 workers;		/* scanning processes; 0 = cores */
+	uint64_t	 worker_memory;		/* RLIMIT_AS of a worker; 0 = none */
+	uint64_t	 worker_cpu_ms;		/* RLIMIT_CPU per message */
 	char		*metrics_file;		/* Prometheus text; NULL = off */
 
 	/* [limits] */

@@ -1,0 +1,38 @@
+/*
+ * milter/worker.h - a scanning worker: a process forked by the engine
+ * keeper (keeper.h), sharing the keeper's compiled engine, policy and
+ * type detector copy-on-write. It takes one message at a time from the
+ * keeper (WIRE_ASSIGN: a channel), reads the job the milter wrote into
+ * that channel (the message as a read-only descriptor it mmaps, the
+ * envelope), calls scan_message() and answers on the channel (wire.h),
+ * then tells the keeper it is idle.
+ *
+ * Built with --enable-fault-injection (never in a release), a message
+ * whose header block has "X-Portcullis-Fault: abort", "loop" or "oom"
+ * makes the worker abort, spin forever or allocate without end: the
+ * failures the keeper must contain.
+ *
+ * Ownership: everything in struct worker_ctx is borrowed from the keeper.
+ * Thread-safety: a worker is one thread.
+ */
+#ifndef PORTCULLIS_WORKER_H
+#define PORTCULLIS_WORKER_H
+
+#include <stdint.h>
+
+#include "av.h"
+#include "magic.h"
+#include "policy.h"
+
+struct worker_ctx {
+	const struct policy	*pol;
+	struct av_engine	*engine;	/* NULL = antivirus off */
+	struct typer		*typer;
+	uint64_t		 cpu_ms;	/* RLIMIT_CPU per message */
+};
+
+/* Serves messages from the keeper on fd until the keeper closes it.
+ * Returns the exit status for the worker process. */
+int	worker_run(int fd, const struct worker_ctx *wc);
+
+#endif
