@@ -163,6 +163,14 @@ b64val(unsigned char c)
 	return b64tab[c] < 64 ? b64tab[c] : -1;
 }
 
+int
+lenient_b64val(unsigned char c, bool urlsafe)
+{
+	if (urlsafe && (c == '-' || c == '_'))
+		return c == '-' ? 62 : 63;
+	return b64val(c);
+}
+
 /*
  * True if the two base64 decodings can differ: a "=" with alphabet
  * characters after it (padding in the middle). Otherwise decoding by

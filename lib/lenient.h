@@ -91,6 +91,10 @@ size_t	lenient_base64(const unsigned char *in, size_t n, bool groups,
 size_t	lenient_qp(const unsigned char *in, size_t n, size_t max,
 	    unsigned char **out_r, bool *cut_r);
 
+/* The value of a base64 character (0-63), -1 outside the alphabet; with
+ * urlsafe, "-" and "_" count as "+" and "/" (base64url, in scripts). */
+int	lenient_b64val(unsigned char c, bool urlsafe);
+
 /* The transfer encoding a Content-Transfer-Encoding value means to a
  * tolerant client: "base64", "quoted-printable", "uuencode", "binhex" or
  * "identity". */

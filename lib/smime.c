@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include "lenient.h"
 #include "smime.h"
 #include "util.h"
 
@@ -38,22 +39,6 @@ smime_kind_str(enum smime_kind k)
 	return "?";
 }
 
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
 /* True if p looks like base64 text (a part sent without its CTE): the
  * first 64 non-space bytes are all in the alphabet. */
 static bool
@@ -65,36 +50,11 @@ looks_base64(const unsigned char *p, size_t n)
 		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
 		    p[i] == '\n')
 			continue;
-		if (b64_val(p[i]) < 0 && p[i] != '=')
+		if (lenient_b64val(p[i], false) < 0 && p[i] != '=')
 			return false;
 		seen++;
 	}
 	return seen >= 16;
-}
-
-/* Tolerant base64: anything outside the alphabet is skipped. Caller
- * frees the result (at most 3/4 of n bytes). */
-static unsigned char *
-b64_decode(const unsigned char *p, size_t n, size_t *len_r)
-{
-	unsigned char	*out = xmalloc(n / 4 * 3 + 3);
-	size_t		 i, o = 0;
-	unsigned	 acc = 0, bits = 0;
-
-	for (i = 0; i < n; i++) {
-		int v = b64_val(p[i]);
-
-		if (v < 0)
-			continue;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	*len_r = o;
-	return out;
 }
 
 static CMS_ContentInfo *
@@ -129,8 +89,9 @@ cms_read(const unsigned char *p, size_t n)
 		return cms;
 	}
 	if (looks_base64(p + i, n - i)) {
-		size_t		 dn;
-		unsigned char	*d = b64_decode(p + i, n - i, &dn);
+		unsigned char	*d;
+		size_t		 dn = lenient_base64(p + i, n - i, false,
+		    n, &d, NULL);
 
 		cms = cms_der(d, dn);
 		free(d);

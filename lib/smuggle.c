@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lenient.h"
 #include "smuggle.h"
 #include "util.h"
 
@@ -49,20 +50,11 @@ struct dec {
 	bool		cut;
 };
 
+/* Scripts write base64url too ("-" and "_"). */
 static int
 b64v(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
+	return lenient_b64val(c, true);
 }
 
 static bool
