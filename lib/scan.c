@@ -507,6 +507,8 @@ readings_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n,
 
 		if (!file_like(l) || (!l->lenient && !gmime_parsed))
 			continue;
+		if (past_deadline(sc, l->path))
+			break;		/* the pairing below is quadratic */
 		if ((mask[sc->first[i]] & want) != 0) {
 			if (!l->lenient || l->nnames == 0)
 				continue;
