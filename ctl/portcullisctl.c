@@ -54,6 +54,7 @@ usage(FILE *fp)
 {
 	fputs(
 "usage: portcullisctl [--policy FILE] [-o section.key=value]... COMMAND\n"
+"       portcullisctl --version\n"
 "  list [AREA] [--json]          quarantined messages, oldest first\n"
 "  show ID [--json | --raw]      one record (--raw: the message itself)\n"
 "  release ID [--to ADDR]...     re-inject to the original or given "
@@ -63,7 +64,8 @@ usage(FILE *fp)
 "                                (default [quarantine] expire_days)\n"
 "  report [--days N] [--json | --html]\n"
 "                                counts by day and area, top lists\n"
-"The default policy is " CTL_DEFAULT_POLICY ".\n", fp);
+"The policy is --policy FILE, else $PORTCULLIS_POLICY, else\n"
+CTL_DEFAULT_POLICY ".\n", fp);
 }
 
 static void
@@ -410,17 +412,20 @@ main(int argc, char **argv)
 		{ "days", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct command	*cmd = NULL;
 	struct ctl		 c;
+	const char		*env = getenv("PORTCULLIS_POLICY");
 	char			*errors = NULL, *eq, *end, used[8] = "";
 	size_t			 i;
 	int			 ch, st;
 
 	memset(&c, 0, sizeof c);
 	c.days = -1;
-	c.policy_path = CTL_DEFAULT_POLICY;
+	c.policy_path = env != NULL && env[0] != '\0' ? env :
+	    CTL_DEFAULT_POLICY;
 	while ((ch = getopt_long(argc, argv, "p:c:o:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
@@ -463,6 +468,10 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			usage(stdout);
+			st = CTL_EX_OK;
+			goto out;
+		case 'V':
+			printf("portcullisctl %s\n", PACKAGE_VERSION);
 			st = CTL_EX_OK;
 			goto out;
 		default:

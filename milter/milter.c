@@ -102,7 +102,10 @@ env_fields(const struct connctx *cc, struct buf *b)
 	const struct msgctx	*mc = cc->cc_msg;
 	char			*s;
 
-	buf_printf(b, "client=%s", cc->cc_host);
+	/* No reverse name: libmilter's host is "[addr]"; Postfix writes
+	 * unknown[addr]. */
+	buf_printf(b, "client=%s", cc->cc_host[0] == '[' &&
+	    cc->cc_addr != NULL ? "unknown" : cc->cc_host);
 	if (cc->cc_addr != NULL)
 		buf_printf(b, "[%s]", cc->cc_addr);
 	s = str_sanitise(mc->mc_sender != NULL ? mc->mc_sender : "", 256);
@@ -950,6 +953,7 @@ mlt_eom(SMFICTX *ctx)
 	uint64_t		 t0;
 	sfsistat		 st;
 	char			*qid = NULL, *released = NULL, idbuf[64];
+	struct buf		 rb = BUF_INIT;
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;		/* invariant broken */
@@ -981,8 +985,12 @@ mlt_eom(SMFICTX *ctx)
 		/* Released from our quarantine by portcullisctl (local
 		 * sendmail): the body must match the stored copy, so the
 		 * header is no key. */
-		log_msg(LOG_INFO, "%s: released=%s action=accept",
-		    msg_logid(cc, idbuf, sizeof idbuf), released);
+		env_fields(cc, &rb);
+		buf_printf(&rb, " action=accept reason=released released=%s",
+		    released);
+		log_msg(LOG_INFO, "%s: %s", msg_logid(cc, idbuf,
+		    sizeof idbuf), buf_cstr(&rb));
+		buf_free(&rb);
 		free(released);
 		msgctx_reset(mc);
 		return SMFIS_ACCEPT;
