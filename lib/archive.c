@@ -922,6 +922,8 @@ zip_read_at(struct walk *w, size_t lho, const char *why, struct err *err)
 	if ((a = archive_read_new()) == NULL)
 		xpanic("archive_read_new: out of memory");
 	w->a = a;
+	if (w->lim->passphrase != NULL)
+		(void)archive_read_add_passphrase(a, w->lim->passphrase);
 	if (archive_read_support_format_zip_streamable(a) != ARCHIVE_OK ||
 	    archive_read_open_memory(a, w->buf + lho, w->len - lho) !=
 	    ARCHIVE_OK) {
@@ -1087,8 +1089,17 @@ walk_member(struct walk *w, struct archive_entry *ae, const char *why,
 		arc_event(w, ARC_EV_ANOMALY, e.name, why);
 	if (!e.is_dir && names_seen(w, e.name))
 		arc_event(w, ARC_EV_ANOMALY, e.name, "duplicate member name");
-	if (archive_entry_filetype(ae) == AE_IFREG && !e.encrypted)
+	if (archive_entry_filetype(ae) == AE_IFREG &&
+	    (!e.encrypted || lim->passphrase != NULL)) {
+		bool	enc = e.encrypted;
+
+		e.encrypted = false;
 		data = arc_read_member(w, &e);
+		if (enc && !e.encrypted)
+			e.decrypted = true;
+		else if (enc && data == NULL)
+			e.encrypted = true;
+	}
 	e.keep_r = &keep;
 	r = w->ops->entry(w->ctx, &e, err);
 	if (!keep)
@@ -1161,6 +1172,9 @@ archive_walk(const unsigned char *buf, size_t len,
 		    "no archive format enabled by the policy");
 		goto out;
 	}
+	if (lim->passphrase != NULL &&
+	    archive_read_add_passphrase(w.a, lim->passphrase) != ARCHIVE_OK)
+		xpanic("archive_read_add_passphrase: out of memory");
 	if (archive_read_open_memory(w.a, buf, len) != ARCHIVE_OK) {
 		arc_error_event(&w, NULL);
 		views = false;		/* unreadable: ClamAV gets it all */
@@ -1191,4 +1205,144 @@ out:
 	zip_views_free(&zv);
 	walk_release(&w);
 	return w.passed;
+}
+
+/* ---- passphrases ----------------------------------------------------- */
+
+#define PW_SCRATCH	(64 * 1024)
+
+static bool
+pw_error_encrypted(struct archive *a)
+{
+	const char	*s = archive_error_string(a);
+
+	return s != NULL && (strstr(s, "ncrypt") != NULL ||
+	    strstr(s, "assphrase") != NULL || strstr(s, "assword") != NULL);
+}
+
+/*
+ * One look at buf with at most one passphrase (NULL = none). Without one
+ * it says whether anything is encrypted (*enc_r); with one, whether it
+ * opens: 1 opens, 0 does not (or nothing was encrypted).
+ */
+static int
+pw_probe(const unsigned char *buf, size_t len, const struct arc_limits *lim,
+    bool zip, const char *pass, uint64_t deadline_ms, bool *enc_r)
+{
+	struct archive		*a;
+	struct archive_entry	*ae;
+	unsigned char		*scratch = NULL;
+	unsigned		 n = 0;
+	uint64_t		 got, mlim;
+	int			 r, ret = 0;
+
+	*enc_r = false;
+	if ((a = archive_read_new()) == NULL)
+		xpanic("archive_read_new: out of memory");
+	if ((zip ? archive_read_support_format_zip(a) :
+	    archive_read_support_format_7zip(a)) != ARCHIVE_OK)
+		goto out;
+	if (pass != NULL && archive_read_add_passphrase(a, pass) != ARCHIVE_OK)
+		xpanic("archive_read_add_passphrase: out of memory");
+	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
+		*enc_r = pw_error_encrypted(a);
+		goto out;
+	}
+	mlim = lim->member_size != 0 ? lim->member_size : UINT64_MAX;
+	for (;;) {
+		if (deadline_ms != 0 && clock_ms() >= deadline_ms)
+			goto out;
+		if (lim->entries != 0 && n++ >= lim->entries)
+			goto out;
+		r = archive_read_next_header(a, &ae);
+		if (r == ARCHIVE_EOF) {
+			/* with a passphrase, headers that read are enough
+			 * when only the headers were encrypted */
+			ret = pass != NULL;
+			goto out;
+		}
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			*enc_r = pw_error_encrypted(a);
+			goto out;
+		}
+		if (archive_entry_is_encrypted(ae) == 0 ||
+		    archive_entry_filetype(ae) != AE_IFREG)
+			continue;
+		if (pass == NULL) {
+			*enc_r = true;
+			goto out;
+		}
+		/* the first encrypted member, read through: its check */
+		if (scratch == NULL)
+			scratch = xmalloc(PW_SCRATCH);
+		for (got = 0;;) {
+			la_ssize_t	k;
+
+			if (deadline_ms != 0 && clock_ms() >= deadline_ms)
+				goto out;
+			k = archive_read_data(a, scratch, PW_SCRATCH);
+			if (k < 0)
+				goto out;
+			if (k == 0)
+				break;
+			got += (uint64_t)k;
+			if (got > mlim)
+				break;	/* that far, it decrypts */
+		}
+		ret = 1;
+		goto out;
+	}
+out:
+	free(scratch);
+	archive_read_free(a);
+	return ret;
+}
+
+int
+archive_find_passphrase(const unsigned char *buf, size_t len,
+    const struct arc_limits *lim, const char *const *pw, size_t npw,
+    unsigned max_attempts, uint64_t deadline_ms, unsigned *tried_r)
+{
+	const char	*hint = archive_format_hint(buf, len);
+	locale_t	 loc = (locale_t)0, prev = (locale_t)0;
+	bool		 zip, enc;
+	size_t		 i;
+	unsigned	 tried = 0;
+	int		 ret = ARC_PW_PLAIN;
+
+	if (tried_r != NULL)
+		*tried_r = 0;
+	zip = strcmp(hint, "zip") == 0;
+	if ((!zip && strcmp(hint, "7z") != 0) ||
+	    !word_in_list(lim->formats, hint))
+		return ARC_PW_PLAIN;
+	if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0) {
+		loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+		if (loc != (locale_t)0)
+			prev = uselocale(loc);
+	}
+	(void)pw_probe(buf, len, lim, zip, NULL, deadline_ms, &enc);
+	if (!enc)
+		goto out;
+	ret = ARC_PW_NONE;
+	for (i = 0; i < npw && tried < max_attempts; i++) {
+		if (pw[i] == NULL || *pw[i] == '\0')
+			continue;
+		if (deadline_ms != 0 && clock_ms() >= deadline_ms)
+			break;
+		tried++;
+		if (pw_probe(buf, len, lim, zip, pw[i], deadline_ms,
+		    &enc) == 1) {
+			ret = (int)i;
+			break;
+		}
+	}
+out:
+	if (loc != (locale_t)0) {
+		uselocale(prev);
+		freelocale(loc);
+	}
+	if (tried_r != NULL)
+		*tried_r = tried;
+	return ret;
 }

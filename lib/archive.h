@@ -65,6 +65,9 @@ struct arc_limits {
 					 * applies once over 1 MiB decoded */
 	uint64_t	 deadline_ms;	/* clock_ms() deadline, 0 = none */
 	const char	*formats;	/* space-separated formats enabled */
+	const char	*passphrase;	/* for encrypted zip and 7z members
+					 * (archive_find_passphrase), NULL =
+					 * none: they are passed encrypted */
 };
 
 struct arc_entry {
@@ -75,7 +78,8 @@ struct arc_entry {
 						 * else NULL */
 	const unsigned char	*data;		/* decoded bytes (maybe truncated) */
 	size_t			 len;
-	bool			 encrypted;
+	bool			 encrypted;	/* not read: no or wrong passphrase */
+	bool			 decrypted;	/* encrypted, read with passphrase */
 	bool			 truncated;	/* stopped at a limit (event sent) */
 	bool			 is_dir;
 	uint64_t		 declared_size;	/* 0 if unknown */
@@ -115,6 +119,25 @@ struct arc_ops {
 int	archive_walk(const unsigned char *buf, size_t len,
 	    const struct arc_limits *lim, const struct arc_ops *ops, void *ctx,
 	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Password-protected zip and 7z archives. Returns the index in pw[] of the
+ * first passphrase that opens buf (every header, and the data of the first
+ * encrypted member read through without an error, which checks the
+ * CRC or MAC), ARC_PW_NONE when buf is encrypted and none of the first
+ * max_attempts opens it before deadline_ms (0 = none), or ARC_PW_PLAIN when
+ * nothing in buf is encrypted, it is neither zip nor 7z, or its format is
+ * not enabled (nothing to try). *tried_r (may be NULL) gets the number of
+ * passphrases tried. Each attempt is bounded by lim (entries, member_size,
+ * deadline) and does not touch lim->budget. One passphrase per attempt:
+ * ZipCrypto's one-byte check lets about one wrong passphrase in 256
+ * through, and libarchive would then never try the right one after it.
+ */
+#define ARC_PW_NONE	(-1)
+#define ARC_PW_PLAIN	(-2)
+int	archive_find_passphrase(const unsigned char *buf, size_t len,
+	    const struct arc_limits *lim, const char *const *pw, size_t npw,
+	    unsigned max_attempts, uint64_t deadline_ms, unsigned *tried_r);
 
 /* Name of the format archive_walk() would use, for --explain. */
 const char *archive_format_hint(const unsigned char *buf, size_t len);

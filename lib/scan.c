@@ -23,6 +23,7 @@
 #include "magic.h"
 #include "mime.h"
 #include "names.h"
+#include "passwords.h"
 #include "scan.h"
 
 /* A buffer the scanner has seen in this message: identical bytes (same
@@ -61,6 +62,13 @@ struct sctx {
 	size_t			 ndone;
 	bool			 av_failed;	/* a member scan failed: */
 	struct err		 av_err;	/* av_pass returns it */
+	/* passphrases, gathered once, when the first archive needs them */
+	const unsigned char	*msg;
+	size_t			 hlen;
+	const struct mime_leaf	*leaves;
+	size_t			 nleaves;
+	struct pwlist		*pw;
+	uint64_t		 pw_deadline;	/* 0 until the first try */
 };
 
 /* Per archive level, for the archive callbacks. */
@@ -256,6 +264,48 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 }
 
 /*
+ * A passphrase that opens this encrypted zip or 7z: the policy's and the
+ * message's candidates (gathered on the first call), within
+ * [limits] password_attempts per archive and password_time per message.
+ * Returns the word (borrowed from sc->pw) and its source, or NULL.
+ */
+static const char *
+arc_passphrase(struct sctx *sc, const char *path, const unsigned char *data,
+    size_t len, const struct arc_limits *lim, const char **source_r)
+{
+	const struct policy	*pol = sc->pol;
+	unsigned		 tried;
+	int			 i;
+
+	if (pol->password_attempts == 0)
+		return NULL;
+	if (sc->pw == NULL)
+		sc->pw = passwords_gather(pol, sc->msg, sc->hlen, sc->leaves,
+		    sc->nleaves);
+	if (passwords_count(sc->pw) == 0)
+		return NULL;
+	if (sc->pw_deadline == 0)
+		sc->pw_deadline = clock_ms() + pol->password_time_ms;
+	i = archive_find_passphrase(data, len, lim, passwords_words(sc->pw),
+	    passwords_count(sc->pw), pol->password_attempts,
+	    sc->pw_deadline < sc->deadline ? sc->pw_deadline : sc->deadline,
+	    &tried);
+	if (i == ARC_PW_PLAIN)
+		return NULL;
+	if (i < 0) {
+		verdict_explain(sc->v, "part %s: encrypted; %u of %zu candidate "
+		    "passwords tried, none opens it", path, tried,
+		    passwords_count(sc->pw));
+		return NULL;
+	}
+	*source_r = passwords_source(sc->pw, (size_t)i);
+	verdict_explain(sc->v, "part %s: encrypted; candidate password %d "
+	    "(from %s) opens it, after %u tries", path, i + 1, *source_r,
+	    tried);
+	return passwords_words(sc->pw)[i];
+}
+
+/*
  * True type, blocked types, and archives inside, for one buffer. Members
  * of an archive get paths under prefix (NULL = path): a MIME part's
  * members are "2/a.zip/dir/b.exe", a member's members "2/a.zip/b.zip/c".
@@ -277,6 +327,7 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	struct err		 err = ERR_INIT;
 	size_t			 i, me = SIZE_MAX;
 	bool			 opened;
+	const char		*pw_src = NULL;
 
 	if (adepth == 0) {
 		for (i = 0; i < sc->ndone; i++)
@@ -327,6 +378,15 @@ inspect_blob(struct sctx *sc, const char *path, const char *prefix,
 	ac.path = prefix != NULL ? prefix : path;
 	ac.adepth = adepth;
 	ac.incomplete = false;
+	lim.passphrase = arc_passphrase(sc, path, data, len, &lim, &pw_src);
+	if (lim.passphrase != NULL) {
+		char *d = xasprintf("opened with a password from %s", pw_src);
+		char *disp = name != NULL ? name_display(name) : NULL;
+
+		verdict_add(sc->v, pol, RULE_ENCRYPTED_OPENED, path, disp, d);
+		free(disp);
+		free(d);
+	}
 	verdict_explain(sc->v, "part %s: opening %s archive (level %u)", path,
 	    archive_format_hint(data, len), adepth + 1);
 	if (archive_walk(data, len, &lim, &ops, &ac, &err) == -1) {
@@ -1150,6 +1210,10 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	mime_walk(doc, pol, mime_finding, &sc, sc.v);
 	leaves = mime_leaves(doc, &n);
 	sc.first = leaf_firsts(leaves, n);
+	sc.msg = msg;			/* for passwords_gather, if needed */
+	sc.hlen = hlen;
+	sc.leaves = leaves;
+	sc.nleaves = n;
 	/* past a limit the message is refused anyway, and cut leaves differ */
 	if (pol->lenient_reading && !verdict_has(sc.v, RULE_SIZE_LIMIT) &&
 	    !verdict_has(sc.v, RULE_COUNT_LIMIT) &&
@@ -1209,6 +1273,7 @@ done:
 	r = 0;
 out:
 	av_state_free(&sc);
+	passwords_free(&sc.pw);
 	free(sc.first);
 	verdict_free(&sc.v);
 	mime_close(&doc);

@@ -108,6 +108,12 @@ static const struct policy_key keys[] = {
 	    OFF(decoded_size) },
 	{ "limits", "compression_ratio", PK_UINT, 0, 1000000, "200",
 	    OFF(compression_ratio) },
+	{ "limits", "password_candidates", PK_UINT, 0, 1000, "20",
+	    OFF(password_candidates) },
+	{ "limits", "password_attempts", PK_UINT, 0, 10000, "30",
+	    OFF(password_attempts) },
+	{ "limits", "password_time", PK_TIME, 0, 120 * SEC, "10s",
+	    OFF(password_time_ms) },
 	{ "limits", "recipients", PK_UINT, 1, 100000, "100", OFF(recipients) },
 	{ "limits", "messages_per_connection", PK_UINT, 1, 1000000, "100",
 	    OFF(messages_per_connection) },
@@ -149,6 +155,12 @@ static const struct policy_key keys[] = {
 	    OFF(strip_signed) },
 	{ "attachments", "archive_formats", PK_FORMATS, 0, 0,
 	    "zip 7z rar tar gzip bzip2 xz cab iso cpio", OFF(archive_formats) },
+	{ "attachments", "archive_passwords", PK_WORDS, 0, 0, "",
+	    OFF(archive_passwords) },
+	{ "attachments", "archive_password_file", PK_STR, 0, 0, "",
+	    OFF(archive_password_file) },
+	{ "attachments", "message_passwords", PK_BOOL, 0, 0, "yes",
+	    OFF(message_passwords) },
 
 	{ "direction", "internal_domains", PK_WORDS, 0, 0, "",
 	    OFF(internal_domains) },
@@ -194,7 +206,8 @@ static const char *const rule_names[RULE__N] = {
 	"unreadable", "size_limit", "count_limit", "depth_limit",
 	"archive_bomb", "time_limit", "malformed", "ambiguous",
 	"name_mismatch", "partial",
-	"archive_anomaly", "stale_signatures", "content", "error", "poison"
+	"archive_anomaly", "stale_signatures", "content", "error", "poison",
+	"encrypted_opened"
 };
 
 /* The action each rule takes when the file does not say (both directions). */
@@ -219,6 +232,9 @@ static const char *const rule_defaults[RULE__N] = {
 	"reject",	/* content (each [content:NAME] may name its own) */
 	"tempfail",	/* error */
 	"reject",	/* poison (the shipped policy: reject-poison) */
+	"tag",		/* encrypted_opened: opened and scanned like any
+			 * archive; tagged, since a password in the body is
+			 * how malware passes gateways that cannot open it */
 };
 
 static const char *const archive_format_names[] = {
@@ -1267,6 +1283,7 @@ policy_free(struct policy *pol)
 	}
 	free(pol->internal_networks);
 	free(pol->archive_formats_line);
+	strlist_free(&pol->archive_password_list);
 	for (i = 0; i < pol->ncontent; i++) {
 		free(pol->content[i].name);
 		free(pol->content[i].header);
@@ -1286,6 +1303,44 @@ policy_free(struct policy *pol)
 	free(pol->actions);
 	free(pol->source);
 	free(pol);
+}
+
+#define PASSWORD_FILE_MAX	1000	/* lines read from archive_password_file */
+
+/* [attachments] archive_password_file: one passphrase per line, as is
+ * (spaces kept, CR dropped); empty lines and lines starting with # are
+ * skipped. */
+static void
+password_file_read(struct loader *ld, struct policy *pol)
+{
+	FILE		*fp;
+	char		 line[256];
+	unsigned	 n = 0;
+
+	if ((fp = fopen(pol->archive_password_file, "r")) == NULL) {
+		loader_err(ld, 0, "[attachments] archive_password_file: "
+		    "%s: %s", pol->archive_password_file, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof line, fp) != NULL) {
+		size_t l = strcspn(line, "\r\n");
+
+		line[l] = '\0';
+		if (l == 0 || line[0] == '#')
+			continue;
+		if (++n > PASSWORD_FILE_MAX) {
+			loader_err(ld, 0, "[attachments] archive_password_file:"
+			    " %s: more than %d passwords",
+			    pol->archive_password_file, PASSWORD_FILE_MAX);
+			break;
+		}
+		pol->archive_password_list.v = xreallocarray(
+		    pol->archive_password_list.v,
+		    pol->archive_password_list.n + 1, sizeof(char *));
+		pol->archive_password_list.v[pol->archive_password_list.n++] =
+		    xstrdup(line);
+	}
+	fclose(fp);
 }
 
 int
@@ -1362,6 +1417,9 @@ policy_load_string(const char *text, const char *name,
 		loader_err(&ld, 0, "[daemon] socket: \"%s\": name the address "
 		    "(inet:PORT@127.0.0.1); a bare port listens on every "
 		    "interface", pol->socket);
+
+	if (pol->archive_password_file != NULL)
+		password_file_read(&ld, pol);
 
 	if (ld.nerrs != 0) {
 		*errors_r = loader_report(&ld);

@@ -59,6 +59,7 @@ enum rule {
 	RULE_CONTENT,		/* a [content:NAME] pattern matched */
 	RULE_ERROR,		/* operational failure: the message was not judged */
 	RULE_POISON,		/* this message killed a scanning worker before */
+	RULE_ENCRYPTED_OPENED,	/* encrypted archive opened with a password */
 	RULE__N
 };
 
@@ -150,6 +151,9 @@ struct policy {
 	unsigned	 recipients;
 	unsigned	 messages_per_connection;
 	uint64_t	 scan_time_ms;
+	unsigned	 password_candidates;	/* words taken from a message */
+	unsigned	 password_attempts;	/* passphrases tried per archive */
+	uint64_t	 password_time_ms;	/* trying, per message */
 
 	/* [antivirus] */
 	bool		 av_enabled;
@@ -172,6 +176,10 @@ struct policy {
 	bool		 strip_signed;		/* strip may break a signature */
 	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
 	char		*archive_formats_line;	/* the same, one string */
+	struct strlist	 archive_passwords;	/* tried on encrypted archives */
+	char		*archive_password_file;	/* one per line; NULL = none */
+	struct strlist	 archive_password_list;	/* that file, read at load */
+	bool		 message_passwords;	/* candidates from the message */
 
 	/* [direction] */
 	struct strlist	 internal_domains;	/* lower case */

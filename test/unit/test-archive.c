@@ -835,6 +835,57 @@ mutations(struct t *t)
 	free(r);
 }
 
+
+/* archive_find_passphrase: plain, right, wrong; the attempts limit at N
+ * (the right word is the Nth: found) and N-1 (not found). */
+static void
+passphrases(struct t *t)
+{
+	static const struct {
+		const char	*name, *cmd, *file;
+		unsigned	 attempts;
+		int		 want;
+	} cases[] = {
+		{ "plain zip", "zip -q a.zip a.txt", "a.zip", 5,
+		    ARC_PW_PLAIN },
+		{ "zipcrypto, third word", "zip -q -P right a.zip a.txt",
+		    "a.zip", 3, 2 },
+		{ "zipcrypto, attempts 2", "zip -q -P right a.zip a.txt",
+		    "a.zip", 2, ARC_PW_NONE },
+		{ "zip aes, third word",
+		    "7z a -tzip -mem=AES256 -pright -bd a.zip a.txt", "a.zip",
+		    3, 2 },
+		{ "zipcrypto, none right", "zip -q -P other a.zip a.txt",
+		    "a.zip", 30, ARC_PW_NONE },
+	};
+	static const char *const words[] = { "wrong", "also-wrong", "right" };
+	struct arc_limits	 lim;
+	size_t			 i, len;
+
+	memset(&lim, 0, sizeof lim);
+	lim.entries = 1000;
+	lim.member_size = 64 << 20;
+	lim.formats = DEF_FORMATS;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char		 cmd[256];
+		unsigned char	*b;
+		unsigned	 tried;
+		int		 got;
+
+		snprintf(cmd, sizeof cmd, "printf 'hello passwords\\n' > a.txt "
+		    "&& %s", cases[i].cmd);
+		if ((b = build(t, cmd, cases[i].file, &len)) == NULL)
+			continue;
+		got = archive_find_passphrase(b, len, &lim, words, 3,
+		    cases[i].attempts, clock_ms() + 10000, &tried);
+		t_check(t, got == cases[i].want, "%s: got %d, want %d (%u "
+		    "tried)", cases[i].name, got, cases[i].want, tried);
+		t_check(t, tried <= cases[i].attempts, "%s: %u tried, limit %u",
+		    cases[i].name, tried, cases[i].attempts);
+		free(b);
+	}
+}
+
 static const struct t_case other_cases[] = {
 	T_CASE(budget_accounting),
 	T_CASE(zip_in_zip),
@@ -844,6 +895,7 @@ static const struct t_case other_cases[] = {
 	T_CASE(format_hints),
 	T_CASE(mutations),
 	T_CASE(timing_1mib_zip),
+	T_CASE(passphrases),
 };
 
 int
