@@ -117,6 +117,15 @@ struct cidr {
 	unsigned	 prefix;
 };
 
+struct policy;
+
+/* One line of a [select:inbound] or [select:outbound] map. */
+struct policy_select {
+	char			*key;		/* lower case: addr, domain, .domain */
+	const struct policy	*pol;		/* an overlay, or the base policy */
+	unsigned		 line;
+};
+
 struct policy {
 	/* [daemon] */
 	char		*socket;
@@ -212,6 +221,18 @@ struct policy {
 	struct action	*actions;
 	size_t		 nactions;
 
+	/* Overlays: every [policy:NAME] is a complete policy of its own
+	 * (the base file with the overlay's keys applied), owned by the
+	 * base policy and living as long as it. name is "default" for the
+	 * base policy. The select maps are tried in the order of
+	 * policy_select() below. */
+	char		*name;
+	struct policy	**overlays;
+	size_t		 noverlays;
+	struct strlist	 overrides;		/* overlay: "key = value" as written */
+	struct policy_select *select[DIR__N];
+	size_t		 nselect[DIR__N];
+
 	char		*source;		/* file name it came from */
 	uint64_t	 version;		/* mtime-based, for records */
 	int		 refs;
@@ -243,6 +264,29 @@ void		 policy_unref(struct policy **polp);
 
 const struct action *policy_action(const struct policy *pol,
 	    const char *name);
+
+/*
+ * The policy named name: the base policy ("default") or one of its
+ * overlays; NULL if there is none (pol may itself be an overlay, whose
+ * own name is then found). Borrowed from pol.
+ */
+const struct policy *policy_overlay(const struct policy *pol,
+	    const char *name);
+
+/*
+ * The policy for a message in direction dir, from the select maps of the
+ * base policy pol, first match wins, in this order:
+ *   inbound:  the recipient address, its domain, then ".PARENT" for the
+ *             domain and each parent domain (".example.com" matches
+ *             example.com's subdomains and itself);
+ *   outbound: the authenticated user (if any), then the sender address,
+ *             its domain, then ".PARENT" as above.
+ * Keys compare without regard to case. No match: pol itself. *key_r (may
+ * be NULL) gets the matching map line (NULL when none matched).
+ */
+const struct policy *policy_select(const struct policy *pol,
+	    enum direction dir, const char *rcpt, const char *sender,
+	    const char *auth_user, const struct policy_select **key_r);
 
 const char	*disposition_str(enum disposition d);
 const char	*rule_str(enum rule r);
