@@ -180,6 +180,13 @@ static const struct policy_key keys[] = {
 	    OFF(notify_forged_senders) },
 	{ "notify", "attach_original", PK_BOOL, 0, 0, "yes",
 	    OFF(notify_attach_original) },
+	{ "notify", "template_dir", PK_STR, 0, 0, "/etc/portcullis/templates",
+	    OFF(template_dir) },
+	{ "notify", "languages", PK_WORDS, 0, 0, "", OFF(languages) },
+	{ "notify", "admin_template", PK_STR, 0, 0, "", OFF(tmpl_admin) },
+	{ "notify", "sender_template", PK_STR, 0, 0, "", OFF(tmpl_sender) },
+	{ "notify", "recipients_template", PK_STR, 0, 0, "",
+	    OFF(tmpl_recipients) },
 
 	{ "order", "filters", PK_ORDER, 0, 0, "attachments antivirus",
 	    OFF(attachments_first) },
@@ -282,6 +289,8 @@ struct loader {
 	struct {
 		unsigned	 line;
 		char		*msg;
+		char		*file;	/* another file (a template), or NULL */
+		unsigned	 fline;	/* its line */
 	}		*errs;		/* sorted by line when reported */
 	unsigned	 nerrs;
 	/* reader state */
@@ -310,7 +319,19 @@ loader_err(struct loader *ld, unsigned line, const char *fmt, ...)
 	ld->errs = xreallocarray(ld->errs, ld->nerrs + 1, sizeof *ld->errs);
 	ld->errs[ld->nerrs].line = line;
 	ld->errs[ld->nerrs].msg = msg;
+	ld->errs[ld->nerrs].file = NULL;
+	ld->errs[ld->nerrs].fline = 0;
 	ld->nerrs++;
+}
+
+/* An error in another file (a template) named by the key on line. */
+static void
+loader_err_file(struct loader *ld, unsigned line, const char *file,
+    unsigned fline, const char *msg)
+{
+	loader_err(ld, line, "%s", msg);
+	ld->errs[ld->nerrs - 1].file = xstrdup(file);
+	ld->errs[ld->nerrs - 1].fline = fline;
 }
 
 /* fgets-like reader that counts lines, for exact error lines. */
@@ -890,6 +911,9 @@ action_set(struct loader *ld, struct action *a, const struct entry *e)
 	} else if (strcmp(e->name, "replacement") == 0) {
 		free(a->replacement);
 		a->replacement = xstrdup(v);
+	} else if (strcmp(e->name, "replacement_file") == 0) {
+		free(a->replacement_file);	/* read by templates_load() */
+		a->replacement_file = v[0] == '\0' ? NULL : xstrdup(v);
 	} else if (strcmp(e->name, "subject_tag") == 0) {
 		free(a->subject_tag);
 		a->subject_tag = v[0] == '\0' ? NULL : xstrdup(v);
@@ -1239,7 +1263,10 @@ loader_report(struct loader *ld)
 
 	qsort(ld->errs, ld->nerrs, sizeof *ld->errs, err_cmp);
 	for (i = 0; i < ld->nerrs; i++)
-		if (ld->errs[i].line == 0)
+		if (ld->errs[i].file != NULL)
+			buf_printf(&b, "%s:%u: %s\n", ld->errs[i].file,
+			    ld->errs[i].fline, ld->errs[i].msg);
+		else if (ld->errs[i].line == 0)
 			buf_printf(&b, "-o: %s\n", ld->errs[i].msg);
 		else
 			buf_printf(&b, "%s:%u: %s\n", ld->file,
@@ -1252,8 +1279,10 @@ loader_free(struct loader *ld)
 {
 	size_t	i;
 
-	for (i = 0; i < ld->nerrs; i++)
+	for (i = 0; i < ld->nerrs; i++) {
 		free(ld->errs[i].msg);
+		free(ld->errs[i].file);
+	}
 	free(ld->errs);
 
 	for (i = 0; i < ld->nents; i++) {
@@ -1296,6 +1325,7 @@ policy_free(struct policy *pol)
 		free(pol->actions[i].quarantine);
 		free(pol->actions[i].reply);
 		free(pol->actions[i].replacement);
+		free(pol->actions[i].replacement_file);
 		free(pol->actions[i].subject_tag);
 	}
 	free(pol->actions);
@@ -1308,9 +1338,263 @@ policy_free(struct policy *pol)
 		free(pol->select[d]);
 	}
 	strlist_free(&pol->overrides);
+	for (i = 0; i < pol->ntexts; i++) {
+		free(pol->texts[i].lang);
+		free(pol->texts[i].subject);
+		free(pol->texts[i].body);
+		free(pol->texts[i].file);
+	}
+	free(pol->texts);
 	free(pol->name);
 	free(pol->source);
 	free(pol);
+}
+
+/* ---- templates -------------------------------------------------------- */
+
+#define TEMPLATE_MAX	(64u * 1024)	/* bytes of one template file */
+
+/* Drops trailing white space (new lines too) in place. */
+static void
+n_trim_end(char *s)
+{
+	size_t	n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+/* Drops leading and trailing white space in place. */
+static void
+str_trim(char *s)
+{
+	size_t	n = strspn(s, " \t");
+
+	memmove(s, s + n, strlen(s + n) + 1);
+	n_trim_end(s);
+}
+
+/* Line of [section] name in the file (0: an -o override or not given). */
+static unsigned
+entry_line(const struct loader *ld, const char *section, const char *name)
+{
+	size_t	i;
+
+	for (i = ld->nents; i > 0; i--)
+		if (strcmp(ld->ents[i - 1].section, section) == 0 &&
+		    strcmp(ld->ents[i - 1].name, name) == 0)
+			return ld->ents[i - 1].line;
+	return 0;
+}
+
+/* Every %NAME% in text (of file) is one of vars; else errors, with the
+ * template's own line. Returns the number of errors. */
+static unsigned
+template_vars_check(struct loader *ld, unsigned keyline, const char *file,
+    const char *text, bool notice)
+{
+	static const char *const known[] = { "FILENAME", "VIRUS", "RULE",
+	    "DETAIL", "PART", "QUEUEID", "SENDER", "OUTCOME", NULL };
+	const char	*p;
+	unsigned	 line = 1, bad = 0;
+
+	for (p = text; *p != '\0'; p++) {
+		const char	*q;
+		char		*name, *msg;
+
+		if (*p == '\n')
+			line++;
+		if (*p != '%')
+			continue;
+		for (q = p + 1; (*q >= 'A' && *q <= 'Z') || *q == '_'; q++)
+			;
+		if (*q != '%' || q == p + 1 || q - p > 40)
+			continue;		/* a lone %: text */
+		name = xstrndup(p + 1, (size_t)(q - p - 1));
+		if (!word_in(name, known) || (!notice &&
+		    strcmp(name, "OUTCOME") == 0)) {
+			msg = xasprintf("unknown variable %%%s%% (known: "
+			    "%%FILENAME%% %%VIRUS%% %%RULE%% %%DETAIL%% "
+			    "%%PART%% %%QUEUEID%% %%SENDER%%%s)", name,
+			    notice ? " %OUTCOME%" : "");
+			loader_err_file(ld, keyline, file, line, msg);
+			free(msg);
+			bad++;
+		}
+		free(name);
+		p = q;
+	}
+	return bad;
+}
+
+/* The file name for a template key: absolute, or in template_dir. */
+static char *
+template_path(const struct policy *pol, const char *name, const char *lang)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*p, *q;
+
+	if (name[0] != '/' && pol->template_dir != NULL)
+		buf_printf(&b, "%s/", pol->template_dir);
+	for (p = name; (q = strstr(p, "%LANG%")) != NULL; p = q + 6) {
+		buf_append(&b, p, (size_t)(q - p));
+		buf_puts(&b, lang != NULL ? lang : "");
+	}
+	buf_puts(&b, p);
+	return buf_cstr(&b);
+}
+
+/* Reads a template: 0 with *text_r (caller frees) or -1 (why in ld). */
+static int
+template_read(struct loader *ld, unsigned keyline, const char *what,
+    const char *path, char **text_r)
+{
+	FILE		*fp;
+	struct buf	 b = BUF_INIT;
+	char		 chunk[4096];
+	size_t		 n;
+
+	*text_r = NULL;
+	if ((fp = fopen(path, "r")) == NULL) {
+		loader_err(ld, keyline, "%s: %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 &&
+	    b.len <= TEMPLATE_MAX)
+		buf_append(&b, chunk, n);
+	fclose(fp);
+	if (b.len > TEMPLATE_MAX || (b.len > 0 &&
+	    memchr(b.data, '\0', b.len) != NULL)) {
+		loader_err(ld, keyline, "%s: %s: %s", what, path, b.len >
+		    TEMPLATE_MAX ? "larger than 64 KiB" : "contains a NUL byte");
+		buf_free(&b);
+		return -1;
+	}
+	*text_r = buf_cstr(&b);
+	return 0;
+}
+
+/* One notice template: "Subject: ..." on its first line (optional), a
+ * blank line, then the text. */
+static void
+template_notice(struct loader *ld, struct policy *pol, unsigned who,
+    const char *key, const char *name, const char *lang)
+{
+	unsigned		 line = entry_line(ld, "notify", key);
+	char			*path = template_path(pol, name, lang);
+	char			*text, *what = xasprintf("[notify] %s", key);
+	char			*body, *nl;
+	struct notify_text	*nt;
+
+	if (template_read(ld, line, what, path, &text) == -1 ||
+	    template_vars_check(ld, line, path, text, true) != 0)
+		goto out;
+	pol->texts = xreallocarray(pol->texts, pol->ntexts + 1,
+	    sizeof *pol->texts);
+	nt = &pol->texts[pol->ntexts++];
+	memset(nt, 0, sizeof *nt);
+	nt->who = who;
+	nt->lang = lang != NULL ? xstrdup(lang) : NULL;
+	nt->file = xstrdup(path);
+	body = text;
+	if (strncasecmp(text, "Subject:", 8) == 0) {
+		nl = strchr(text, '\n');
+		nt->subject = nl != NULL ? xstrndup(text + 8,
+		    (size_t)(nl - text - 8)) : xstrdup(text + 8);
+		str_trim(nt->subject);
+		body = nl != NULL ? nl + 1 : text + strlen(text);
+		if (*body == '\n')
+			body++;
+	}
+	nt->body = xstrdup(body);
+	n_trim_end(nt->body);
+out:
+	free(text);
+	free(what);
+	free(path);
+}
+
+/* [notify] *_template and every [action:NAME] replacement_file. */
+static void
+templates_load(struct loader *ld, struct policy *pol)
+{
+	static const struct {
+		unsigned	 who;
+		const char	*key;
+		size_t		 off;
+	} notices[] = {
+		{ NOTIFY_ADMIN, "admin_template", OFF(tmpl_admin) },
+		{ NOTIFY_SENDER, "sender_template", OFF(tmpl_sender) },
+		{ NOTIFY_RECIPIENTS, "recipients_template",
+		    OFF(tmpl_recipients) },
+	};
+	size_t	i, j;
+
+	for (i = 0; i < sizeof notices / sizeof notices[0]; i++) {
+		const char *name = *(char **)((char *)pol + notices[i].off);
+
+		if (name == NULL)
+			continue;
+		/* the postmaster reads one language: the admin's is one file */
+		if (pol->languages.n == 0 || notices[i].who == NOTIFY_ADMIN) {
+			template_notice(ld, pol, notices[i].who,
+			    notices[i].key, name, NULL);
+			continue;
+		}
+		if (strstr(name, "%LANG%") == NULL) {
+			loader_err(ld, entry_line(ld, "notify", notices[i].key),
+			    "[notify] %s: \"%s\" names no %%LANG%% although "
+			    "[notify] languages is set", notices[i].key, name);
+			continue;
+		}
+		for (j = 0; j < pol->languages.n; j++)
+			template_notice(ld, pol, notices[i].who,
+			    notices[i].key, name, pol->languages.v[j]);
+	}
+	for (i = 0; i < pol->nactions; i++) {
+		struct action	*a = &pol->actions[i];
+		char		*path, *text, *what, *sect;
+		unsigned	 line;
+
+		if (a->replacement_file == NULL)
+			continue;
+		sect = xasprintf("action:%s", a->name);
+		line = entry_line(ld, sect, "replacement_file");
+		what = xasprintf("[%s] replacement_file", sect);
+		path = template_path(pol, a->replacement_file, NULL);
+		if (template_read(ld, line, what, path, &text) == 0 &&
+		    template_vars_check(ld, line, path, text, false) == 0) {
+			n_trim_end(text);
+			free(a->replacement);
+			a->replacement = text;
+			text = NULL;
+		}
+		free(text);
+		free(path);
+		free(what);
+		free(sect);
+	}
+}
+
+const struct notify_text *
+policy_notify_text(const struct policy *pol, unsigned who, const char *lang)
+{
+	const struct notify_text	*first = NULL;
+	size_t				 i;
+
+	for (i = 0; i < pol->ntexts; i++) {
+		const struct notify_text *nt = &pol->texts[i];
+
+		if (nt->who != who)
+			continue;
+		if (first == NULL)
+			first = nt;	/* the first language: the default */
+		if (lang != NULL && nt->lang != NULL &&
+		    strcasecmp(nt->lang, lang) == 0)
+			return nt;
+	}
+	return first;
 }
 
 /* A new policy from the entries of ld: defaults, built-in actions, the
@@ -1333,6 +1617,7 @@ policy_compile(struct loader *ld, const char *name)
 	policy_builtins(pol);
 	ld->pol = pol;
 	apply_entries(ld);
+	templates_load(ld, pol);
 
 	for (d = 0; d < DIR__N; d++)
 		for (i = 0; i < RULE__N; i++)
@@ -1581,7 +1866,13 @@ overlays_build(struct loader *ld, struct policy *pol)
 			} else
 				m = xasprintf("[policy:%s] %s", name,
 				    ol.errs[k].msg);
-			if (!loader_has_err(ld, ol.errs[k].line,
+			if (ol.errs[k].file != NULL) {	/* a template's own */
+				if (!loader_has_err(ld, ol.errs[k].line,
+				    ol.errs[k].msg))
+					loader_err_file(ld, ol.errs[k].line,
+					    ol.errs[k].file, ol.errs[k].fline,
+					    ol.errs[k].msg);
+			} else if (!loader_has_err(ld, ol.errs[k].line,
 			    ol.errs[k].msg) &&
 			    !loader_has_err(ld, ol.errs[k].line, m))
 				loader_err(ld, ol.errs[k].line, "%s", m);

@@ -93,9 +93,23 @@ struct action {
 	unsigned		 notify;	/* enum notify_who bits */
 	char			*reply;		/* "554 5.7.1 text", templates */
 	char			*replacement;	/* strip notice, templates */
+	char			*replacement_file;	/* its source, NULL = inline */
 	char			*subject_tag;	/* NULL = none */
 	bool			 builtin;
 };
+
+/* A notice's text from a template file ([notify] *_template). */
+struct notify_text {
+	unsigned	 who;		/* one enum notify_who bit */
+	char		*lang;		/* NULL = the only one */
+	char		*subject;	/* NULL = the built-in subject */
+	char		*body;
+	char		*file;		/* where it came from */
+};
+
+/* The variables templates may use; %OUTCOME% only in notices. */
+#define POLICY_TEMPLATE_VARS	"FILENAME VIRUS RULE DETAIL PART QUEUEID " \
+				"SENDER OUTCOME"
 
 /* [content:NAME]: a pattern on a header or on the text bodies. */
 struct content_rule {
@@ -207,6 +221,13 @@ struct policy {
 	char		*sendmail_path;
 	bool		 notify_forged_senders;
 	bool		 notify_attach_original;	/* admin copy */
+	char		*template_dir;		/* relative template names */
+	struct strlist	 languages;		/* first = the default */
+	char		*tmpl_admin;		/* file names; NULL = built-in */
+	char		*tmpl_sender;
+	char		*tmpl_recipients;
+	struct notify_text *texts;		/* loaded from those */
+	size_t		 ntexts;
 
 	/* [order] */
 	bool		 attachments_first;	/* attachment rules before AV */
@@ -287,6 +308,14 @@ const struct policy *policy_overlay(const struct policy *pol,
 const struct policy *policy_select(const struct policy *pol,
 	    enum direction dir, const char *rcpt, const char *sender,
 	    const char *auth_user, const struct policy_select **key_r);
+
+/*
+ * The text of the notice to who (one NOTIFY_* bit) in language lang
+ * (NULL or unknown = the first of [notify] languages), or NULL for the
+ * built-in text. Borrowed from pol.
+ */
+const struct notify_text *policy_notify_text(const struct policy *pol,
+	    unsigned who, const char *lang);
 
 const char	*disposition_str(enum disposition d);
 const char	*rule_str(enum rule r);

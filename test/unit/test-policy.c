@@ -9,6 +9,7 @@
 
 #include "magic.h"
 #include "mime.h"
+#include "notify.h"
 #include "policy.h"
 #include "scan.h"
 #include "t.h"
@@ -530,7 +531,183 @@ overlay_scan(struct t *t)
 	typer_free(&typer);
 }
 
+/* Writes text to dir/name. */
+static void
+put_file(struct t *t, const char *dir, const char *name, const char *text)
+{
+	char	 path[512];
+	FILE	*fp;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((fp = fopen(path, "w")) == NULL) {
+		t_error(t, "cannot write %s", path);
+		return;
+	}
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* Template files: loaded, checked (file:line), falling back to nothing. */
+static void
+templates_checked(struct t *t)
+{
+	const char	*dir = t_tmpdir(t);
+	struct policy	*pol = NULL;
+	char		*errs = NULL, text[2048], want[2048];
+	const struct notify_text *nt;
+	const struct action *a;
+
+	put_file(t, dir, "sender.en", "Subject: Refused: %RULE%\n\n"
+	    "The attachment (%FILENAME%) was infected with a virus and "
+	    "removed.\n\n");
+	put_file(t, dir, "sender.de", "Subject: Abgelehnt: %RULE% \xc3\xa4\n"
+	    "\nDer Anhang (%FILENAME%) wurde entfernt.\n");
+	put_file(t, dir, "admin", "No subject line: %RULE% %OUTCOME%\n");
+	put_file(t, dir, "strip", "Removed: %FILENAME% (%RULE%)\n");
+	put_file(t, dir, "bad", "Subject: fine %RULE%\n\nline two\n"
+	    "line %NOPE% and 100%% and %OUTCOME%\n");
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "languages = en de\nsender_template = sender.%%LANG%%\n"
+	    "admin_template = admin\n"
+	    "[action:strip-it]\ndisposition = strip\n"
+	    "replacement_file = strip\n", dir);
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	nt = policy_notify_text(pol, NOTIFY_SENDER, "de");
+	t_check(t, nt != NULL && strcmp(nt->lang, "de") == 0 &&
+	    strcmp(nt->subject, "Abgelehnt: %RULE% \xc3\xa4") == 0 &&
+	    strcmp(nt->body, "Der Anhang (%FILENAME%) wurde entfernt.") == 0,
+	    "de: got %s / %s", nt != NULL ? nt->subject : "(none)",
+	    nt != NULL ? nt->body : "");
+	nt = policy_notify_text(pol, NOTIFY_SENDER, "fr");
+	t_check(t, nt != NULL && strcmp(nt->lang, "en") == 0,
+	    "an unknown language gets the first: got %s",
+	    nt != NULL ? nt->lang : "(none)");
+	nt = policy_notify_text(pol, NOTIFY_ADMIN, NULL);
+	t_check(t, nt != NULL && nt->subject == NULL &&
+	    strcmp(nt->body, "No subject line: %RULE% %OUTCOME%") == 0,
+	    "admin: one file, the built-in subject");
+	t_check(t, policy_notify_text(pol, NOTIFY_RECIPIENTS, "en") == NULL,
+	    "recipients: no template, the built-in text");
+	a = policy_action(pol, "strip-it");
+	t_check(t, a != NULL && strcmp(a->replacement,
+	    "Removed: %FILENAME% (%RULE%)") == 0, "replacement_file: got %s",
+	    a != NULL ? a->replacement : "(none)");
+	policy_unref(&pol);
+
+	/* every problem, with the template's own line where it has one */
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "languages = en fr\nsender_template = sender.%%LANG%%\n"
+	    "recipients_template = bad\n"
+	    "[action:strip-it]\ndisposition = strip\n"
+	    "replacement_file = bad\n", dir);
+	snprintf(want, sizeof want,
+	    "t.ini:4: [notify] sender_template: %s/sender.fr: No such file "
+	    "or directory\n"
+	    "t.ini:5: [notify] recipients_template: \"bad\" names no "
+	    "%%LANG%% although [notify] languages is set\n"
+	    "%s/bad:4: unknown variable %%NOPE%% (known: %%FILENAME%% "
+	    "%%VIRUS%% %%RULE%% %%DETAIL%% %%PART%% %%QUEUEID%% %%SENDER%%)\n"
+	    "%s/bad:4: unknown variable %%OUTCOME%% (known: %%FILENAME%% "
+	    "%%VIRUS%% %%RULE%% %%DETAIL%% %%PART%% %%QUEUEID%% %%SENDER%%)\n",
+	    dir, dir, dir);
+	t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == -1, "bad templates accepted");
+	t_check(t, errs != NULL && strcmp(errs, want) == 0,
+	    "got \"%s\", want \"%s\"", errs != NULL ? errs : "(null)", want);
+	free(errs);
+	policy_unref(&pol);
+}
+
+/* The notices built from the templates, in the message's language. */
+static void
+templates_in_notices(struct t *t)
+{
+	static const char	 msg_de[] = "From: alice@example.net\r\n"
+	    "Content-Language: de-DE\r\nSubject: s\r\n\r\nhi\r\n";
+	static const char	 msg_en[] = "From: alice@example.net\r\n"
+	    "Subject: s\r\n\r\nhi\r\n";
+	const char		*dir = t_tmpdir(t);
+	const char *const	 rcpt[] = { "bob@example.com" };
+	struct policy		*pol = NULL;
+	struct envelope		 env;
+	char			*errs = NULL, text[1024];
+	int			 k;
+
+	put_file(t, dir, "n.en", "Subject: Refused: %RULE%\n\n"
+	    "The attachment (%FILENAME%) was removed; the message "
+	    "%OUTCOME%.\n");
+	put_file(t, dir, "n.de", "Subject: Abgelehnt: %RULE% \xc3\xa4\n\n"
+	    "Der Anhang (%FILENAME%) wurde entfernt. Gr\xc3\xbc\xc3\x9f"
+	    "e\n");
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "server_tag =\nlanguages = en de\nsender_template = n.%%LANG%%\n",
+	    dir);
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	memset(&env, 0, sizeof env);
+	env.sender = "alice@example.net";
+	env.rcpts = rcpt;
+	env.nrcpts = 1;
+	env.queue_id = "4QID1";
+	for (k = 0; k < 2; k++) {
+		const char		*m = k == 0 ? msg_en : msg_de;
+		struct verdict		*v = verdict_new(DIR_INBOUND);
+		struct notification	*l = NULL;
+		struct err		 err = ERR_INIT;
+		size_t			 n = 0, i;
+		const char		*got;
+
+		verdict_add(v, pol, RULE_BLOCKED_EXTENSION, "2", "x.exe",
+		    "extension .exe");
+		verdict_finish(v, env.queue_id, env.sender);
+		v->notify = NOTIFY_SENDER | NOTIFY_RECIPIENTS;
+		if (!t_check(t, notify_build(pol, &env, v,
+		    (const unsigned char *)m, strlen(m), NULL, &l, &n,
+		    &err) == 0 && n == 2, "build: n=%zu %s", n, err.msg)) {
+			verdict_free(&v);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			got = buf_cstr(&l[i].message);
+			if (l[i].who == NOTIFY_RECIPIENTS) {
+				t_check(t, strstr(got, "A message to you was "
+				    "refused") != NULL, "recipients: built-in "
+				    "text expected:\n%s", got);
+				continue;
+			}
+			if (k == 0)
+				t_check(t, strstr(got, "\nSubject: Refused: "
+				    "blocked_extension\n") != NULL &&
+				    strstr(got, "The attachment (x.exe) was "
+				    "removed; the message was refused.\n") !=
+				    NULL && strstr(got, "charset=us-ascii") !=
+				    NULL, "en notice:\n%s", got);
+			else
+				t_check(t, strstr(got, "\nSubject: =?UTF-8?B?"
+				    "QWJnZWxlaG50OiBibG9ja2VkX2V4dGVuc2lvbiDD"
+				    "pA==?=\n") != NULL && strstr(got,
+				    "Der Anhang (x.exe) wurde entfernt. "
+				    "Gr\xc3\xbc\xc3\x9f" "e") != NULL &&
+				    strstr(got, "charset=utf-8\n"
+				    "Content-Transfer-Encoding: 8bit") != NULL,
+				    "de notice:\n%s", got);
+		}
+		notify_list_free(&l, n);
+		verdict_free(&v);
+	}
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(templates_checked),
+	T_CASE(templates_in_notices),
 	T_CASE(overlay_values),
 	T_CASE(overlay_select),
 	T_CASE(overlay_scan),
