@@ -500,7 +500,8 @@ rcpt_policy(const struct connctx *cc, const char *rcpt)
 	struct envelope		 env;
 
 	rcpts = xcalloc(mc->mc_nrcpts + 1, sizeof *rcpts);
-	memcpy(rcpts, mc->mc_rcpts, mc->mc_nrcpts * sizeof *rcpts);
+	if (mc->mc_nrcpts > 0)		/* mc_rcpts is NULL before */
+		memcpy(rcpts, mc->mc_rcpts, mc->mc_nrcpts * sizeof *rcpts);
 	rcpts[mc->mc_nrcpts] = rcpt;
 	memset(&env, 0, sizeof env);
 	env.sender = mc->mc_sender;
