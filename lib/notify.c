@@ -482,6 +482,60 @@ who_str(unsigned who)
 	    who_name[1] : who_name[2];
 }
 
+static bool
+has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+/* A subject from a template may be UTF-8: RFC 2047 encoded words of at
+ * most 45 bytes each (never cutting a character), folded. */
+static void
+put_subject_text(struct buf *b, const char *s)
+{
+	size_t	n = strlen(s), off = 0, k;
+
+	if (!has_8bit(s)) {
+		buf_puts(b, s);
+		return;
+	}
+	while (off < n) {
+		struct buf	enc = BUF_INIT;
+
+		k = n - off > 45 ? 45 : n - off;
+		while (k > 1 && off + k < n &&
+		    ((unsigned char)s[off + k] & 0xc0) == 0x80)
+			k--;
+		append_base64(&enc, (const unsigned char *)s + off, k);
+		if (enc.len > 0 && enc.data[enc.len - 1] == '\n')
+			enc.len--;
+		buf_printf(b, "%s=?UTF-8?B?%.*s?=", off > 0 ? "\n " : "",
+		    (int)enc.len, (const char *)enc.data);
+		buf_free(&enc);
+		off += k;
+	}
+}
+
+/* The language of the message (its Content-Language, primary subtag,
+ * lower case), or "" when it has none. */
+static void
+message_lang(const unsigned char *msg, size_t len, char *out, size_t outsz)
+{
+	char		*v = header_get(msg, len, "Content-Language");
+	const char	*p = v != NULL ? skip_ws(v) : "";
+	size_t		 i = 0;
+
+	while (i + 1 < outsz && isalpha((unsigned char)p[i])) {
+		out[i] = (char)tolower((unsigned char)p[i]);
+		i++;
+	}
+	out[i] = '\0';
+	free(v);
+}
+
 /* Header, text and (admin) the original, for one party. */
 static void
 compose(struct notification *n, const struct policy *pol,
@@ -491,13 +545,23 @@ compose(struct notification *n, const struct policy *pol,
 {
 	struct buf		*b = &n->message;
 	const struct finding	*f = decisive(v);
-	char			*subj = expand(tp->subject, v, f, env);
-	char			*intro = expand(tp->intro, v, f, env);
+	const struct notify_text *nt;
+	char			 lang[16];
+	char			*subj, *intro;
 	char			*tag = str_sanitise(pol->notify_server_tag, 80);
 	char			*orig_subject = header_get(msg, len, "Subject");
 	char			 rnd[33], bound[33];
 	bool			 attach, eightbit = false, safe = false;
 
+	/* The postmaster's template, in the language of the message for
+	 * its sender and recipients; else the built-in text. */
+	lang[0] = '\0';
+	if (n->who != NOTIFY_ADMIN)
+		message_lang(msg, len, lang, sizeof lang);
+	nt = policy_notify_text(pol, n->who, lang[0] != '\0' ? lang : NULL);
+	subj = expand(nt != NULL && nt->subject != NULL ? nt->subject :
+	    tp->subject, v, f, env);
+	intro = expand(nt != NULL ? nt->body : tp->intro, v, f, env);
 	attach = n->who == NOTIFY_ADMIN && o->attach_original &&
 	    msg != NULL && len > 0 && len <= NOTIFY_ATTACH_MAX;
 	if (attach)
@@ -514,8 +578,9 @@ compose(struct notification *n, const struct policy *pol,
 		} else	/* recipients do not see each other */
 			buf_puts(b, "undisclosed-recipients:;\n");
 	}
-	buf_printf(b, "Subject: %s%s%s\n", tag, tag[0] != '\0' ? " " : "",
-	    subj);
+	buf_printf(b, "Subject: %s%s", tag, tag[0] != '\0' ? " " : "");
+	put_subject_text(b, subj);
+	buf_puts(b, "\n");
 	buf_puts(b, "Date: ");
 	rfc5322_date(o->now, b);
 	random_hex(rnd, sizeof rnd);
@@ -530,8 +595,12 @@ compose(struct notification *n, const struct policy *pol,
 		    "boundary=\"=_pc_%s\"\n\nThis is a MIME message.\n\n"
 		    "--=_pc_%s\n", bound, bound);
 	}
-	buf_puts(b, "Content-Type: text/plain; charset=us-ascii\n"
-	    "Content-Transfer-Encoding: 7bit\n\n");
+	if (has_8bit(intro))
+		buf_puts(b, "Content-Type: text/plain; charset=utf-8\n"
+		    "Content-Transfer-Encoding: 8bit\n\n");
+	else
+		buf_puts(b, "Content-Type: text/plain; charset=us-ascii\n"
+		    "Content-Transfer-Encoding: 7bit\n\n");
 	buf_puts(b, intro);
 	put_details(b, pol, env, v, o, orig_subject, n->who);
 	if (n->who == NOTIFY_ADMIN && o->attach_original && msg != NULL &&

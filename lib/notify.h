@@ -11,7 +11,11 @@
  * notifications; nothing for a tempfail (the sender retries: one notice
  * per attempt otherwise); and every notification says "Auto-Submitted:
  * auto-generated". Subjects carry [notify] server_tag; text comes from
- * the templates in notify.c, expanded like verdict_expand() (sanitised).
+ * the postmaster's template files ([notify] *_template, loaded and checked
+ * with the policy; per language from the message's Content-Language) or
+ * else the built-in texts in notify.c, expanded like verdict_expand()
+ * (sanitised) plus %OUTCOME%. A template in UTF-8 gives a utf-8 text part
+ * and an RFC 2047 subject.
  * Messages use LF line endings, as local submission expects.
  *
  * notify_send() runs [notify] sendmail with posix_spawn (fork+exec

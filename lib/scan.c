@@ -1167,6 +1167,30 @@ header_block_len(const unsigned char *msg, size_t len)
 	return len;
 }
 
+/* An overlay names itself in X-Portcullis: every exception is visible. */
+static void
+policy_summary(struct verdict *v, const struct policy *pol)
+{
+	char	*s;
+
+	if (pol->name == NULL || strcmp(pol->name, "default") == 0)
+		return;
+	s = xasprintf("%s; policy=%s", v->summary != NULL ? v->summary : "",
+	    pol->name);
+	free(v->summary);
+	v->summary = s;
+}
+
+const struct policy *
+scan_policy(const struct policy *pol, const struct envelope *env)
+{
+	if (env->policy != NULL)
+		return policy_overlay(pol, env->policy);
+	return policy_select(pol, scan_direction(pol, env),
+	    env->nrcpts > 0 ? env->rcpts[0] : NULL, env->sender,
+	    env->auth_user, NULL);
+}
+
 int
 scan_message(const struct policy *pol, const struct scan_deps *deps,
     const struct envelope *env, const unsigned char *msg, size_t len,
@@ -1180,6 +1204,10 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	int			 r = -1, pass;
 
 	*verdict_r = NULL;
+	if ((pol = scan_policy(pol, env)) == NULL)
+		return err_set(err, "policy \"%s\" is not defined (the "
+		    "policy was reloaded since the message began)",
+		    env->policy);
 	memset(&sc, 0, sizeof sc);
 	sc.pol = pol;
 	sc.deps = deps;
@@ -1188,6 +1216,7 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	sc.budget = pol->decoded_size;
 	sc.deadline = t0 + pol->scan_time_ms;
 	verdict_explain(sc.v, "direction: %s", direction_str(sc.v->direction));
+	verdict_explain(sc.v, "policy: %s", pol->name);
 
 	if (len > pol->message_size) {
 		char *d = xasprintf("message of %zu bytes, limit %llu", len,
@@ -1262,6 +1291,7 @@ scan_message(const struct policy *pol, const struct scan_deps *deps,
 	}
 done:
 	verdict_finish(sc.v, env->queue_id, env->sender);
+	policy_summary(sc.v, pol);
 	if (sc.v->disposition == DISP_TAG && sc.v->subject_tag == NULL &&
 	    pol->subject_tag != NULL) {
 		sc.v->subject_tag = xstrdup(pol->subject_tag);
@@ -1284,10 +1314,14 @@ struct verdict *
 scan_error_verdict(const struct policy *pol, const struct envelope *env,
     const char *why)
 {
-	struct verdict	*v = verdict_new(scan_direction(pol, env));
+	struct verdict		*v = verdict_new(scan_direction(pol, env));
+	const struct policy	*p = scan_policy(pol, env);
 
+	if (p != NULL)
+		pol = p;
 	verdict_add(v, pol, RULE_ERROR, "", NULL, why);
 	verdict_finish(v, env->queue_id, env->sender);
+	policy_summary(v, pol);
 	return v;
 }
 

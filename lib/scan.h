@@ -85,6 +85,9 @@ struct envelope {
 	const char		*auth_user;	/* NULL = not authenticated */
 	const char		*queue_id;	/* NULL = NOQUEUE */
 	int			 direction;	/* -1 = decide from the policy */
+	const char		*policy;	/* overlay's name (policy.h),
+						 * NULL = select from the
+						 * envelope: scan_policy() */
 };
 
 /*
@@ -107,6 +110,15 @@ int	scan_message(const struct policy *pol, const struct scan_deps *deps,
  */
 struct verdict	*scan_error_verdict(const struct policy *pol,
 		    const struct envelope *env, const char *why);
+
+/*
+ * The policy a message is judged by: env->policy's overlay of pol when it
+ * names one (NULL if pol has no such overlay: reloaded since), else the
+ * one policy_select() picks for the direction, the first recipient, the
+ * sender and the authenticated user. Borrowed from pol.
+ */
+const struct policy *scan_policy(const struct policy *pol,
+		    const struct envelope *env);
 
 /* Inbound or outbound for this envelope under pol. */
 enum direction	scan_direction(const struct policy *pol,

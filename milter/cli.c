@@ -28,9 +28,11 @@ cli_usage(FILE *fp)
 "usage: portcullis daemon [--policy FILE] [--signatures DIR] [--socket SPEC]\n"
 "                         [-o section.key=value]... [--foreground]\n"
 "       portcullis check  [--policy FILE] [--signatures DIR] [-o ...]\n"
+"                         [--for ADDR]\n"
 "       portcullis -n     (same as check)\n"
 "       portcullis scan   [--policy FILE] [--signatures DIR] [-o ...]\n"
 "                         [--direction in|out] [--sender ADDR] [--client IP]\n"
+"                         [--rcpt ADDR]\n"
 "                         [--output DIR] [--explain] FILE...\n"
 "The default policy is " CLI_DEFAULT_POLICY ".\n"
 "daemon: SPEC is unix:PATH, inet:PORT@HOST or inet6:PORT@HOST. It logs to\n"
@@ -53,11 +55,14 @@ cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
 		{ "explain", no_argument, NULL, 'e' },
 		{ "sender", required_argument, NULL, 'F' },
 		{ "client", required_argument, NULL, 'C' },
+		{ "rcpt", required_argument, NULL, 'R' },
+		{ "for", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	bool	scan = strcmp(cmd, "scan") == 0;
 	bool	daemon = strcmp(cmd, "daemon") == 0;
+	bool	check = strcmp(cmd, "check") == 0 || strcmp(cmd, "-n") == 0;
 	int	c;
 	char	*eq;
 
@@ -132,6 +137,16 @@ cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
 			if (!scan)
 				goto only;
 			o->client = optarg;
+			break;
+		case 'R':
+			if (!scan)
+				goto only;
+			o->rcpt = optarg;
+			break;
+		case 'A':
+			if (!check)
+				goto only;
+			o->for_addr = optarg;
 			break;
 		case 'h':
 			cli_usage(stdout);
@@ -225,6 +240,33 @@ check_type_gaps(const struct policy *pol)
 	}
 }
 
+/* Which policy applies to addr, as a recipient and as a sender. */
+static void
+check_for(const struct policy *pol, const char *addr)
+{
+	const struct policy_select	*ps;
+	const struct policy		*p;
+	size_t				 i;
+	int				 d;
+
+	for (d = 0; d < DIR__N; d++) {
+		p = policy_select(pol, (enum direction)d, addr, addr, NULL,
+		    &ps);
+		printf("%s mail %s %s: policy %s",
+		    direction_str((enum direction)d),
+		    d == DIR_INBOUND ? "to" : "from", addr, p->name);
+		if (ps != NULL)
+			printf(" ([select:%s] %s, line %u)\n",
+			    direction_str((enum direction)d), ps->key,
+			    ps->line);
+		else
+			printf(" (no [select:%s] key matches)\n",
+			    direction_str((enum direction)d));
+		for (i = 0; i < p->overrides.n; i++)
+			printf("  %s\n", p->overrides.v[i]);
+	}
+}
+
 int
 cmd_check(const struct cli_opts *o)
 {
@@ -238,6 +280,8 @@ cmd_check(const struct cli_opts *o)
 	printf("policy OK: %s (%zu actions)\n", cli_policy_path(o),
 	    pol->nactions);
 	check_type_gaps(pol);
+	if (o->for_addr != NULL)
+		check_for(pol, o->for_addr);
 	if (pol->av_enabled) {
 		const char *dir = signature_dir(o, pol);
 
@@ -336,7 +380,8 @@ cmd_scan(const struct cli_opts *o)
 		struct buf		 msg = BUF_INIT;
 		struct verdict		*v = NULL;
 		struct envelope		 env;
-		const char *const	 rcpt[] = { "postmaster@localhost" };
+		const char *const	 rcpt[] = { o->rcpt != NULL ? o->rcpt :
+					    "postmaster@localhost" };
 		FILE			*fp;
 		char			 chunk[65536];
 		size_t			 n, k, skip;

@@ -35,6 +35,8 @@ struct cli_opts {
 	bool			 explain;
 	const char		*sender;	/* scan --sender */
 	const char		*client;	/* scan --client */
+	const char		*rcpt;		/* scan --rcpt */
+	const char		*for_addr;	/* check --for */
 	char			**files;
 	int			 nfiles;
 };

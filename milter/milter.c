@@ -60,6 +60,9 @@ struct connctx {
 	unsigned		 cc_nmsgs;	/* MAIL FROMs seen */
 	unsigned long		 cc_steps;	/* negotiated SMFIP_* */
 	struct msgctx		*cc_msg;
+	const struct policy	*cc_ovl;	/* the message's overlay (of
+						 * cc_msg->mc_pol), set by the
+						 * first recipient */
 };
 
 static atomic_ullong	conn_seq;	/* c=N in the log */
@@ -455,6 +458,7 @@ mlt_envfrom(SMFICTX *ctx, char **argv)
 	pol = daemon_policy();
 	sender = unbracket(argv != NULL ? argv[0] : NULL);
 	msgctx_begin(mc, pol, sender);
+	cc->cc_ovl = NULL;
 	free(sender);
 	msgctx_set_qid(mc, getsym(ctx, "i"));
 	msgctx_set_auth(mc, getsym(ctx, "{auth_authen}"));
@@ -489,12 +493,39 @@ mlt_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* The policy (overlay) recipient rcpt would be judged by. */
+static const struct policy *
+rcpt_policy(const struct connctx *cc, const char *rcpt)
+{
+	const struct msgctx	*mc = cc->cc_msg;
+	const char		**rcpts;
+	const struct policy	*pol;
+	struct envelope		 env;
+
+	rcpts = xcalloc(mc->mc_nrcpts + 1, sizeof *rcpts);
+	if (mc->mc_nrcpts > 0)		/* mc_rcpts is NULL before */
+		memcpy(rcpts, mc->mc_rcpts, mc->mc_nrcpts * sizeof *rcpts);
+	rcpts[mc->mc_nrcpts] = rcpt;
+	memset(&env, 0, sizeof env);
+	env.sender = mc->mc_sender;
+	env.rcpts = rcpts;
+	env.nrcpts = mc->mc_nrcpts + 1;
+	env.client_addr = cc->cc_addr;
+	env.auth_user = mc->mc_auth;
+	env.direction = -1;
+	pol = policy_select(mc->mc_pol, scan_direction(mc->mc_pol, &env), rcpt,
+	    mc->mc_sender, mc->mc_auth, NULL);
+	free(rcpts);
+	return pol;
+}
+
 static sfsistat
 mlt_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct connctx	*cc = conn_msg(ctx);
-	struct msgctx	*mc;
-	char		*rcpt, detail[64];
+	struct connctx		*cc = conn_msg(ctx);
+	struct msgctx		*mc;
+	const struct policy	*ovl;
+	char			*rcpt, detail[64];
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
@@ -513,6 +544,26 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	}
 	rcpt = unbracket(argv != NULL ? argv[0] : NULL);
+	ovl = rcpt_policy(cc, rcpt);
+	if (mc->mc_nrcpts == 0)
+		cc->cc_ovl = ovl;
+	else if (ovl != cc->cc_ovl) {
+		/* One message, one policy: Postfix sends this recipient in
+		 * a transaction of its own, judged by its own policy. */
+		struct buf	b = BUF_INIT;
+		sfsistat	st;
+
+		field(&b, "rcpt", rcpt, 256);
+		buf_printf(&b, " policy=%s rcpt_policy=%s", cc->cc_ovl->name,
+		    ovl->name);
+		free(rcpt);
+		st = refuse(ctx, cc, SMFIS_TEMPFAIL, "452", "4.5.3",
+		    "Recipient under another content policy, it will be "
+		    "accepted in another transaction", "rcpt", "policy_split",
+		    buf_cstr(&b) + 1);
+		buf_free(&b);
+		return st;
+	}
 	msgctx_add_rcpt(mc, rcpt);
 	free(rcpt);
 	return SMFIS_CONTINUE;
@@ -760,6 +811,8 @@ log_verdict(const struct connctx *cc, const struct verdict *v,
 	env_fields(cc, &b);
 	buf_printf(&b, " dir=%s action=%s", direction_str(v->direction),
 	    disposition_str(done));
+	if (cc->cc_ovl != NULL && cc->cc_ovl != mc->mc_pol)
+		buf_printf(&b, " policy=%s", cc->cc_ovl->name);
 	if (f != NULL) {
 		buf_printf(&b, " reason=%s", rule_str(f->rule));
 		field(&b, f->rule == RULE_VIRUS ? "sig" : "detail", f->detail,
@@ -901,7 +954,8 @@ mlt_scan(const struct connctx *cc, const struct envelope *env,
     const unsigned char *msg, size_t len, SMFICTX *ctx)
 {
 	const struct msgctx	*mc = cc->cc_msg;
-	const struct policy	*pol = mc->mc_pol;
+	const struct policy	*pol = cc->cc_ovl != NULL ? cc->cc_ovl :
+				    mc->mc_pol;
 	struct pool_job		 job;
 	struct pool_result	 res;
 	char			 idbuf[64];
@@ -958,7 +1012,7 @@ mlt_eom(SMFICTX *ctx)
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;		/* invariant broken */
 	mc = cc->cc_msg;
-	pol = mc->mc_pol;
+	pol = cc->cc_ovl != NULL ? cc->cc_ovl : mc->mc_pol;	/* overlay */
 	msgctx_set_qid(mc, getsym(ctx, "i"));	/* Postfix sends {i} late */
 	if (mc->mc_deferred != MC_OK)		/* kept from a no-reply step */
 		return deferred(ctx, cc, 0);
@@ -972,6 +1026,7 @@ mlt_eom(SMFICTX *ctx)
 	env.auth_user = mc->mc_auth;
 	env.queue_id = mc->mc_qid;
 	env.direction = -1;
+	env.policy = pol->name;		/* the worker judges by the same */
 
 	t0 = clock_ms();
 	if (msgctx_bytes(mc, &msg, &len, &err) == -1) {

@@ -238,6 +238,7 @@ wire_env_pack(const struct envelope *env, struct buf *out)
 	put_str(out, env->client_addr);
 	put_str(out, env->auth_user);
 	put_str(out, env->queue_id);
+	put_str(out, env->policy);
 	put_u32(out, (uint32_t)(env->direction + 1));
 	put_u32(out, (uint32_t)env->nrcpts);
 	for (i = 0; i < env->nrcpts; i++)
@@ -292,7 +293,7 @@ wire_env_unpack(const unsigned char *p, size_t len, struct wire_env *we,
 	uint32_t	i, n, dir;
 
 	memset(we, 0, sizeof *we);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		we->strs[i] = get_str(&c);
 	dir = get_u32(&c);
 	n = get_u32(&c);
@@ -314,6 +315,7 @@ wire_env_unpack(const unsigned char *p, size_t len, struct wire_env *we,
 	we->env.client_addr = we->strs[1];
 	we->env.auth_user = we->strs[2];
 	we->env.queue_id = we->strs[3];
+	we->env.policy = we->strs[4];
 	we->env.direction = (int)dir - 1;
 	we->env.rcpts = (const char *const *)we->rcpts;
 	we->env.nrcpts = we->nrcpts;
@@ -325,7 +327,7 @@ wire_env_free(struct wire_env *we)
 {
 	size_t	i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		free(we->strs[i]);
 	for (i = 0; i < we->nrcpts; i++)
 		free(we->rcpts[i]);

@@ -38,7 +38,7 @@
 #include "scan.h"
 #include "util.h"
 
-#define WIRE_VERSION	1
+#define WIRE_VERSION	2
 #define WIRE_FDS_MAX	2
 #define WIRE_DIGEST_LEN	32
 #define WIRE_ENV_MAX	(64u * 1024 * 1024)	/* packed envelope */
@@ -113,7 +113,8 @@ void	wire_unmap(const unsigned char *p, size_t len);
 void	wire_env_pack(const struct envelope *env, struct buf *out);
 struct wire_env {
 	struct envelope	 env;		/* points into the strings below */
-	char		*strs[4];	/* sender, client, auth, queue id */
+	char		*strs[5];	/* sender, client, auth, queue id,
+					 * policy (overlay name) */
 	char		**rcpts;
 	size_t		 nrcpts;
 };

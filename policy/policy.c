@@ -192,6 +192,13 @@ static const struct policy_key keys[] = {
 	    OFF(notify_forged_senders) },
 	{ "notify", "attach_original", PK_BOOL, 0, 0, "yes",
 	    OFF(notify_attach_original) },
+	{ "notify", "template_dir", PK_STR, 0, 0, "/etc/portcullis/templates",
+	    OFF(template_dir) },
+	{ "notify", "languages", PK_WORDS, 0, 0, "", OFF(languages) },
+	{ "notify", "admin_template", PK_STR, 0, 0, "", OFF(tmpl_admin) },
+	{ "notify", "sender_template", PK_STR, 0, 0, "", OFF(tmpl_sender) },
+	{ "notify", "recipients_template", PK_STR, 0, 0, "",
+	    OFF(tmpl_recipients) },
 
 	{ "order", "filters", PK_ORDER, 0, 0, "attachments antivirus",
 	    OFF(attachments_first) },
@@ -288,6 +295,7 @@ struct entry {
 	char		*value;
 	unsigned	 line;		/* 0 = command line override */
 	bool		 used;
+	bool		 ovl;		/* from a [policy:NAME] overlay */
 };
 
 struct loader {
@@ -297,6 +305,8 @@ struct loader {
 	struct {
 		unsigned	 line;
 		char		*msg;
+		char		*file;	/* another file (a template), or NULL */
+		unsigned	 fline;	/* its line */
 	}		*errs;		/* sorted by line when reported */
 	unsigned	 nerrs;
 	/* reader state */
@@ -325,7 +335,19 @@ loader_err(struct loader *ld, unsigned line, const char *fmt, ...)
 	ld->errs = xreallocarray(ld->errs, ld->nerrs + 1, sizeof *ld->errs);
 	ld->errs[ld->nerrs].line = line;
 	ld->errs[ld->nerrs].msg = msg;
+	ld->errs[ld->nerrs].file = NULL;
+	ld->errs[ld->nerrs].fline = 0;
 	ld->nerrs++;
+}
+
+/* An error in another file (a template) named by the key on line. */
+static void
+loader_err_file(struct loader *ld, unsigned line, const char *file,
+    unsigned fline, const char *msg)
+{
+	loader_err(ld, line, "%s", msg);
+	ld->errs[ld->nerrs - 1].file = xstrdup(file);
+	ld->errs[ld->nerrs - 1].fline = fline;
 }
 
 /* fgets-like reader that counts lines, for exact error lines. */
@@ -378,6 +400,7 @@ loader_handler(void *user, const char *section, const char *name,
 	e->value = xstrdup(value);
 	e->line = ld->line;
 	e->used = false;
+	e->ovl = false;
 	return 1;
 }
 
@@ -794,6 +817,9 @@ section_known(const char *section)
 			return true;
 	return strcmp(section, "rules") == 0 ||
 	    strcmp(section, "rules:outbound") == 0 ||
+	    strcmp(section, "select:inbound") == 0 ||
+	    strcmp(section, "select:outbound") == 0 ||
+	    strncmp(section, "policy:", 7) == 0 ||
 	    strncmp(section, "action:", 7) == 0 ||
 	    strncmp(section, "content:", 8) == 0;
 }
@@ -901,6 +927,9 @@ action_set(struct loader *ld, struct action *a, const struct entry *e)
 	} else if (strcmp(e->name, "replacement") == 0) {
 		free(a->replacement);
 		a->replacement = xstrdup(v);
+	} else if (strcmp(e->name, "replacement_file") == 0) {
+		free(a->replacement_file);	/* read by templates_load() */
+		a->replacement_file = v[0] == '\0' ? NULL : xstrdup(v);
 	} else if (strcmp(e->name, "subject_tag") == 0) {
 		free(a->subject_tag);
 		a->subject_tag = v[0] == '\0' ? NULL : xstrdup(v);
@@ -954,6 +983,7 @@ entry_dup(const struct loader *ld, size_t i)
 
 	for (j = 0; j < i; j++)
 		if (ld->ents[j].line != 0 && ld->ents[i].line != 0 &&
+		    ld->ents[j].ovl == ld->ents[i].ovl &&
 		    strcmp(ld->ents[j].section, ld->ents[i].section) == 0 &&
 		    strcmp(ld->ents[j].name, ld->ents[i].name) == 0)
 			return true;
@@ -1157,6 +1187,14 @@ apply_entries(struct loader *ld)
 		if (e->used)
 			continue;
 		e->used = true;
+		if (strncmp(e->section, "policy:", 7) == 0 ||
+		    strncmp(e->section, "select:", 7) == 0) {
+			if (!section_known(e->section))
+				loader_err(ld, e->line, "[%s]: unknown section "
+				    "(want select:inbound or select:outbound)",
+				    e->section);
+			continue;	/* overlays_build(), select_build() */
+		}
 		if (e->section[0] == '\0' && e->line != 0) {
 			if (!ld->bad_header)	/* else already reported */
 				loader_err(ld, e->line, "%s: key outside any "
@@ -1241,7 +1279,10 @@ loader_report(struct loader *ld)
 
 	qsort(ld->errs, ld->nerrs, sizeof *ld->errs, err_cmp);
 	for (i = 0; i < ld->nerrs; i++)
-		if (ld->errs[i].line == 0)
+		if (ld->errs[i].file != NULL)
+			buf_printf(&b, "%s:%u: %s\n", ld->errs[i].file,
+			    ld->errs[i].fline, ld->errs[i].msg);
+		else if (ld->errs[i].line == 0)
 			buf_printf(&b, "-o: %s\n", ld->errs[i].msg);
 		else
 			buf_printf(&b, "%s:%u: %s\n", ld->file,
@@ -1254,8 +1295,10 @@ loader_free(struct loader *ld)
 {
 	size_t	i;
 
-	for (i = 0; i < ld->nerrs; i++)
+	for (i = 0; i < ld->nerrs; i++) {
 		free(ld->errs[i].msg);
+		free(ld->errs[i].file);
+	}
 	free(ld->errs);
 
 	for (i = 0; i < ld->nents; i++) {
@@ -1270,6 +1313,7 @@ static void
 policy_free(struct policy *pol)
 {
 	size_t	i;
+	int	d;
 
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		void *f = (char *)pol + keys[i].off;
@@ -1298,9 +1342,27 @@ policy_free(struct policy *pol)
 		free(pol->actions[i].quarantine);
 		free(pol->actions[i].reply);
 		free(pol->actions[i].replacement);
+		free(pol->actions[i].replacement_file);
 		free(pol->actions[i].subject_tag);
 	}
 	free(pol->actions);
+	for (i = 0; i < pol->noverlays; i++)
+		policy_free(pol->overlays[i]);
+	free(pol->overlays);
+	for (d = 0; d < DIR__N; d++) {
+		for (i = 0; i < pol->nselect[d]; i++)
+			free(pol->select[d][i].key);
+		free(pol->select[d]);
+	}
+	strlist_free(&pol->overrides);
+	for (i = 0; i < pol->ntexts; i++) {
+		free(pol->texts[i].lang);
+		free(pol->texts[i].subject);
+		free(pol->texts[i].body);
+		free(pol->texts[i].file);
+	}
+	free(pol->texts);
+	free(pol->name);
 	free(pol->source);
 	free(pol);
 }
@@ -1343,31 +1405,705 @@ password_file_read(struct loader *ld, struct policy *pol)
 	fclose(fp);
 }
 
+/* ---- templates -------------------------------------------------------- */
+
+#define TEMPLATE_MAX	(64u * 1024)	/* bytes of one template file */
+
+/* Drops trailing white space (new lines too) in place. */
+static void
+n_trim_end(char *s)
+{
+	size_t	n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+/* Drops leading and trailing white space in place. */
+static void
+str_trim(char *s)
+{
+	size_t	n = strspn(s, " \t");
+
+	memmove(s, s + n, strlen(s + n) + 1);
+	n_trim_end(s);
+}
+
+/* Line of [section] name in the file (0: an -o override or not given). */
+static unsigned
+entry_line(const struct loader *ld, const char *section, const char *name)
+{
+	size_t	i;
+
+	for (i = ld->nents; i > 0; i--)
+		if (strcmp(ld->ents[i - 1].section, section) == 0 &&
+		    strcmp(ld->ents[i - 1].name, name) == 0)
+			return ld->ents[i - 1].line;
+	return 0;
+}
+
+/* Every %NAME% in text (of file) is one of vars; else errors, with the
+ * template's own line. Returns the number of errors. */
+static unsigned
+template_vars_check(struct loader *ld, unsigned keyline, const char *file,
+    const char *text, bool notice)
+{
+	static const char *const known[] = { "FILENAME", "VIRUS", "RULE",
+	    "DETAIL", "PART", "QUEUEID", "SENDER", "OUTCOME", NULL };
+	const char	*p;
+	unsigned	 line = 1, bad = 0;
+
+	for (p = text; *p != '\0'; p++) {
+		const char	*q;
+		char		*name, *msg;
+
+		if (*p == '\n')
+			line++;
+		if (*p != '%')
+			continue;
+		for (q = p + 1; (*q >= 'A' && *q <= 'Z') || *q == '_'; q++)
+			;
+		if (*q != '%' || q == p + 1 || q - p > 40)
+			continue;		/* a lone %: text */
+		name = xstrndup(p + 1, (size_t)(q - p - 1));
+		if (!word_in(name, known) || (!notice &&
+		    strcmp(name, "OUTCOME") == 0)) {
+			msg = xasprintf("unknown variable %%%s%% (known: "
+			    "%%FILENAME%% %%VIRUS%% %%RULE%% %%DETAIL%% "
+			    "%%PART%% %%QUEUEID%% %%SENDER%%%s)", name,
+			    notice ? " %OUTCOME%" : "");
+			loader_err_file(ld, keyline, file, line, msg);
+			free(msg);
+			bad++;
+		}
+		free(name);
+		p = q;
+	}
+	return bad;
+}
+
+/* The file name for a template key: absolute, or in template_dir. */
+static char *
+template_path(const struct policy *pol, const char *name, const char *lang)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*p, *q;
+
+	if (name[0] != '/' && pol->template_dir != NULL)
+		buf_printf(&b, "%s/", pol->template_dir);
+	for (p = name; (q = strstr(p, "%LANG%")) != NULL; p = q + 6) {
+		buf_append(&b, p, (size_t)(q - p));
+		buf_puts(&b, lang != NULL ? lang : "");
+	}
+	buf_puts(&b, p);
+	return buf_cstr(&b);
+}
+
+/* Reads a template: 0 with *text_r (caller frees) or -1 (why in ld). */
+static int
+template_read(struct loader *ld, unsigned keyline, const char *what,
+    const char *path, char **text_r)
+{
+	FILE		*fp;
+	struct buf	 b = BUF_INIT;
+	char		 chunk[4096];
+	size_t		 n;
+
+	*text_r = NULL;
+	if ((fp = fopen(path, "r")) == NULL) {
+		loader_err(ld, keyline, "%s: %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 &&
+	    b.len <= TEMPLATE_MAX)
+		buf_append(&b, chunk, n);
+	fclose(fp);
+	if (b.len > TEMPLATE_MAX || (b.len > 0 &&
+	    memchr(b.data, '\0', b.len) != NULL)) {
+		loader_err(ld, keyline, "%s: %s: %s", what, path, b.len >
+		    TEMPLATE_MAX ? "larger than 64 KiB" : "contains a NUL byte");
+		buf_free(&b);
+		return -1;
+	}
+	*text_r = buf_cstr(&b);
+	return 0;
+}
+
+/* One notice template: "Subject: ..." on its first line (optional), a
+ * blank line, then the text. */
+static void
+template_notice(struct loader *ld, struct policy *pol, unsigned who,
+    const char *key, const char *name, const char *lang)
+{
+	unsigned		 line = entry_line(ld, "notify", key);
+	char			*path = template_path(pol, name, lang);
+	char			*text, *what = xasprintf("[notify] %s", key);
+	char			*body, *nl;
+	struct notify_text	*nt;
+
+	if (template_read(ld, line, what, path, &text) == -1 ||
+	    template_vars_check(ld, line, path, text, true) != 0)
+		goto out;
+	pol->texts = xreallocarray(pol->texts, pol->ntexts + 1,
+	    sizeof *pol->texts);
+	nt = &pol->texts[pol->ntexts++];
+	memset(nt, 0, sizeof *nt);
+	nt->who = who;
+	nt->lang = lang != NULL ? xstrdup(lang) : NULL;
+	nt->file = xstrdup(path);
+	body = text;
+	if (strncasecmp(text, "Subject:", 8) == 0) {
+		nl = strchr(text, '\n');
+		nt->subject = nl != NULL ? xstrndup(text + 8,
+		    (size_t)(nl - text - 8)) : xstrdup(text + 8);
+		str_trim(nt->subject);
+		body = nl != NULL ? nl + 1 : text + strlen(text);
+		if (*body == '\n')
+			body++;
+	}
+	nt->body = xstrdup(body);
+	n_trim_end(nt->body);
+out:
+	free(text);
+	free(what);
+	free(path);
+}
+
+/* [notify] *_template and every [action:NAME] replacement_file. */
+static void
+templates_load(struct loader *ld, struct policy *pol)
+{
+	static const struct {
+		unsigned	 who;
+		const char	*key;
+		size_t		 off;
+	} notices[] = {
+		{ NOTIFY_ADMIN, "admin_template", OFF(tmpl_admin) },
+		{ NOTIFY_SENDER, "sender_template", OFF(tmpl_sender) },
+		{ NOTIFY_RECIPIENTS, "recipients_template",
+		    OFF(tmpl_recipients) },
+	};
+	size_t	i, j;
+
+	for (i = 0; i < sizeof notices / sizeof notices[0]; i++) {
+		const char *name = *(char **)((char *)pol + notices[i].off);
+
+		if (name == NULL)
+			continue;
+		/* the postmaster reads one language: the admin's is one file */
+		if (pol->languages.n == 0 || notices[i].who == NOTIFY_ADMIN) {
+			template_notice(ld, pol, notices[i].who,
+			    notices[i].key, name, NULL);
+			continue;
+		}
+		if (strstr(name, "%LANG%") == NULL) {
+			loader_err(ld, entry_line(ld, "notify", notices[i].key),
+			    "[notify] %s: \"%s\" names no %%LANG%% although "
+			    "[notify] languages is set", notices[i].key, name);
+			continue;
+		}
+		for (j = 0; j < pol->languages.n; j++)
+			template_notice(ld, pol, notices[i].who,
+			    notices[i].key, name, pol->languages.v[j]);
+	}
+	for (i = 0; i < pol->nactions; i++) {
+		struct action	*a = &pol->actions[i];
+		char		*path, *text, *what, *sect;
+		unsigned	 line;
+
+		if (a->replacement_file == NULL)
+			continue;
+		sect = xasprintf("action:%s", a->name);
+		line = entry_line(ld, sect, "replacement_file");
+		what = xasprintf("[%s] replacement_file", sect);
+		path = template_path(pol, a->replacement_file, NULL);
+		if (template_read(ld, line, what, path, &text) == 0 &&
+		    template_vars_check(ld, line, path, text, false) == 0) {
+			n_trim_end(text);
+			free(a->replacement);
+			a->replacement = text;
+			text = NULL;
+		}
+		free(text);
+		free(path);
+		free(what);
+		free(sect);
+	}
+}
+
+const struct notify_text *
+policy_notify_text(const struct policy *pol, unsigned who, const char *lang)
+{
+	const struct notify_text	*first = NULL;
+	size_t				 i;
+
+	for (i = 0; i < pol->ntexts; i++) {
+		const struct notify_text *nt = &pol->texts[i];
+
+		if (nt->who != who)
+			continue;
+		if (first == NULL)
+			first = nt;	/* the first language: the default */
+		if (lang != NULL && nt->lang != NULL &&
+		    strcasecmp(nt->lang, lang) == 0)
+			return nt;
+	}
+	return first;
+}
+
+/* A new policy from the entries of ld: defaults, built-in actions, the
+ * entries, the rules' defaults. Errors go to ld. */
+static struct policy *
+policy_compile(struct loader *ld, const char *name)
+{
+	struct policy	*pol = xcalloc(1, sizeof *pol);
+	char		 why[512];
+	size_t		 i;
+	int		 d;
+
+	pol->refs = 1;
+	pol->source = xstrdup(ld->file);
+	pol->name = xstrdup(name);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (key_set(pol, &keys[i], keys[i].def, why, sizeof why) == -1)
+			xpanic("bad built-in default [%s] %s: %s",
+			    keys[i].section, keys[i].name, why);
+	policy_builtins(pol);
+	ld->pol = pol;
+	apply_entries(ld);
+	templates_load(ld, pol);
+
+	for (d = 0; d < DIR__N; d++)
+		for (i = 0; i < RULE__N; i++)
+			if (pol->rules[d][i] == NULL)
+				pol->rules[d][i] = d == DIR_OUTBOUND &&
+				    pol->rules[DIR_INBOUND][i] != NULL ?
+				    pol->rules[DIR_INBOUND][i] :
+				    policy_action(pol, rule_defaults[i]);
+	{
+		struct buf b = BUF_INIT;	/* for archive_walk, once */
+
+		for (i = 0; i < pol->archive_formats.n; i++)
+			buf_printf(&b, "%s%s", i == 0 ? "" : " ",
+			    pol->archive_formats.v[i]);
+		pol->archive_formats_line = buf_cstr(&b);
+	}
+	return pol;
+}
+
+/* ---- overlays and select maps ----------------------------------------- */
+
+/* Keys an overlay may not set: decided before the recipients are known. */
+static const char *const overlay_denied[] = {
+	"recipients", "messages_per_connection", NULL
+};
+
+static void
+entry_push(struct loader *ld, const char *section, const char *name,
+    const char *value, unsigned line, bool ovl)
+{
+	struct entry	*e;
+
+	ld->ents = xreallocarray(ld->ents, ld->nents + 1, sizeof *ld->ents);
+	e = &ld->ents[ld->nents++];
+	e->section = xstrdup(section);
+	e->name = xstrdup(name);
+	e->value = xstrdup(value);
+	e->line = line;
+	e->used = false;
+	e->ovl = ovl;
+}
+
+static bool
+rule_known(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < RULE__N; i++)
+		if (strcmp(name, rule_names[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * One key of [policy:NAME] as the entries it stands for, pushed to out:
+ *   KEY of [limits] or [attachments]     that key
+ *   RULE                                 [rules] and [rules:outbound] RULE
+ *   inbound.RULE, outbound.RULE          one direction only (the other
+ *                                        keeps the base file's action)
+ *   action.ACTION.KEY                    [action:ACTION] KEY
+ * Errors go to ld (the base loader), with the overlay's line.
+ */
+static void
+overlay_translate(struct loader *ld, const struct policy *base,
+    const struct entry *e, struct loader *out)
+{
+	const char	*k = e->name, *dot;
+	char		*sect;
+
+	if (strncmp(k, "action.", 7) == 0) {
+		dot = strrchr(k + 7, '.');
+		sect = dot != NULL ? xasprintf("action:%.*s",
+		    (int)(dot - (k + 7)), k + 7) : NULL;
+		if (sect == NULL || dot[1] == '\0' ||
+		    !action_name_ok(sect + 7))
+			loader_err(ld, e->line, "[%s] %s: want "
+			    "action.NAME.KEY", e->section, k);
+		else
+			entry_push(out, sect, dot + 1, e->value, e->line, true);
+		free(sect);
+		return;
+	}
+	if (strncmp(k, "inbound.", 8) == 0 || strncmp(k, "outbound.", 9) == 0) {
+		bool		 in = k[0] == 'i';
+		const char	*r = k + (in ? 8 : 9);
+
+		size_t		 j, ri;
+
+		for (ri = 0; ri < RULE__N; ri++)
+			if (strcmp(r, rule_names[ri]) == 0)
+				break;
+		if (ri == RULE__N) {
+			loader_err(ld, e->line, "[%s] %s: unknown rule",
+			    e->section, k);
+			return;
+		}
+		entry_push(out, in ? "rules" : "rules:outbound", r, e->value,
+		    e->line, true);
+		/* outbound would inherit the new inbound action: pin it,
+		 * unless the overlay sets it too */
+		for (j = 0; in && j < ld->nents; j++)
+			if (strcmp(ld->ents[j].section, e->section) == 0 &&
+			    strncmp(ld->ents[j].name, "outbound.", 9) == 0 &&
+			    strcmp(ld->ents[j].name + 9, r) == 0)
+				in = false;
+		if (in)
+			entry_push(out, "rules:outbound", r,
+			    base->rules[DIR_OUTBOUND][ri]->name, e->line, true);
+		return;
+	}
+	if (rule_known(k)) {
+		entry_push(out, "rules", k, e->value, e->line, true);
+		entry_push(out, "rules:outbound", k, e->value, e->line, true);
+		return;
+	}
+	if (word_in(k, overlay_denied)) {
+		loader_err(ld, e->line, "[%s] %s: cannot differ by overlay "
+		    "(enforced before the recipients are known)", e->section,
+		    k);
+		return;
+	}
+	if (key_find("limits", k) != NULL)
+		entry_push(out, "limits", k, e->value, e->line, true);
+	else if (key_find("attachments", k) != NULL)
+		entry_push(out, "attachments", k, e->value, e->line, true);
+	else
+		loader_err(ld, e->line, "[%s] %s: unknown key (an overlay "
+		    "sets [limits] and [attachments] keys, RULE, inbound.RULE, "
+		    "outbound.RULE or action.NAME.KEY)", e->section, k);
+}
+
+static bool
+loader_has_err(const struct loader *ld, unsigned line, const char *msg)
+{
+	unsigned	i;
+
+	for (i = 0; i < ld->nerrs; i++)
+		if (ld->errs[i].line == line &&
+		    strcmp(ld->errs[i].msg, msg) == 0)
+			return true;
+	return false;
+}
+
+static void	loader_free(struct loader *ld);
+
+/* The key of section (an overlay) written on line, or NULL. */
+static const char *
+overlay_key_at(const struct loader *ld, const char *section, unsigned line)
+{
+	size_t	i;
+
+	for (i = 0; i < ld->nents; i++)
+		if (ld->ents[i].line == line && line != 0 &&
+		    strcmp(ld->ents[i].section, section) == 0)
+			return ld->ents[i].name;
+	return NULL;
+}
+
+static bool
+overlay_line_reported(const struct loader *ld, unsigned line)
+{
+	unsigned	i;
+
+	for (i = 0; i < ld->nerrs; i++)
+		if (ld->errs[i].line == line)
+			return true;
+	return false;
+}
+
+/* Every [policy:NAME] as a policy of its own, in pol->overlays. */
+static void
+overlays_build(struct loader *ld, struct policy *pol)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < ld->nents; i++) {
+		const char	*name = ld->ents[i].section + 7;
+		struct loader	 ol;
+		struct policy	*ovl;
+		unsigned	 k;
+
+		if (strncmp(ld->ents[i].section, "policy:", 7) != 0)
+			continue;
+		for (j = 0; j < i; j++)		/* built at its first key */
+			if (strcmp(ld->ents[j].section,
+			    ld->ents[i].section) == 0)
+				break;
+		if (j < i)
+			continue;
+		if (!action_name_ok(name) || strcmp(name, "default") == 0) {
+			loader_err(ld, ld->ents[i].line, "[%s]: bad policy name "
+			    "\"%s\" (letters, digits, - and _; \"default\" is "
+			    "the base policy)", ld->ents[i].section, name);
+			continue;
+		}
+		memset(&ol, 0, sizeof ol);
+		ol.file = ld->file;
+		for (j = 0; j < ld->nents; j++) {
+			const struct entry *e = &ld->ents[j];
+
+			if (strncmp(e->section, "policy:", 7) == 0 ||
+			    strncmp(e->section, "select:", 7) == 0)
+				continue;
+			entry_push(&ol, e->section, e->name, e->value, e->line,
+			    false);
+		}
+		for (j = i; j < ld->nents; j++) {
+			const struct entry *e = &ld->ents[j];
+
+			if (strcmp(e->section, ld->ents[i].section) != 0)
+				continue;
+			if (entry_dup(ld, j)) {
+				loader_err(ld, e->line, "[%s] %s: duplicate "
+				    "key", e->section, e->name);
+				continue;
+			}
+			overlay_translate(ld, pol, e, &ol);
+		}
+		ovl = policy_compile(&ol, name);
+		for (j = 0; j < ld->nents; j++)
+			if (strcmp(ld->ents[j].section,
+			    ld->ents[i].section) == 0) {
+				char *kv = xasprintf("%s = %s",
+				    ld->ents[j].name, ld->ents[j].value);
+
+				ovl->overrides.v = xreallocarray(
+				    ovl->overrides.v, ovl->overrides.n + 1,
+				    sizeof *ovl->overrides.v);
+				ovl->overrides.v[ovl->overrides.n++] = kv;
+			}
+		/* What the overlay broke, named after it: on its own lines
+		 * as "[policy:NAME] KEY: reason", once per line; elsewhere
+		 * (a combination with the base file) prefixed. */
+		for (k = 0; k < ol.nerrs; k++) {
+			const char	*key = overlay_key_at(ld,
+			    ld->ents[i].section, ol.errs[k].line);
+			const char	*why = ol.errs[k].msg;
+			char		*m;
+
+			if (key != NULL && why[0] == '[' &&
+			    (why = strstr(why, ": ")) != NULL) {
+				if (overlay_line_reported(ld, ol.errs[k].line))
+					continue;
+				m = xasprintf("[policy:%s] %s%s", name, key,
+				    why);
+			} else
+				m = xasprintf("[policy:%s] %s", name,
+				    ol.errs[k].msg);
+			if (ol.errs[k].file != NULL) {	/* a template's own */
+				if (!loader_has_err(ld, ol.errs[k].line,
+				    ol.errs[k].msg))
+					loader_err_file(ld, ol.errs[k].line,
+					    ol.errs[k].file, ol.errs[k].fline,
+					    ol.errs[k].msg);
+			} else if (!loader_has_err(ld, ol.errs[k].line,
+			    ol.errs[k].msg) &&
+			    !loader_has_err(ld, ol.errs[k].line, m))
+				loader_err(ld, ol.errs[k].line, "%s", m);
+			free(m);
+		}
+		ld->pol = pol;
+		loader_free(&ol);
+		pol->overlays = xreallocarray(pol->overlays, pol->noverlays + 1,
+		    sizeof *pol->overlays);
+		pol->overlays[pol->noverlays++] = ovl;
+	}
+}
+
+static bool
+select_key_ok(const char *k)
+{
+	const char	*at = strchr(k, '@');
+
+	if (*k == '\0' || strpbrk(k, " \t<>,;\"") != NULL)
+		return false;
+	if (at != NULL)
+		return at != k && at[1] != '\0' && strchr(at + 1, '@') == NULL;
+	return k[0] != '.' || k[1] != '\0';
+}
+
+/* [select:inbound] and [select:outbound]: KEY = POLICY. */
+static void
+select_build(struct loader *ld, struct policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < ld->nents; i++) {
+		const struct entry	*e = &ld->ents[i];
+		const struct policy	*o;
+		struct policy_select	*ps;
+		enum direction		 d;
+		char			*key, *c;
+
+		if (strcmp(e->section, "select:inbound") == 0)
+			d = DIR_INBOUND;
+		else if (strcmp(e->section, "select:outbound") == 0)
+			d = DIR_OUTBOUND;
+		else
+			continue;
+		if (entry_dup(ld, i)) {
+			loader_err(ld, e->line, "[%s] %s: duplicate key",
+			    e->section, e->name);
+			continue;
+		}
+		if (!select_key_ok(e->name)) {
+			loader_err(ld, e->line, "[%s] %s: want an address, a "
+			    "domain or .domain", e->section, e->name);
+			continue;
+		}
+		if ((o = policy_overlay(pol, e->value)) == NULL) {
+			loader_err(ld, e->line, "[%s] %s: policy \"%s\" is not "
+			    "defined (no [policy:%s])", e->section, e->name,
+			    e->value, e->value);
+			continue;
+		}
+		key = xstrdup(e->name);
+		for (c = key; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+		pol->select[d] = xreallocarray(pol->select[d],
+		    pol->nselect[d] + 1, sizeof *pol->select[d]);
+		ps = &pol->select[d][pol->nselect[d]++];
+		ps->key = key;
+		ps->pol = o;
+		ps->line = e->line;
+	}
+}
+
+const struct policy *
+policy_overlay(const struct policy *pol, const char *name)
+{
+	size_t	i;
+
+	if (name == NULL || strcmp(pol->name, name) == 0)
+		return pol;
+	for (i = 0; i < pol->noverlays; i++)
+		if (strcmp(pol->overlays[i]->name, name) == 0)
+			return pol->overlays[i];
+	return NULL;
+}
+
+static const struct policy_select *
+select_find(const struct policy *pol, enum direction d, const char *key,
+    size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < pol->nselect[d]; i++)
+		if (strlen(pol->select[d][i].key) == len &&
+		    strncasecmp(pol->select[d][i].key, key, len) == 0)
+			return &pol->select[d][i];
+	return NULL;
+}
+
+/* addr, its domain, then .domain and each .parent. */
+static const struct policy_select *
+select_addr(const struct policy *pol, enum direction d, const char *addr)
+{
+	const struct policy_select	*ps;
+	const char			*dom, *p;
+	char				 dotted[512];
+	size_t				 n;
+
+	if (addr == NULL || *addr == '\0')
+		return NULL;
+	n = strlen(addr);
+	if (addr[0] == '<' && n >= 2 && addr[n - 1] == '>') {
+		addr++;
+		n -= 2;
+	}
+	if ((ps = select_find(pol, d, addr, n)) != NULL)
+		return ps;
+	for (dom = addr + n; dom > addr && dom[-1] != '@'; dom--)
+		;
+	if (dom == addr)
+		return NULL;
+	n -= (size_t)(dom - addr);
+	if ((ps = select_find(pol, d, dom, n)) != NULL)
+		return ps;
+	/* bounded by the address: each step drops one label */
+	for (p = dom; p != NULL && (size_t)(p - dom) < n; ) {
+		size_t m = n - (size_t)(p - dom);
+
+		if (m + 1 >= sizeof dotted)
+			return NULL;
+		dotted[0] = '.';
+		memcpy(dotted + 1, p, m);
+		if ((ps = select_find(pol, d, dotted, m + 1)) != NULL)
+			return ps;
+		p = memchr(p, '.', m);
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+const struct policy *
+policy_select(const struct policy *pol, enum direction dir, const char *rcpt,
+    const char *sender, const char *auth_user,
+    const struct policy_select **key_r)
+{
+	const struct policy_select	*ps = NULL;
+
+	if (dir == DIR_INBOUND)
+		ps = select_addr(pol, dir, rcpt);
+	else {
+		if (auth_user != NULL && *auth_user != '\0')
+			ps = select_find(pol, dir, auth_user,
+			    strlen(auth_user));
+		if (ps == NULL)
+			ps = select_addr(pol, dir, sender);
+	}
+	if (key_r != NULL)
+		*key_r = ps;
+	return ps != NULL ? ps->pol : pol;
+}
+
 int
 policy_load_string(const char *text, const char *name,
     const struct policy_override *ov, size_t nov, struct policy **pol_r,
     char **errors_r)
 {
 	struct loader	 ld;
-	struct policy	*pol = xcalloc(1, sizeof *pol);
-	char		 why[512];
+	struct policy	*pol;
 	size_t		 i;
-	int		 r, d;
+	int		 r;
 
 	*pol_r = NULL;
 	*errors_r = NULL;
 	memset(&ld, 0, sizeof ld);
 	ld.file = name;
 	ld.text = text != NULL ? text : "";
-	ld.pol = pol;
-	pol->refs = 1;
-	pol->source = xstrdup(name);
-
-	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (key_set(pol, &keys[i], keys[i].def, why, sizeof why) == -1)
-			xpanic("bad built-in default [%s] %s: %s",
-			    keys[i].section, keys[i].name, why);
-	policy_builtins(pol);
 
 	/* Lines up to 64 KiB, read through our line-counting reader. */
 	ini_max_line = 65536;
@@ -1396,15 +2132,9 @@ policy_load_string(const char *text, const char *name,
 		loader_handler(&ld, sect, dot + 1, ov[i].value);
 		free(sect);
 	}
-	apply_entries(&ld);
-
-	for (d = 0; d < DIR__N; d++)
-		for (i = 0; i < RULE__N; i++)
-			if (pol->rules[d][i] == NULL)
-				pol->rules[d][i] = d == DIR_OUTBOUND &&
-				    pol->rules[DIR_INBOUND][i] != NULL ?
-				    pol->rules[DIR_INBOUND][i] :
-				    policy_action(pol, rule_defaults[i]);
+	pol = policy_compile(&ld, "default");
+	overlays_build(&ld, pol);
+	select_build(&ld, pol);
 
 	if (pol->socket != NULL && strncmp(pol->socket, "unix:", 5) != 0 &&
 	    strncmp(pol->socket, "local:", 6) != 0 &&
@@ -1428,14 +2158,6 @@ policy_load_string(const char *text, const char *name,
 		return -1;
 	}
 	loader_free(&ld);
-	{
-		struct buf b = BUF_INIT;	/* for archive_walk, once */
-
-		for (i = 0; i < pol->archive_formats.n; i++)
-			buf_printf(&b, "%s%s", i == 0 ? "" : " ",
-			    pol->archive_formats.v[i]);
-		pol->archive_formats_line = buf_cstr(&b);
-	}
 	*pol_r = pol;
 	return 0;
 }

@@ -94,9 +94,23 @@ struct action {
 	unsigned		 notify;	/* enum notify_who bits */
 	char			*reply;		/* "554 5.7.1 text", templates */
 	char			*replacement;	/* strip notice, templates */
+	char			*replacement_file;	/* its source, NULL = inline */
 	char			*subject_tag;	/* NULL = none */
 	bool			 builtin;
 };
+
+/* A notice's text from a template file ([notify] *_template). */
+struct notify_text {
+	unsigned	 who;		/* one enum notify_who bit */
+	char		*lang;		/* NULL = the only one */
+	char		*subject;	/* NULL = the built-in subject */
+	char		*body;
+	char		*file;		/* where it came from */
+};
+
+/* The variables templates may use; %OUTCOME% only in notices. */
+#define POLICY_TEMPLATE_VARS	"FILENAME VIRUS RULE DETAIL PART QUEUEID " \
+				"SENDER OUTCOME"
 
 /* [content:NAME]: a pattern on a header or on the text bodies. */
 struct content_rule {
@@ -116,6 +130,15 @@ struct cidr {
 	int		 family;	/* AF_INET or AF_INET6 */
 	unsigned char	 addr[16];
 	unsigned	 prefix;
+};
+
+struct policy;
+
+/* One line of a [select:inbound] or [select:outbound] map. */
+struct policy_select {
+	char			*key;		/* lower case: addr, domain, .domain */
+	const struct policy	*pol;		/* an overlay, or the base policy */
+	unsigned		 line;
 };
 
 struct policy {
@@ -206,6 +229,13 @@ struct policy {
 	char		*sendmail_path;
 	bool		 notify_forged_senders;
 	bool		 notify_attach_original;	/* admin copy */
+	char		*template_dir;		/* relative template names */
+	struct strlist	 languages;		/* first = the default */
+	char		*tmpl_admin;		/* file names; NULL = built-in */
+	char		*tmpl_sender;
+	char		*tmpl_recipients;
+	struct notify_text *texts;		/* loaded from those */
+	size_t		 ntexts;
 
 	/* [order] */
 	bool		 attachments_first;	/* attachment rules before AV */
@@ -219,6 +249,18 @@ struct policy {
 	/* every action, built-ins first */
 	struct action	*actions;
 	size_t		 nactions;
+
+	/* Overlays: every [policy:NAME] is a complete policy of its own
+	 * (the base file with the overlay's keys applied), owned by the
+	 * base policy and living as long as it. name is "default" for the
+	 * base policy. The select maps are tried in the order of
+	 * policy_select() below. */
+	char		*name;
+	struct policy	**overlays;
+	size_t		 noverlays;
+	struct strlist	 overrides;		/* overlay: "key = value" as written */
+	struct policy_select *select[DIR__N];
+	size_t		 nselect[DIR__N];
 
 	char		*source;		/* file name it came from */
 	uint64_t	 version;		/* mtime-based, for records */
@@ -251,6 +293,37 @@ void		 policy_unref(struct policy **polp);
 
 const struct action *policy_action(const struct policy *pol,
 	    const char *name);
+
+/*
+ * The policy named name: the base policy ("default") or one of its
+ * overlays; NULL if there is none (pol may itself be an overlay, whose
+ * own name is then found). Borrowed from pol.
+ */
+const struct policy *policy_overlay(const struct policy *pol,
+	    const char *name);
+
+/*
+ * The policy for a message in direction dir, from the select maps of the
+ * base policy pol, first match wins, in this order:
+ *   inbound:  the recipient address, its domain, then ".PARENT" for the
+ *             domain and each parent domain (".example.com" matches
+ *             example.com's subdomains and itself);
+ *   outbound: the authenticated user (if any), then the sender address,
+ *             its domain, then ".PARENT" as above.
+ * Keys compare without regard to case. No match: pol itself. *key_r (may
+ * be NULL) gets the matching map line (NULL when none matched).
+ */
+const struct policy *policy_select(const struct policy *pol,
+	    enum direction dir, const char *rcpt, const char *sender,
+	    const char *auth_user, const struct policy_select **key_r);
+
+/*
+ * The text of the notice to who (one NOTIFY_* bit) in language lang
+ * (NULL or unknown = the first of [notify] languages), or NULL for the
+ * built-in text. Borrowed from pol.
+ */
+const struct notify_text *policy_notify_text(const struct policy *pol,
+	    unsigned who, const char *lang);
 
 const char	*disposition_str(enum disposition d);
 const char	*rule_str(enum rule r);

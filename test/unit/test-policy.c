@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "magic.h"
+#include "mime.h"
+#include "notify.h"
 #include "policy.h"
+#include "scan.h"
 #include "t.h"
 
 struct err_case {
@@ -73,6 +77,46 @@ static const struct err_case err_cases[] = {
 	    "t.ini:4: [limits] bogus: unknown key\n"
 	    "t.ini:6: [rules] virus: action \"nope\" is not defined\n"
 	    "t.ini:8: [nosuch]: unknown section\n" },
+	{ "overlay: unknown key", "[policy:p]\nbogus = 1\n",
+	    "t.ini:2: [policy:p] bogus: unknown key (an overlay sets [limits] "
+	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE or "
+	    "action.NAME.KEY)\n" },
+	{ "overlay: key of another section", "[policy:p]\nsocket = x\n",
+	    "t.ini:2: [policy:p] socket: unknown key (an overlay sets [limits] "
+	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE or "
+	    "action.NAME.KEY)\n" },
+	{ "overlay: unknown rule", "[policy:p]\noutbound.spam = tag\n",
+	    "t.ini:2: [policy:p] outbound.spam: unknown rule\n" },
+	{ "overlay: undefined action, once", "[policy:p]\nvirus = nope\n",
+	    "t.ini:2: [policy:p] virus: action \"nope\" is not defined\n" },
+	{ "overlay: bad value", "[policy:p]\n\nmessage_size = big\n",
+	    "t.ini:3: [policy:p] message_size: \"big\" is not a valid size "
+	    "(like 512K, 20M, 1G)\n" },
+	{ "overlay: envelope limit", "[policy:p]\nrecipients = 5\n",
+	    "t.ini:2: [policy:p] recipients: cannot differ by overlay "
+	    "(enforced before the recipients are known)\n" },
+	{ "overlay: action key", "[policy:p]\naction.x = 1\n"
+	    "action.reject.reply = 550 5.7.1 no\n",
+	    "t.ini:2: [policy:p] action.x: want action.NAME.KEY\n"
+	    "t.ini:3: [policy:p] action.reject.reply: \"reject\" is a "
+	    "built-in action and cannot be redefined\n" },
+	{ "overlay: duplicate key", "[policy:p]\nvirus = tag\nvirus = hold\n",
+	    "t.ini:3: [policy:p] virus: duplicate key\n" },
+	{ "overlay: reserved name", "[policy:default]\nvirus = tag\n",
+	    "t.ini:2: [policy:default]: bad policy name \"default\" (letters, "
+	    "digits, - and _; \"default\" is the base policy)\n" },
+	{ "select: undefined overlay", "[policy:p]\nvirus = tag\n"
+	    "[select:inbound]\na.example = p\nb.example = q\n",
+	    "t.ini:5: [select:inbound] b.example: policy \"q\" is not defined "
+	    "(no [policy:q])\n" },
+	{ "select: bad key and duplicate", "[select:outbound]\n@x = default\n"
+	    "a@b = default\nA@b = default\na@b = default\n",
+	    "t.ini:2: [select:outbound] @x: want an address, a domain or "
+	    ".domain\n"
+	    "t.ini:5: [select:outbound] a@b: duplicate key\n" },
+	{ "select: unknown map", "[select:sideways]\nx = default\n",
+	    "t.ini:2: [select:sideways]: unknown section (want select:inbound "
+	    "or select:outbound)\n" },
 };
 
 static void
@@ -266,7 +310,407 @@ refcount(struct t *t)
 	free(errs);
 }
 
+/* Overlays: complete policies of their own; the base stays as written. */
+static void
+overlay_values(struct t *t)
+{
+	struct policy		*pol = NULL;
+	const struct policy	*p, *q;
+	char			*errs = NULL;
+	const char		*text =
+	    "[limits]\nattachments = 7\n"
+	    "[action:tag-partner]\ndisposition = tag\nsubject_tag = [P]\n"
+	    "[rules:outbound]\nvirus = hold\n"
+	    "[policy:partner]\nblocked_extension = tag-partner\n"
+	    "attachments = 30\nblocked_extensions = exe\n"
+	    "[policy:strict]\ninbound.virus = tempfail\n"
+	    "action.tag-partner.subject_tag = [S]\n"
+	    "outbound.encrypted = tag\n";
+
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	p = policy_overlay(pol, "partner");
+	q = policy_overlay(pol, "strict");
+	t_check(t, pol->noverlays == 2 && p != NULL && q != NULL,
+	    "got %zu overlays, want partner and strict", pol->noverlays);
+	t_check(t, strcmp(pol->name, "default") == 0 &&
+	    policy_overlay(pol, "default") == pol, "base is \"default\"");
+	t_check(t, policy_overlay(pol, "nosuch") == NULL, "unknown name");
+	if (p == NULL || q == NULL)
+		goto out;
+	t_check(t, policy_overlay(p, "partner") == p, "an overlay finds itself");
+	t_check(t, pol->attachments == 7 && p->attachments == 30 &&
+	    q->attachments == 7, "attachments: got %u/%u/%u, want 7/30/7",
+	    pol->attachments, p->attachments, q->attachments);
+	t_check(t, pol->blocked_extensions.n > 10 &&
+	    p->blocked_extensions.n == 1, "blocked_extensions: got %zu/%zu",
+	    pol->blocked_extensions.n, p->blocked_extensions.n);
+	t_check(t, strcmp(pol->rules[DIR_INBOUND][RULE_BLOCKED_EXTENSION]->name,
+	    "reject") == 0, "base rule untouched");
+	t_check(t, strcmp(p->rules[DIR_INBOUND][RULE_BLOCKED_EXTENSION]->name,
+	    "tag-partner") == 0 && strcmp(p->rules[DIR_OUTBOUND]
+	    [RULE_BLOCKED_EXTENSION]->name, "tag-partner") == 0,
+	    "a bare RULE sets both directions");
+	t_check(t, strcmp(p->rules[DIR_OUTBOUND][RULE_VIRUS]->name,
+	    "hold") == 0, "the base's [rules:outbound] holds in overlays");
+	t_check(t, strcmp(q->rules[DIR_INBOUND][RULE_VIRUS]->name,
+	    "tempfail") == 0 && strcmp(q->rules[DIR_OUTBOUND][RULE_VIRUS]->name,
+	    "hold") == 0, "inbound.virus: got %s/%s, want tempfail/hold",
+	    q->rules[DIR_INBOUND][RULE_VIRUS]->name,
+	    q->rules[DIR_OUTBOUND][RULE_VIRUS]->name);
+	t_check(t, strcmp(q->rules[DIR_INBOUND][RULE_ENCRYPTED]->name,
+	    "reject") == 0 && strcmp(q->rules[DIR_OUTBOUND][RULE_ENCRYPTED]
+	    ->name, "tag") == 0, "outbound.encrypted only outbound");
+	t_check(t, strcmp(policy_action(q, "tag-partner")->subject_tag,
+	    "[S]") == 0 && strcmp(policy_action(pol, "tag-partner")
+	    ->subject_tag, "[P]") == 0, "action.NAME.KEY in the overlay only");
+	t_check(t, p->overrides.n == 3 && strcmp(p->overrides.v[0],
+	    "blocked_extension = tag-partner") == 0, "overrides: got %zu",
+	    p->overrides.n);
+out:
+	policy_unref(&pol);
+}
+
+struct select_case {
+	const char	*name;
+	enum direction	 dir;
+	const char	*rcpt, *sender, *auth;
+	const char	*want;		/* policy name */
+	const char	*want_key;	/* NULL = no match */
+};
+
+static const struct select_case select_cases[] = {
+	{ "address before domain", DIR_INBOUND, "boss@partner.example", NULL,
+	    NULL, "vip", "boss@partner.example" },
+	{ "domain", DIR_INBOUND, "x@partner.example", NULL, NULL, "partner",
+	    "partner.example" },
+	{ "case and brackets", DIR_INBOUND, "<X@Partner.EXAMPLE>", NULL, NULL,
+	    "partner", "partner.example" },
+	{ "exact domain before .parent", DIR_INBOUND, "x@a.sub.example",
+	    NULL, NULL, "default", "a.sub.example" },
+	{ ".parent for subdomains", DIR_INBOUND, "x@b.c.sub.example", NULL,
+	    NULL, "vip", ".sub.example" },
+	{ ".parent for the domain itself", DIR_INBOUND, "x@sub.example", NULL,
+	    NULL, "vip", ".sub.example" },
+	{ "no match", DIR_INBOUND, "x@elsewhere.example", NULL, NULL,
+	    "default", NULL },
+	{ "no domain", DIR_INBOUND, "postmaster", NULL, NULL, "default",
+	    NULL },
+	{ "inbound ignores the sender", DIR_INBOUND, "x@other.example",
+	    "alice@example.com", NULL, "default", NULL },
+	{ "outbound: sender", DIR_OUTBOUND, "x@partner.example",
+	    "alice@example.com", NULL, "partner", "alice@example.com" },
+	{ "outbound: user before sender", DIR_OUTBOUND, NULL,
+	    "alice@example.com", "bob", "vip", "bob" },
+	{ "outbound: sender domain", DIR_OUTBOUND, NULL, "carol@example.com",
+	    "nobody", "vip", "example.com" },
+	{ "outbound: bounce", DIR_OUTBOUND, NULL, "", NULL, "default", NULL },
+};
+
+static void
+overlay_select(struct t *t)
+{
+	struct policy			*pol = NULL;
+	const struct policy		*p;
+	const struct policy_select	*ps;
+	char				*errs = NULL;
+	size_t				 i;
+	const char			*text =
+	    "[policy:partner]\nvirus = tag\n"
+	    "[policy:vip]\nvirus = hold\n"
+	    "[select:inbound]\n.sub.example = vip\npartner.example = partner\n"
+	    "Boss@partner.example = vip\na.sub.example = default\n"
+	    "[select:outbound]\nalice@example.com = partner\nbob = vip\n"
+	    "example.com = vip\n";
+
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	for (i = 0; i < T_NCASES(select_cases); i++) {
+		const struct select_case *c = &select_cases[i];
+
+		p = policy_select(pol, c->dir, c->rcpt, c->sender, c->auth,
+		    &ps);
+		t_check(t, strcmp(p->name, c->want) == 0, "%s: got %s, want %s",
+		    c->name, p->name, c->want);
+		t_check(t, c->want_key == NULL ? ps == NULL : ps != NULL &&
+		    strcmp(ps->key, c->want_key) == 0, "%s: key got %s, want %s",
+		    c->name, ps != NULL ? ps->key : "(none)",
+		    c->want_key != NULL ? c->want_key : "(none)");
+	}
+	policy_unref(&pol);
+}
+
+/* The message is judged by its overlay, which names itself. */
+static void
+overlay_scan(struct t *t)
+{
+	static const char	 msg[] =
+	    "From: a@example.net\r\nTo: x@partner.example\r\n"
+	    "Subject: s\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+	    "--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+	    "--B\r\nContent-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"x.exe\"\r\n\r\n"
+	    "just text\r\n--B--\r\n";
+	static const struct {
+		const char	*name;
+		const char	*rcpt;
+		const char	*policy;	/* env.policy */
+		int		 want_r;
+		enum disposition want;
+		const char	*want_summary;	/* a substring, NULL = none */
+	} cases[] = {
+		{ "selected by recipient", "x@partner.example", NULL, 0,
+		    DISP_TAG, "; policy=partner" },
+		{ "base", "x@other.example", NULL, 0, DISP_REJECT, NULL },
+		{ "named by the job", "x@other.example", "partner", 0,
+		    DISP_TAG, "; policy=partner" },
+		{ "named default", "x@partner.example", "default", 0,
+		    DISP_REJECT, NULL },
+		{ "named, since removed", "x@partner.example", "gone", -1,
+		    DISP_ACCEPT, NULL },
+	};
+	struct policy		*pol = NULL;
+	struct typer		*typer = NULL;
+	struct scan_deps	 deps;
+	struct err		 err = ERR_INIT;
+	char			*errs = NULL;
+	size_t			 i;
+
+	mime_init();
+	if (!t_check(t, typer_new(&typer, &err) == 0, "typer: %s", err.msg))
+		return;
+	if (!t_check(t, policy_load_string("[antivirus]\nenabled = no\n"
+	    "[policy:partner]\nblocked_extension = tag\n"
+	    "[select:inbound]\npartner.example = partner\n", "t.ini", NULL, 0,
+	    &pol, &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		typer_free(&typer);
+		return;
+	}
+	memset(&deps, 0, sizeof deps);
+	deps.typer = typer;
+	for (i = 0; i < T_NCASES(cases); i++) {
+		const char *const	 rcpt[] = { cases[i].rcpt };
+		struct envelope		 env;
+		struct verdict		*v = NULL;
+		int			 r;
+
+		memset(&env, 0, sizeof env);
+		env.sender = "a@example.net";
+		env.rcpts = rcpt;
+		env.nrcpts = 1;
+		env.direction = -1;
+		env.policy = cases[i].policy;
+		r = scan_message(pol, &deps, &env, (const unsigned char *)msg,
+		    sizeof msg - 1, &v, &err);
+		t_check(t, r == cases[i].want_r, "%s: got %d, want %d (%s)",
+		    cases[i].name, r, cases[i].want_r, r == -1 ? err.msg : "");
+		if (r == -1) {
+			t_check(t, strstr(err.msg, "\"gone\" is not defined") !=
+			    NULL, "%s: error got \"%s\"", cases[i].name,
+			    err.msg);
+			continue;
+		}
+		t_check(t, v->disposition == cases[i].want, "%s: got %s, want %s",
+		    cases[i].name, disposition_str(v->disposition),
+		    disposition_str(cases[i].want));
+		t_check(t, cases[i].want_summary != NULL ?
+		    strstr(v->summary, cases[i].want_summary) != NULL :
+		    strstr(v->summary, "policy=") == NULL,
+		    "%s: X-Portcullis got \"%s\"", cases[i].name, v->summary);
+		verdict_free(&v);
+	}
+	policy_unref(&pol);
+	typer_free(&typer);
+}
+
+/* Writes text to dir/name. */
+static void
+put_file(struct t *t, const char *dir, const char *name, const char *text)
+{
+	char	 path[512];
+	FILE	*fp;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((fp = fopen(path, "w")) == NULL) {
+		t_error(t, "cannot write %s", path);
+		return;
+	}
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* Template files: loaded, checked (file:line), falling back to nothing. */
+static void
+templates_checked(struct t *t)
+{
+	const char	*dir = t_tmpdir(t);
+	struct policy	*pol = NULL;
+	char		*errs = NULL, text[2048], want[2048];
+	const struct notify_text *nt;
+	const struct action *a;
+
+	put_file(t, dir, "sender.en", "Subject: Refused: %RULE%\n\n"
+	    "The attachment (%FILENAME%) was infected with a virus and "
+	    "removed.\n\n");
+	put_file(t, dir, "sender.de", "Subject: Abgelehnt: %RULE% \xc3\xa4\n"
+	    "\nDer Anhang (%FILENAME%) wurde entfernt.\n");
+	put_file(t, dir, "admin", "No subject line: %RULE% %OUTCOME%\n");
+	put_file(t, dir, "strip", "Removed: %FILENAME% (%RULE%)\n");
+	put_file(t, dir, "bad", "Subject: fine %RULE%\n\nline two\n"
+	    "line %NOPE% and 100%% and %OUTCOME%\n");
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "languages = en de\nsender_template = sender.%%LANG%%\n"
+	    "admin_template = admin\n"
+	    "[action:strip-it]\ndisposition = strip\n"
+	    "replacement_file = strip\n", dir);
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	nt = policy_notify_text(pol, NOTIFY_SENDER, "de");
+	t_check(t, nt != NULL && strcmp(nt->lang, "de") == 0 &&
+	    strcmp(nt->subject, "Abgelehnt: %RULE% \xc3\xa4") == 0 &&
+	    strcmp(nt->body, "Der Anhang (%FILENAME%) wurde entfernt.") == 0,
+	    "de: got %s / %s", nt != NULL ? nt->subject : "(none)",
+	    nt != NULL ? nt->body : "");
+	nt = policy_notify_text(pol, NOTIFY_SENDER, "fr");
+	t_check(t, nt != NULL && strcmp(nt->lang, "en") == 0,
+	    "an unknown language gets the first: got %s",
+	    nt != NULL ? nt->lang : "(none)");
+	nt = policy_notify_text(pol, NOTIFY_ADMIN, NULL);
+	t_check(t, nt != NULL && nt->subject == NULL &&
+	    strcmp(nt->body, "No subject line: %RULE% %OUTCOME%") == 0,
+	    "admin: one file, the built-in subject");
+	t_check(t, policy_notify_text(pol, NOTIFY_RECIPIENTS, "en") == NULL,
+	    "recipients: no template, the built-in text");
+	a = policy_action(pol, "strip-it");
+	t_check(t, a != NULL && strcmp(a->replacement,
+	    "Removed: %FILENAME% (%RULE%)") == 0, "replacement_file: got %s",
+	    a != NULL ? a->replacement : "(none)");
+	policy_unref(&pol);
+
+	/* every problem, with the template's own line where it has one */
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "languages = en fr\nsender_template = sender.%%LANG%%\n"
+	    "recipients_template = bad\n"
+	    "[action:strip-it]\ndisposition = strip\n"
+	    "replacement_file = bad\n", dir);
+	snprintf(want, sizeof want,
+	    "t.ini:4: [notify] sender_template: %s/sender.fr: No such file "
+	    "or directory\n"
+	    "t.ini:5: [notify] recipients_template: \"bad\" names no "
+	    "%%LANG%% although [notify] languages is set\n"
+	    "%s/bad:4: unknown variable %%NOPE%% (known: %%FILENAME%% "
+	    "%%VIRUS%% %%RULE%% %%DETAIL%% %%PART%% %%QUEUEID%% %%SENDER%%)\n"
+	    "%s/bad:4: unknown variable %%OUTCOME%% (known: %%FILENAME%% "
+	    "%%VIRUS%% %%RULE%% %%DETAIL%% %%PART%% %%QUEUEID%% %%SENDER%%)\n",
+	    dir, dir, dir);
+	t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == -1, "bad templates accepted");
+	t_check(t, errs != NULL && strcmp(errs, want) == 0,
+	    "got \"%s\", want \"%s\"", errs != NULL ? errs : "(null)", want);
+	free(errs);
+	policy_unref(&pol);
+}
+
+/* The notices built from the templates, in the message's language. */
+static void
+templates_in_notices(struct t *t)
+{
+	static const char	 msg_de[] = "From: alice@example.net\r\n"
+	    "Content-Language: de-DE\r\nSubject: s\r\n\r\nhi\r\n";
+	static const char	 msg_en[] = "From: alice@example.net\r\n"
+	    "Subject: s\r\n\r\nhi\r\n";
+	const char		*dir = t_tmpdir(t);
+	const char *const	 rcpt[] = { "bob@example.com" };
+	struct policy		*pol = NULL;
+	struct envelope		 env;
+	char			*errs = NULL, text[1024];
+	int			 k;
+
+	put_file(t, dir, "n.en", "Subject: Refused: %RULE%\n\n"
+	    "The attachment (%FILENAME%) was removed; the message "
+	    "%OUTCOME%.\n");
+	put_file(t, dir, "n.de", "Subject: Abgelehnt: %RULE% \xc3\xa4\n\n"
+	    "Der Anhang (%FILENAME%) wurde entfernt. Gr\xc3\xbc\xc3\x9f"
+	    "e\n");
+	snprintf(text, sizeof text, "[notify]\ntemplate_dir = %s\n"
+	    "server_tag =\nlanguages = en de\nsender_template = n.%%LANG%%\n",
+	    dir);
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	memset(&env, 0, sizeof env);
+	env.sender = "alice@example.net";
+	env.rcpts = rcpt;
+	env.nrcpts = 1;
+	env.queue_id = "4QID1";
+	for (k = 0; k < 2; k++) {
+		const char		*m = k == 0 ? msg_en : msg_de;
+		struct verdict		*v = verdict_new(DIR_INBOUND);
+		struct notification	*l = NULL;
+		struct err		 err = ERR_INIT;
+		size_t			 n = 0, i;
+		const char		*got;
+
+		verdict_add(v, pol, RULE_BLOCKED_EXTENSION, "2", "x.exe",
+		    "extension .exe");
+		verdict_finish(v, env.queue_id, env.sender);
+		v->notify = NOTIFY_SENDER | NOTIFY_RECIPIENTS;
+		if (!t_check(t, notify_build(pol, &env, v,
+		    (const unsigned char *)m, strlen(m), NULL, &l, &n,
+		    &err) == 0 && n == 2, "build: n=%zu %s", n, err.msg)) {
+			verdict_free(&v);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			got = buf_cstr(&l[i].message);
+			if (l[i].who == NOTIFY_RECIPIENTS) {
+				t_check(t, strstr(got, "A message to you was "
+				    "refused") != NULL, "recipients: built-in "
+				    "text expected:\n%s", got);
+				continue;
+			}
+			if (k == 0)
+				t_check(t, strstr(got, "\nSubject: Refused: "
+				    "blocked_extension\n") != NULL &&
+				    strstr(got, "The attachment (x.exe) was "
+				    "removed; the message was refused.\n") !=
+				    NULL && strstr(got, "charset=us-ascii") !=
+				    NULL, "en notice:\n%s", got);
+			else
+				t_check(t, strstr(got, "\nSubject: =?UTF-8?B?"
+				    "QWJnZWxlaG50OiBibG9ja2VkX2V4dGVuc2lvbiDD"
+				    "pA==?=\n") != NULL && strstr(got,
+				    "Der Anhang (x.exe) wurde entfernt. "
+				    "Gr\xc3\xbc\xc3\x9f" "e") != NULL &&
+				    strstr(got, "charset=utf-8\n"
+				    "Content-Transfer-Encoding: 8bit") != NULL,
+				    "de notice:\n%s", got);
+		}
+		notify_list_free(&l, n);
+		verdict_free(&v);
+	}
+	policy_unref(&pol);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(templates_checked),
+	T_CASE(templates_in_notices),
+	T_CASE(overlay_values),
+	T_CASE(overlay_select),
+	T_CASE(overlay_scan),
 	T_CASE(errors_reported),
 	T_CASE(long_lines_keep_line_numbers),
 	T_CASE(values_and_defaults),
