@@ -382,8 +382,22 @@ cmd_report(struct ctl *c)
 
 /* ---- rescan ---- */
 
-/* One quarantined message judged again; prints it when it would pass.
- * 1 = would pass, 0 = would not, -1 = not read or not judged (printed). */
+/* The stored disposition (a name), DISP__N when unknown. */
+static enum disposition
+stored_disposition(const char *name)
+{
+	int	d;
+
+	for (d = 0; d < DISP__N && name != NULL; d++)
+		if (strcmp(name, disposition_str(d)) == 0)
+			return d;
+	return DISP__N;
+}
+
+/* One quarantined message judged again; prints it when it was not
+ * delivered then (a copy kept of a tagged or stripped message was) and
+ * would be now. 1 = would pass, 0 = would not, -1 = not read or not
+ * judged (printed). */
 static int
 rescan_one(struct ctl *c, const struct replay_judge *j, const char *id)
 {
@@ -394,6 +408,8 @@ rescan_one(struct ctl *c, const struct replay_judge *j, const char *id)
 	unsigned char	*msg = NULL;
 	size_t		 len = 0;
 	int		 r = -1;
+	const char	*pp = strcmp(c->policy_path, CTL_DEFAULT_POLICY) != 0 ?
+			    c->policy_path : NULL;	/* for release */
 
 	if (load_or_fail(c, id, &m, &msg, &len) != CTL_EX_OK)
 		return -1;
@@ -401,13 +417,12 @@ rescan_one(struct ctl *c, const struct replay_judge *j, const char *id)
 	if (replay_judge_message(j, &env, msg, len, &v, &err) == -1)
 		fprintf(stderr, "portcullisctl: %s: not judged: %s\n", id,
 		    err.msg);
-	else if ((r = v->disposition <= DISP_STRIP) == 1)
+	else if ((r = v->disposition <= DISP_STRIP &&
+	    stored_disposition(m->disposition) > DISP_STRIP) == 1)
 		printf("%-34s %-10s %s -> %s  portcullisctl%s%s release %s\n",
 		    m->id, m->area, str_or(m->disposition, "-"),
-		    disposition_str(v->disposition),
-		    strcmp(c->policy_path, CTL_DEFAULT_POLICY) != 0 ?
-		    " --policy " : "", strcmp(c->policy_path,
-		    CTL_DEFAULT_POLICY) != 0 ? c->policy_path : "", m->id);
+		    disposition_str(v->disposition), pp != NULL ?
+		    " --policy " : "", pp != NULL ? pp : "", m->id);
 	verdict_free(&v);
 	free(msg);
 	qmeta_free(&m);
