@@ -1,6 +1,7 @@
 /*
  * ctl/portcullisctl.c - the quarantine manager: list, show, release,
- * delete, expire and report (see portcullisctl(8)).
+ * delete, expire, report and rescan (see portcullisctl(8)). rescan judges
+ * with milter/replay.h, as "portcullis scan" does.
  *
  * A separate program from the daemon: it links the library and the policy
  * loader but never libmilter, and runs as the daemon's user (the
@@ -21,9 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "av.h"
+#include "mime.h"
 #include "notify.h"
 #include "policy.h"
 #include "quarantine.h"
+#include "replay.h"
 #include "report.h"
 #include "util.h"
 
@@ -64,6 +68,8 @@ usage(FILE *fp)
 "                                (default [quarantine] expire_days)\n"
 "  report [--days N] [--json | --html]\n"
 "                                counts by day and area, top lists\n"
+"  rescan [AREA]                 re-judge with today's policy and\n"
+"                                signatures: what would now pass\n"
 "The policy is --policy FILE, else $PORTCULLIS_POLICY, else\n"
 CTL_DEFAULT_POLICY ".\n", fp);
 }
@@ -374,6 +380,97 @@ cmd_report(struct ctl *c)
 	return CTL_EX_OK;
 }
 
+/* ---- rescan ---- */
+
+/* The stored disposition (a name), DISP__N when unknown. */
+static enum disposition
+stored_disposition(const char *name)
+{
+	int	d;
+
+	for (d = 0; d < DISP__N && name != NULL; d++)
+		if (strcmp(name, disposition_str(d)) == 0)
+			return d;
+	return DISP__N;
+}
+
+/* One quarantined message judged again; prints it when it was not
+ * delivered then (a copy kept of a tagged or stripped message was) and
+ * would be now. 1 = would pass, 0 = would not, -1 = not read or not
+ * judged (printed). */
+static int
+rescan_one(struct ctl *c, const struct replay_judge *j, const char *id)
+{
+	struct qmeta	*m = NULL;
+	struct verdict	*v = NULL;
+	struct envelope	 env;
+	struct err	 err = ERR_INIT;
+	unsigned char	*msg = NULL;
+	size_t		 len = 0;
+	int		 r = -1;
+	const char	*pp = strcmp(c->policy_path, CTL_DEFAULT_POLICY) != 0 ?
+			    c->policy_path : NULL;	/* for release */
+
+	if (load_or_fail(c, id, &m, &msg, &len) != CTL_EX_OK)
+		return -1;
+	replay_envelope_qmeta(m, &env);
+	if (replay_judge_message(j, &env, msg, len, &v, &err) == -1)
+		fprintf(stderr, "portcullisctl: %s: not judged: %s\n", id,
+		    err.msg);
+	else if ((r = v->disposition <= DISP_STRIP &&
+	    stored_disposition(m->disposition) > DISP_STRIP) == 1)
+		printf("%-34s %-10s %s -> %s  portcullisctl%s%s release %s\n",
+		    m->id, m->area, str_or(m->disposition, "-"),
+		    disposition_str(v->disposition), pp != NULL ?
+		    " --policy " : "", pp != NULL ? pp : "", m->id);
+	verdict_free(&v);
+	free(msg);
+	qmeta_free(&m);
+	return r;
+}
+
+static int
+cmd_rescan(struct ctl *c)
+{
+	struct qmeta		*list = NULL;
+	struct replay_judge	 j;
+	struct err		 err = ERR_INIT;
+	size_t			 n = 0, i, pass = 0, bad = 0;
+	const char		*area = c->nargs > 0 ? c->args[0] : NULL;
+	int			 r;
+
+	if (c->nargs > 1)
+		return CTL_EX_USAGE;
+	if (area != NULL && !quarantine_area_ok(area)) {
+		fprintf(stderr, "portcullisctl: bad area name\n");
+		return CTL_EX_USAGE;
+	}
+	mime_init();
+	if (av_global_init(&err) == -1)
+		fprintf(stderr, "portcullisctl: rescan: %s\n", err.msg);
+	if (err.msg[0] != '\0' || replay_judge_open(&j, c->pol, NULL, NULL,
+	    "portcullisctl rescan", false) == -1) {	/* printed */
+		mime_shutdown();
+		return CTL_EX_CONFIG;
+	}
+	if (quarantine_list(c->pol, area, &list, &n, &err) == -1) {
+		fprintf(stderr, "portcullisctl: %s\n", err.msg);
+		bad = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = rescan_one(c, &j, list[i].id)) == 1)
+			pass++;
+		else if (r == -1)
+			bad++;
+	}
+	printf("%zu of %zu quarantined messages would now pass; %zu not "
+	    "judged\n", pass, n, bad);
+	qmeta_list_free(&list, n);
+	replay_judge_close(&j);
+	mime_shutdown();
+	return bad > 0 ? CTL_EX_IOERR : CTL_EX_OK;
+}
+
 /* ---- main ---- */
 
 static const struct command {
@@ -387,6 +484,7 @@ static const struct command {
 	{ "delete", cmd_delete, "" },
 	{ "expire", cmd_expire, "d" },
 	{ "report", cmd_report, "jhd" },
+	{ "rescan", cmd_rescan, "" },
 };
 
 /* Remembers option letter ch in the set used (for the per-command check). */

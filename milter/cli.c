@@ -1,7 +1,8 @@
 /*
  * milter/cli.c - options shared by every command, and the offline commands
  * "check" (validate policy and signatures) and "scan" (judge message files
- * exactly as the daemon would, one JSON object per file).
+ * exactly as the daemon would, one JSON object per file). "replay" is in
+ * replay.c.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "cli.h"
 #include "magic.h"
 #include "mime.h"
+#include "replay.h"
 #include "scan.h"
 #include "util.h"
 
@@ -34,6 +36,10 @@ cli_usage(FILE *fp)
 "                         [--direction in|out] [--sender ADDR] [--client IP]\n"
 "                         [--rcpt ADDR]\n"
 "                         [--output DIR] [--explain] FILE...\n"
+"       portcullis replay --policy NEW [--against OLD] [--signatures DIR]\n"
+"                         [-o ...] [--direction in|out] [--sender ADDR]\n"
+"                         [--client IP] [--json] [--max N]\n"
+"                         DIR|MBOX|FILE... | --quarantine AREA\n"
 "The default policy is " CLI_DEFAULT_POLICY ".\n"
 "daemon: SPEC is unix:PATH, inet:PORT@HOST or inet6:PORT@HOST. It logs to\n"
 "syslog (facility mail); PORTCULLIS_LOG_STDERR=1 copies the log to stderr\n"
@@ -56,15 +62,21 @@ cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
 		{ "sender", required_argument, NULL, 'F' },
 		{ "client", required_argument, NULL, 'C' },
 		{ "rcpt", required_argument, NULL, 'R' },
-		{ "for", required_argument, NULL, 'A' },
+		{ "for", required_argument, NULL, 'W' },
+		{ "against", required_argument, NULL, 'A' },
+		{ "quarantine", required_argument, NULL, 'Q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "max", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool	scan = strcmp(cmd, "scan") == 0;
+	bool	replay = strcmp(cmd, "replay") == 0;
+	bool	scan = strcmp(cmd, "scan") == 0 || replay;
 	bool	daemon = strcmp(cmd, "daemon") == 0;
 	bool	check = strcmp(cmd, "check") == 0 || strcmp(cmd, "-n") == 0;
 	int	c;
-	char	*eq;
+	char	*eq, *end;
+	unsigned long long	max;
 
 	memset(o, 0, sizeof *o);
 	o->direction = -1;
@@ -143,10 +155,35 @@ cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
 				goto only;
 			o->rcpt = optarg;
 			break;
-		case 'A':
+		case 'W':
 			if (!check)
 				goto only;
 			o->for_addr = optarg;
+			break;
+		case 'A':
+		case 'Q':
+		case 'j':
+			if (!replay)
+				goto only;
+			if (c == 'A')
+				o->against = optarg;
+			else if (c == 'Q')
+				o->quarantine = optarg;
+			else
+				o->json = true;
+			break;
+		case 'M':
+			if (!replay)
+				goto only;
+			errno = 0;
+			max = strtoull(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    errno != 0 || max == 0 || max > CLI_REPLAY_MAX) {
+				fprintf(stderr, "portcullis: --max: want 1..%u\n",
+				    CLI_REPLAY_MAX);
+				goto usage;
+			}
+			o->max_messages = (size_t)max;
 			break;
 		case 'h':
 			cli_usage(stdout);
@@ -157,7 +194,13 @@ cli_parse(const char *cmd, int argc, char **argv, struct cli_opts *o)
 	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
-	if (scan && o->nfiles == 0) {
+	if (replay && (o->policy == NULL ||
+	    (o->nfiles == 0) == (o->quarantine == NULL))) {
+		fprintf(stderr, "portcullis replay: want --policy and either "
+		    "files or --quarantine AREA\n");
+		goto usage;
+	}
+	if (scan && o->nfiles == 0 && !replay) {
 		fprintf(stderr, "portcullis scan: no message files given\n");
 		goto usage;
 	}
@@ -338,9 +381,7 @@ int
 cmd_scan(const struct cli_opts *o)
 {
 	struct policy		*pol = NULL;
-	struct av_engine	*eng = NULL;
-	struct typer		*typer = NULL;
-	struct scan_deps	 deps;
+	struct replay_judge	 judge;
 	struct err		 err = ERR_INIT;
 	struct buf		 out = BUF_INIT;
 	char			 host[256];
@@ -348,27 +389,10 @@ cmd_scan(const struct cli_opts *o)
 
 	if (cli_load_policy(o, &pol) == -1)
 		return CLI_EX_CONFIG;
-	if (typer_new(&typer, &err) == -1) {
-		fprintf(stderr, "portcullis scan: %s\n", err.msg);
+	if (replay_judge_open(&judge, pol, o->signatures, NULL,
+	    "portcullis scan", o->explain) == -1) {
 		policy_unref(&pol);
 		return CLI_EX_SOFTWARE;
-	}
-	memset(&deps, 0, sizeof deps);
-	deps.typer = typer;
-	deps.explain = o->explain;
-	if (pol->av_enabled) {
-		const char *dir = signature_dir(o, pol);
-
-		if (av_engine_load(pol, dir, &eng, &err) == -1)
-			fprintf(stderr, "portcullis scan: signatures: %s "
-			    "(messages will get the \"error\" rule)\n",
-			    err.msg);
-		else {
-			deps.av_scan = av_engine_scan;
-			deps.av_ctx = eng;
-			deps.av_db_time = av_engine_db_time(eng);
-			deps.av_db_version = av_engine_db_version(eng);
-		}
 	}
 	if (pol->hostname != NULL)
 		snprintf(host, sizeof host, "%s", pol->hostname);
@@ -380,8 +404,6 @@ cmd_scan(const struct cli_opts *o)
 		struct buf		 msg = BUF_INIT;
 		struct verdict		*v = NULL;
 		struct envelope		 env;
-		const char *const	 rcpt[] = { o->rcpt != NULL ? o->rcpt :
-					    "postmaster@localhost" };
 		FILE			*fp;
 		char			 chunk[65536];
 		size_t			 n, k, skip;
@@ -404,24 +426,10 @@ cmd_scan(const struct cli_opts *o)
 		}
 		fclose(fp);
 
-		/* A file saved from a mailbox starts with an mbox "From "
-		 * line, which an MTA never hands a milter: not part of it. */
-		skip = 0;
-		if (msg.len > 5 && memcmp(msg.data, "From ", 5) == 0) {
-			const unsigned char *nl = memchr(msg.data, '\n',
-			    msg.len);
-
-			skip = nl != NULL ? (size_t)(nl + 1 - msg.data) : 0;
-		}
-		memset(&env, 0, sizeof env);
-		env.sender = o->sender;
-		env.rcpts = rcpt;
-		env.nrcpts = 1;
-		env.client_addr = o->client;
-		env.direction = o->direction;
-		if (scan_message(pol, &deps, &env, msg.data + skip,
-		    msg.len - skip, &v, &err) == -1)
-			v = scan_error_verdict(pol, &env, err.msg);
+		skip = replay_from_line(msg.data, msg.len);
+		replay_envelope_opts(o, &env);
+		(void)replay_judge_message(&judge, &env, msg.data, msg.len, &v,
+		    &err);
 
 		buf_reset(&out);
 		verdict_json(v, file, &out);
@@ -442,8 +450,7 @@ cmd_scan(const struct cli_opts *o)
 		buf_free(&msg);
 	}
 	buf_free(&out);
-	av_engine_unref(&eng);
-	typer_free(&typer);
+	replay_judge_close(&judge);
 	policy_unref(&pol);
 	return st;
 }

@@ -1,6 +1,7 @@
 /*
  * milter/cli.h - command line of the portcullis program: the options shared
- * by "daemon", "check" and "scan", and the two offline commands.
+ * by "daemon", "check", "scan" and "replay", and the offline commands
+ * "check" and "scan" ("replay" is in replay.h).
  *
  * Ownership: struct cli_opts borrows argv strings; cli_opts_free() releases
  * the override array. Only main.c exits; these functions return status codes.
@@ -19,9 +20,11 @@
 #define CLI_EX_OK	0
 #define CLI_EX_FOUND	1	/* scan: at least one message not accepted */
 #define CLI_EX_USAGE	64
-#define CLI_EX_NOINPUT	66
+#define CLI_EX_NOINPUT	66	/* replay: some message not read */
 #define CLI_EX_SOFTWARE	70
 #define CLI_EX_CONFIG	78
+
+#define CLI_REPLAY_MAX	10000000u	/* replay --max: messages at most */
 
 struct cli_opts {
 	const char		*policy;	/* NULL = CLI_DEFAULT_POLICY */
@@ -37,6 +40,10 @@ struct cli_opts {
 	const char		*client;	/* scan --client */
 	const char		*rcpt;		/* scan --rcpt */
 	const char		*for_addr;	/* check --for */
+	const char		*against;	/* replay: NULL = default */
+	const char		*quarantine;	/* replay --quarantine AREA */
+	bool			 json;		/* replay --json */
+	size_t			 max_messages;	/* replay --max, 0 = default */
 	char			**files;
 	int			 nfiles;
 };

@@ -1,5 +1,6 @@
 /*
- * milter/main.c - the portcullis program: "daemon", "check", "scan", and
+ * milter/main.c - the portcullis program: "daemon", "check", "scan",
+ * "replay", and
  * the hidden "keeper FD ..." the daemon executes to start its engine
  * keeper (keeper.h). The only place that exits the process (a forked
  * worker ends with _exit in keeper.c).
@@ -16,6 +17,7 @@
 #include "keeper.h"
 #include "milter.h"
 #include "mime.h"
+#include "replay.h"
 
 int
 main(int argc, char **argv)
@@ -54,7 +56,7 @@ main(int argc, char **argv)
 		argc--;
 		argv++;
 	} else if (strcmp(cmd, "daemon") != 0 && strcmp(cmd, "check") != 0 &&
-	    strcmp(cmd, "scan") != 0) {
+	    strcmp(cmd, "scan") != 0 && strcmp(cmd, "replay") != 0) {
 		fprintf(stderr, "portcullis: unknown command \"%s\"\n", cmd);
 		cli_usage(stderr);
 		exit(CLI_EX_USAGE);
@@ -74,6 +76,8 @@ main(int argc, char **argv)
 		st = cmd_check(&o);
 	else if (strcmp(cmd, "scan") == 0)
 		st = cmd_scan(&o);
+	else if (strcmp(cmd, "replay") == 0)
+		st = replay_run(&o);
 	else if (strcmp(cmd, "keeper") == 0)
 		st = keeper_run((int)fd, &o);
 	else
