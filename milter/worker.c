@@ -67,11 +67,21 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 }
 #endif
 
+/*
+ * Answers the milter on chan. The keeper hears that this worker is idle
+ * first: once the milter has its answer, the worker is no longer busy with
+ * that message, so a worker killed after that moment (an administrator's
+ * kill -9 of an idle worker) never makes a message that was judged look
+ * like one that killed it (poison). A kill between the two costs a 4xx.
+ */
 static void
-worker_answer(int chan, enum wire_status st, const char *text, int fd,
-    uint64_t a, uint64_t b, uint32_t flags)
+worker_answer(int keeper, int chan, enum wire_status st, const char *text,
+    int fd, uint64_t a, uint64_t b, uint32_t flags)
 {
 	struct wire_msg	m;
+
+	wire_init(&m, WIRE_IDLE);
+	(void)wire_send(keeper, &m, NULL, 0, false);
 
 	wire_init(&m, WIRE_RESULT);
 	m.status = st;
@@ -84,7 +94,7 @@ worker_answer(int chan, enum wire_status st, const char *text, int fd,
 
 /* One message: the job waiting in chan, answered on chan. */
 static void
-worker_job(int chan, const struct worker_ctx *wc)
+worker_job(int keeper, int chan, const struct worker_ctx *wc)
 {
 	struct wire_msg		 m;
 	struct wire_env		 we;
@@ -98,11 +108,14 @@ worker_job(int chan, const struct worker_ctx *wc)
 
 	memset(&we, 0, sizeof we);
 	r = wire_recv(chan, &m, fds, &nfds, true);
-	if (r <= 0)
-		return;			/* the milter gave up on it */
+	if (r <= 0) {			/* the milter gave up on it */
+		wire_init(&m, WIRE_IDLE);
+		(void)wire_send(keeper, &m, NULL, 0, false);
+		return;
+	}
 	if (m.type != WIRE_JOB || nfds != 2 || m.a > SIZE_MAX ||
 	    m.b > WIRE_ENV_MAX) {
-		worker_answer(chan, WS_ERROR, "bad job", -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, "bad job", -1, 0, 0, 0);
 		goto out;
 	}
 	len = (size_t)m.a;
@@ -110,14 +123,14 @@ worker_job(int chan, const struct worker_ctx *wc)
 	if (wire_map(fds[0], len, &msg, &err) == -1 ||
 	    wire_map(fds[1], envlen, &envp, &err) == -1 ||
 	    wire_env_unpack(envp, envlen, &we, &err) == -1) {
-		worker_answer(chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
 		goto out;
 	}
 #ifdef PORTCULLIS_FAULT_INJECTION
 	worker_fault(msg, len, wc->pol->worker_memory);
 #endif
 	if (sandbox_cpu(wc->cpu_ms, &err) == -1) {
-		worker_answer(chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
 		goto out;
 	}
 	memset(&deps, 0, sizeof deps);
@@ -130,18 +143,19 @@ worker_job(int chan, const struct worker_ctx *wc)
 		deps.av_db_version = av_engine_db_version(wc->engine);
 	}
 	if (scan_message(wc->pol, &deps, &we.env, msg, len, &v, &err) == -1) {
-		worker_answer(chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
 		goto out;
 	}
 	if (verdict_pack(v, &packed, &err) == -1 ||
 	    (out = wire_memfd("portcullis-verdict", packed.data, packed.len,
 	    v->new_body, v->new_body != NULL ? v->new_body_len : 0,
 	    &err)) == -1) {
-		worker_answer(chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
 		goto out;
 	}
-	worker_answer(chan, WS_OK, NULL, out, packed.len, v->new_body != NULL ?
-	    v->new_body_len : 0, v->new_body != NULL ? WIRE_RESULT_BODY : 0);
+	worker_answer(keeper, chan, WS_OK, NULL, out, packed.len,
+	    v->new_body != NULL ? v->new_body_len : 0,
+	    v->new_body != NULL ? WIRE_RESULT_BODY : 0);
 out:
 	if (out != -1)
 		close(out);
@@ -176,10 +190,7 @@ worker_run(int fd, const struct worker_ctx *wc)
 				close(fds[--nfds]);
 			continue;
 		}
-		worker_job(fds[0], wc);
+		worker_job(fd, fds[0], wc);	/* says "idle" as it answers */
 		close(fds[0]);
-		wire_init(&m, WIRE_IDLE);
-		if (wire_send(fd, &m, NULL, 0, false) == -1)
-			return 0;
 	}
 }
