@@ -169,6 +169,8 @@ static const struct policy_key keys[] = {
 	    "/var/lib/portcullis/quarantine", OFF(quarantine_dir) },
 	{ "quarantine", "expire_days", PK_UINT, 1, 36500, "60",
 	    OFF(quarantine_expire_days) },
+	{ "quarantine", "stats_days", PK_UINT, 0, 36500, "400",
+	    OFF(quarantine_stats_days) },
 
 	{ "notify", "admin", PK_STR, 0, 0, "postmaster", OFF(notify_admin) },
 	{ "notify", "from", PK_STR, 0, 0, "MAILER-DAEMON", OFF(notify_from) },

@@ -190,6 +190,7 @@ struct policy {
 	/* [quarantine] */
 	char		*quarantine_dir;
 	unsigned	 quarantine_expire_days;
+	unsigned	 quarantine_stats_days;	/* 0 = no traffic rows */
 
 	/* [notify] */
 	char		*notify_admin;

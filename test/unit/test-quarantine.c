@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "json.h"
 #include "quarantine.h"
 #include "report.h"
 #include "t.h"
@@ -398,7 +399,7 @@ meta_round_trip(struct t *t)
 		"20240101T000000Z-0123456789abcdef", "virus", 1704067200,
 		NULL, "", rc, 4, "2001:db8::1", "user\r\nX-Evil: 1",
 		"outbound", f, 2, "reject-virus", "reject", "sum \x7f mary",
-		12345, 99, "/etc/p.ini"
+		12345, 99, "/etc/p.ini", 0, NULL
 	};
 	struct qmeta	*r = NULL;
 	struct buf	 b = BUF_INIT;
@@ -1013,59 +1014,101 @@ out:
 static void
 report_counts(struct t *t)
 {
+	/* x.exe hit twice (extension and true type) is one file. */
 	struct qfinding	 fv = { "virus", "1", "e.com", "Eicar", "a" };
-	struct qfinding	 fb[2] = {
-		{ "blocked_extension", "2", "a.exe", "extension .exe", "a" },
+	struct qfinding	 fb[3] = {
+		{ "blocked_extension", "2", "x.exe", ".exe", "a" },
+		{ "blocked_type", "2", "x.exe", "application/x-dosexec", "a" },
 		{ "encrypted", "3", "x.zip", "encrypted zip", "a" },
 	};
+	static char	*rcpts[] = { "bob@example.org" };
 	struct qmeta	 list[4];
-	struct report_opts o = { 7, 1704067200 + 3600, REPORT_JSON,
-				 "gw<1>" };
+	struct store_hit hits[2] = { { "virus", "Eicar" },
+				     { "blocked_type", "application/x" } };
+	struct store_traffic tr;
+	struct report_opts o = { 7, REPORT_JSON, "gw<1>" };
+	struct store_report *r = NULL;
+	struct store	*st = NULL;
 	struct buf	 b = BUF_INIT;
+	struct err	 err = ERR_INIT;
+	int64_t		 day = 1704067200;	/* 2024-01-01 */
+	char		*path, ids[4][40], *s;
 	size_t		 i;
-	char		*s;
 
+	path = xasprintf("%s/r.sqlite", t_tmpdir(t));
+	if (!t_check(t, store_open(path, STORE_CREATE, &st, &err) == 0,
+	    "open: %s", err.msg))
+		goto out;
 	memset(list, 0, sizeof list);
 	for (i = 0; i < 4; i++) {
-		list[i].id = "id";
+		snprintf(ids[i], sizeof ids[i], "20240101T000000Z-%016zx", i);
+		list[i].id = ids[i];
 		list[i].area = i < 2 ? "virus" : "attachment";
-		list[i].time = 1704067200 - (int64_t)i * 86400;
+		list[i].time = day + 60 - (int64_t)i * 86400;
 		list[i].sender = i == 3 ? "" : "<script>@x";
+		list[i].rcpts = rcpts;
+		list[i].nrcpts = 1;
 		list[i].findings = i < 2 ? &fv : fb;
-		list[i].nfindings = i < 2 ? 1 : 2;
+		list[i].nfindings = i < 2 ? 1 : 3;
 		list[i].size = 1000;
 	}
-	list[3].time = 1704067200 - 30 * 86400;		/* outside 7 days */
-	report_write(list, 4, &o, &b);
+	list[3].time = day - 30 * 86400;		/* outside 7 days */
+	for (i = 0; i < 4; i++)
+		t_check(t, store_put(st, &list[i], &err) == 0, "put %zu: %s",
+		    i, err.msg);
+	memset(&tr, 0, sizeof tr);
+	for (i = 0; i < 5; i++) {
+		tr.time = day + 100 - (int64_t)(i % 2) * 86400;
+		tr.direction = i < 4 ? "inbound" : "outbound";
+		tr.disposition = i < 3 ? "accept" : "reject";
+		tr.size = 500;
+		tr.scan_ms = 10;
+		tr.hits = hits;
+		tr.nhits = i < 3 ? 0 : 2;
+		t_check(t, store_traffic_add(st, &tr, &err) == 0,
+		    "traffic: %s", err.msg);
+	}
+	if (!t_check(t, store_report(st, day + 86400 - 7 * 86400,
+	    day + 86400, &r, &err) == 0, "report: %s", err.msg))
+		goto out;
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
-	t_check(t, strstr(s, "\"totals\":{\"scope\":\"all\",\"messages\":3,"
-	    "\"viruses\":2,\"blocked\":1,\"encrypted\":1,\"bytes\":3000}") !=
-	    NULL, "json totals:\n%s", s);
+	t_check(t, strstr(s, "\"quarantine\":{\"totals\":{\"messages\":3,"
+	    "\"bytes\":3000,\"virus_messages\":2,\"virus_files\":2,"
+	    "\"blocked_messages\":1,\"blocked_files\":1,"
+	    "\"encrypted_messages\":1,\"encrypted_files\":1}") != NULL,
+	    "json quarantine totals:\n%s", s);
+	t_check(t, strstr(s, "\"traffic\":{\"totals\":{\"messages\":5,"
+	    "\"bytes\":2500,\"scan_ms\":50,\"findings\":4}") != NULL,
+	    "json traffic totals");
+	t_check(t, strstr(s, "{\"direction\":\"inbound\",\"messages\":4,")
+	    != NULL && strstr(s, "{\"action\":\"reject\",\"messages\":2,")
+	    != NULL && strstr(s, "{\"rule\":\"virus\",\"messages\":2,")
+	    != NULL, "traffic by direction, action, rule");
 	t_check(t, strstr(s, "{\"area\":\"virus\",\"messages\":2,") != NULL,
 	    "by area");
-	t_check(t, strstr(s, "{\"day\":\"2024-01-01\",\"messages\":1,") != NULL,
-	    "by day");
+	t_check(t, strstr(s, "{\"day\":\"2024-01-01\",\"messages\":1,") !=
+	    NULL, "by day");
 	t_check(t, strstr(s, "\"top_viruses\":[{\"name\":\"Eicar\","
-	    "\"count\":2}]") != NULL, "top viruses");
-	t_check(t, strstr(s, "\"top_blocked_types\":[{\"name\":\"extension "
-	    ".exe\",\"count\":1}]") != NULL, "top blocked types");
+	    "\"count\":2,\"messages\":2}]") != NULL, "top viruses");
+	t_check(t, strstr(s, "\"top_blocked_types\":[{\"name\":\".exe\","
+	    "\"count\":1,") != NULL, "top blocked types");
 	t_check(t, strstr(s, "\"top_senders\":[{\"name\":\"<script>@x\","
-	    "\"count\":3}]") != NULL, "top senders");
-	t_check(t, strstr(s, "only in the mail log") != NULL, "note");
+	    "\"count\":3,") != NULL, "top senders");
+	t_check(t, strstr(s, "\"top_recipients\":[{\"name\":"
+	    "\"bob@example.org\",\"count\":3,") != NULL, "top recipients");
 	{
-		struct qmeta	*r = NULL;
-		struct err	 err = ERR_INIT;
+		struct json	*j = NULL;
 
-		/* The report is JSON our own reader accepts (as an object). */
-		t_check(t, qmeta_parse(s, strlen(s), &r, &err) == -1 &&
-		    strstr(err.msg, "no id") != NULL, "report JSON does not "
-		    "parse: %s", err.msg);
-		qmeta_free(&r);
+		t_check(t, json_parse(s, strlen(s), 16, &j, &err) == 0 &&
+		    json_get_int(j, "version") == REPORT_VERSION,
+		    "report JSON does not parse: %s", err.msg);
+		json_free(&j);
 	}
 
 	buf_reset(&b);
 	o.format = REPORT_HTML;
-	report_write(list, 4, &o, &b);
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
 	t_check(t, strstr(s, "<svg") != NULL && strstr(s, "</html>") != NULL,
 	    "html chart");
@@ -1078,12 +1121,17 @@ report_counts(struct t *t)
 
 	buf_reset(&b);
 	o.format = REPORT_TEXT;
-	report_write(list, 4, &o, &b);
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
-	t_check(t, strstr(s, "Total: 3 messages, 2 viruses, 1 blocked "
-	    "attachments, 1 encrypted archives, 3000 bytes") != NULL,
-	    "text totals:\n%s", s);
+	t_check(t, strstr(s, "Quarantine: 3 messages, 3000 bytes; viruses in "
+	    "2 messages (2 files), blocked attachments in 1 messages (1 "
+	    "files)") != NULL && strstr(s, "Traffic: 5 messages judged") !=
+	    NULL, "text totals:\n%s", s);
+out:
+	store_report_free(&r);
+	store_close(&st);
 	buf_free(&b);
+	free(path);
 }
 
 /* ---- portcullisctl ---- */
