@@ -251,7 +251,9 @@ cmd_show(struct ctl *c)
 
 	if (c->nargs != 1)
 		return CTL_EX_USAGE;
-	if ((st = load_or_fail(c, c->args[0], &m, &msg, &len)) != CTL_EX_OK)
+	/* --json is the record alone: the index, not the message file. */
+	if ((st = load_or_fail(c, c->args[0], &m, c->json ? NULL : &msg,
+	    &len)) != CTL_EX_OK)
 		return st;
 	if (c->raw)
 		buf_append(&b, msg, len);

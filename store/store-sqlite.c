@@ -60,7 +60,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX traffic_time ON traffic(time);"
 	"CREATE TABLE traffic_hit(tid INTEGER NOT NULL,"
 	" time INTEGER NOT NULL, rule TEXT NOT NULL, detail TEXT);"
-	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule);"
+	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule);",
+	/* 1 -> 2: covering indexes, so that a report reads only them */
+	"CREATE INDEX message_report ON message(time, area, size,"
+	" virus_files, blocked_files, encrypted_files);"
+	"CREATE INDEX message_sender ON message(time, sender);"
+	"DROP INDEX finding_rule_time;"
+	"CREATE INDEX finding_rule_time ON finding(rule, time, detail, id);"
+	"DROP INDEX traffic_time;"
+	"CREATE INDEX traffic_report ON traffic(time, direction,"
+	" disposition, size, scan_ms, nhits);"
+	"DROP INDEX traffic_hit_time;"
+	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule, tid);"
 };
 
 enum stmt_id {
@@ -70,9 +81,8 @@ enum stmt_id {
 	S_GET, S_GET_RCPTS, S_GET_FINDS,
 	S_LIST, S_LIST_AREA, S_OLD, S_RELEASE, S_AREA_USED,
 	S_TRAFFIC_INS, S_HIT_INS, S_TRAFFIC_EXP, S_HIT_EXP,
-	S_Q_TOTAL, S_Q_DAYS, S_Q_AREAS, S_Q_VIRUSES, S_Q_TYPES,
-	S_Q_SENDERS, S_Q_RCPTS,
-	S_T_TOTAL, S_T_DAYS, S_T_DIRS, S_T_ACTIONS, S_T_RULES,
+	S_Q_SCAN, S_Q_VIRUSES, S_Q_TYPES, S_Q_SENDERS, S_Q_RCPTS,
+	S_T_SCAN, S_T_RULES,
 	S__N
 };
 
@@ -80,16 +90,6 @@ enum stmt_id {
 	" direction, action, disposition, summary, size, policy_version," \
 	" policy_source, nrcpts, nfindings, first_rule, first_part," \
 	" first_file, first_detail, first_action, released_time, released_by"
-#define QCOUNTS "count(*), coalesce(sum(size), 0)," \
-	" coalesce(sum(virus_files > 0), 0), coalesce(sum(virus_files), 0)," \
-	" coalesce(sum(blocked_files > 0), 0)," \
-	" coalesce(sum(blocked_files), 0)," \
-	" coalesce(sum(encrypted_files > 0), 0)," \
-	" coalesce(sum(encrypted_files), 0)"
-#define TCOUNTS "count(*), coalesce(sum(size), 0)," \
-	" coalesce(sum(scan_ms), 0), coalesce(sum(nhits), 0)"
-#define DAY(col) "strftime('%Y-%m-%d', " col ", 'unixepoch')"
-
 static const char *const sql[S__N] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -127,42 +127,29 @@ static const char *const sql[S__N] = {
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_TRAFFIC_EXP] = "DELETE FROM traffic WHERE time < ?1",
 	[S_HIT_EXP] = "DELETE FROM traffic_hit WHERE time < ?1",
-	[S_Q_TOTAL] = "SELECT 'all', " QCOUNTS " FROM message"
+	/*
+	 * The reports read covering indexes in time order and count in C
+	 * (report_*): no GROUP BY sorts of hundreds of thousands of rows.
+	 */
+	[S_Q_SCAN] = "SELECT time, area, size, virus_files, blocked_files,"
+	    " encrypted_files FROM message INDEXED BY message_report"
 	    " WHERE time >= ?1 AND time < ?2",
-	[S_Q_DAYS] = "SELECT " DAY("time") " AS d, " QCOUNTS " FROM message"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY d ORDER BY d LIMIT ?3",
-	[S_Q_AREAS] = "SELECT area, " QCOUNTS " FROM message"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY area ORDER BY area"
-	    " LIMIT ?3",
-	[S_Q_VIRUSES] = "SELECT coalesce(detail, '?') AS k, count(*),"
-	    " count(DISTINCT id) FROM finding WHERE rule = 'virus'"
-	    " AND time >= ?1 AND time < ?2 GROUP BY k"
-	    " ORDER BY 2 DESC, k LIMIT ?3",
-	[S_Q_TYPES] = "SELECT coalesce(detail, '?') AS k, count(*),"
-	    " count(DISTINCT id) FROM finding"
+	[S_Q_VIRUSES] = "SELECT detail, id FROM finding"
+	    " INDEXED BY finding_rule_time WHERE rule = 'virus'"
+	    " AND time >= ?1 AND time < ?2",
+	[S_Q_TYPES] = "SELECT detail, id FROM finding"
+	    " INDEXED BY finding_rule_time"
 	    " WHERE rule IN ('blocked_extension', 'blocked_type')"
-	    " AND time >= ?1 AND time < ?2 GROUP BY k"
-	    " ORDER BY 2 DESC, k LIMIT ?3",
-	[S_Q_SENDERS] = "SELECT CASE sender WHEN '' THEN '<>' ELSE sender"
-	    " END AS k, count(*), count(*) FROM message"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY k"
-	    " ORDER BY 2 DESC, k LIMIT ?3",
-	[S_Q_RCPTS] = "SELECT addr, count(*), count(*) FROM recipient"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY addr"
-	    " ORDER BY 2 DESC, addr LIMIT ?3",
-	[S_T_TOTAL] = "SELECT 'all', " TCOUNTS " FROM traffic"
+	    " AND time >= ?1 AND time < ?2",
+	[S_Q_SENDERS] = "SELECT sender, NULL FROM message"
+	    " INDEXED BY message_sender WHERE time >= ?1 AND time < ?2",
+	[S_Q_RCPTS] = "SELECT addr, NULL FROM recipient"
+	    " INDEXED BY recipient_time WHERE time >= ?1 AND time < ?2",
+	[S_T_SCAN] = "SELECT time, direction, disposition, size, scan_ms,"
+	    " nhits FROM traffic INDEXED BY traffic_report"
 	    " WHERE time >= ?1 AND time < ?2",
-	[S_T_DAYS] = "SELECT " DAY("time") " AS d, " TCOUNTS " FROM traffic"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY d ORDER BY d LIMIT ?3",
-	[S_T_DIRS] = "SELECT direction, " TCOUNTS " FROM traffic"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY direction"
-	    " ORDER BY direction LIMIT ?3",
-	[S_T_ACTIONS] = "SELECT disposition, " TCOUNTS " FROM traffic"
-	    " WHERE time >= ?1 AND time < ?2 GROUP BY disposition"
-	    " ORDER BY disposition LIMIT ?3",
-	[S_T_RULES] = "SELECT rule, count(DISTINCT tid), 0, 0, count(*)"
-	    " FROM traffic_hit WHERE time >= ?1 AND time < ?2"
-	    " GROUP BY rule ORDER BY 2 DESC, rule LIMIT ?3",
+	[S_T_RULES] = "SELECT rule, tid FROM traffic_hit"
+	    " INDEXED BY traffic_hit_time WHERE time >= ?1 AND time < ?2",
 };
 
 struct store {
@@ -282,9 +269,10 @@ int
 store_open(const char *path, unsigned flags, struct store **st_r,
     struct err *err)
 {
-	struct store	*s;
-	struct stat	 sb;
-	char		*msg = NULL;
+	struct store		*s;
+	struct stat		 sb;
+	pthread_mutexattr_t	 ma;
+	char			*msg = NULL;
 	int		 oflags = SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
 
 	*st_r = NULL;
@@ -298,7 +286,12 @@ store_open(const char *path, unsigned flags, struct store **st_r,
 	oflags |= (flags & STORE_CREATE) ? SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
 	s = xcalloc(1, sizeof *s);
-	pthread_mutex_init(&s->mu, NULL);
+	/* Recursive: store_begin holds it until store_commit, and the
+	 * puts in between take it again. */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->mu, &ma);
+	pthread_mutexattr_destroy(&ma);
 	if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
 		err_set(err, "quarantine database %s: %s", path,
 		    s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
@@ -921,7 +914,8 @@ query_rows(struct store *s, enum stmt_id id, int64_t from, int64_t to,
 		return -1;
 	sqlite3_bind_int64(q, 1, from);
 	sqlite3_bind_int64(q, 2, to);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+	if (sqlite3_bind_parameter_count(q) >= 3)
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		row(ctx, q);
 		n++;
@@ -934,86 +928,276 @@ query_rows(struct store *s, enum stmt_id id, int64_t from, int64_t to,
 	return 0;
 }
 
-struct grow {
-	void	**v;
-	size_t	 *n;
-	size_t	  size;
-};
-
-static void *
-grow_one(struct grow *g)
+/* The day's name; the last one is kept (rows come in time order). */
+static void
+day_key(int64_t d, char *out, size_t len)
 {
+	static __thread int64_t	last_d = -1;
+	static __thread char	last[32];
+	time_t		tt = (time_t)(d * 86400);
+	struct tm	tm;
+
+	if (d == last_d && len >= sizeof last) {
+		memcpy(out, last, sizeof last);
+		return;
+	}
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(last, sizeof last, "%Y-%m-%d", &tm) == 0)
+		snprintf(last, sizeof last, "?");
+	last_d = d;
+	snprintf(out, len, "%s", last);
+}
+
+/* The row keyed key in *rows (added when missing; rows arrive in key
+ * order for days, so the last row is looked at first). */
+static void *
+row_for(void **rows, size_t *n, size_t size, const char *key,
+    bool *full)
+{
+	size_t	i;
 	char	*p;
 
-	*g->v = xreallocarray(*g->v, *g->n + 1, g->size);
-	p = (char *)*g->v + *g->n * g->size;
-	memset(p, 0, g->size);
-	(*g->n)++;
+	if (*n > 0) {
+		p = (char *)*rows + (*n - 1) * size;
+		if (strcmp(*(char **)p, key) == 0)
+			return p;
+	}
+	for (i = 0; i < *n; i++) {
+		p = (char *)*rows + i * size;
+		if (strcmp(*(char **)p, key) == 0)
+			return p;
+	}
+	if (*n >= STORE_REPORT_ROWS) {
+		*full = true;
+		return NULL;
+	}
+	*rows = xreallocarray(*rows, *n + 1, size);
+	p = (char *)*rows + (*n)++ * size;
+	memset(p, 0, size);
+	*(char **)p = xstrdup(key);
 	return p;
 }
 
 static void
-fill_qrow(struct store_qrow *r, sqlite3_stmt *q)
+qrow_add(struct store_qrow *r, const struct store_qrow *a)
 {
-	r->key = col_str(q, 0);
-	if (r->key == NULL)
-		r->key = xstrdup("-");
-	r->messages = (uint64_t)sqlite3_column_int64(q, 1);
-	r->bytes = (uint64_t)sqlite3_column_int64(q, 2);
-	r->virus_msgs = (uint64_t)sqlite3_column_int64(q, 3);
-	r->virus_files = (uint64_t)sqlite3_column_int64(q, 4);
-	r->blocked_msgs = (uint64_t)sqlite3_column_int64(q, 5);
-	r->blocked_files = (uint64_t)sqlite3_column_int64(q, 6);
-	r->encrypted_msgs = (uint64_t)sqlite3_column_int64(q, 7);
-	r->encrypted_files = (uint64_t)sqlite3_column_int64(q, 8);
+	if (r == NULL)
+		return;
+	r->messages += a->messages;
+	r->bytes += a->bytes;
+	r->virus_msgs += a->virus_msgs;
+	r->virus_files += a->virus_files;
+	r->blocked_msgs += a->blocked_msgs;
+	r->blocked_files += a->blocked_files;
+	r->encrypted_msgs += a->encrypted_msgs;
+	r->encrypted_files += a->encrypted_files;
 }
 
 static void
-qrow_cb(void *ctx, sqlite3_stmt *q)
+trow_add(struct store_trow *r, const struct store_trow *a)
 {
-	fill_qrow(grow_one(ctx), q);
+	if (r == NULL)
+		return;
+	r->messages += a->messages;
+	r->bytes += a->bytes;
+	r->scan_ms += a->scan_ms;
+	r->files += a->files;
 }
 
-static void
-fill_trow(struct store_trow *r, sqlite3_stmt *q)
+static uint64_t
+col_u64(sqlite3_stmt *q, int i)
 {
-	r->key = col_str(q, 0);
-	if (r->key == NULL)
-		r->key = xstrdup("-");
-	r->messages = (uint64_t)sqlite3_column_int64(q, 1);
-	r->bytes = (uint64_t)sqlite3_column_int64(q, 2);
-	r->scan_ms = (uint64_t)sqlite3_column_int64(q, 3);
-	r->files = (uint64_t)sqlite3_column_int64(q, 4);
+	return (uint64_t)sqlite3_column_int64(q, i);
 }
 
-static void
-trow_cb(void *ctx, sqlite3_stmt *q)
+/* ---- counting keys (top lists): open addressing, FNV-1a ---- */
+
+struct cslot {
+	char		*key;		/* NULL = empty */
+	uint64_t	 count, messages;
+	uint64_t	 last;		/* hash of the last message ID seen */
+	uint64_t	 h;		/* hash of key */
+};
+
+struct counter {
+	struct cslot	*v;
+	size_t		 cap, n;
+};
+
+static uint64_t
+fnv(const char *s)
 {
-	fill_trow(grow_one(ctx), q);
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
 }
 
-static void
-top_cb(void *ctx, sqlite3_stmt *q)
+static struct cslot *
+counter_slot(struct counter *c, const char *key)
 {
-	struct store_top	*t = grow_one(ctx);
+	size_t		i, j, k;
+	struct cslot	*old;
+	uint64_t	h = fnv(key);
 
-	t->key = col_str(q, 0);
-	if (t->key == NULL)
-		t->key = xstrdup("?");
-	t->count = (uint64_t)sqlite3_column_int64(q, 1);
-	t->messages = (uint64_t)sqlite3_column_int64(q, 2);
+	if (c->n * 2 >= c->cap) {	/* keep it at most half full */
+		old = c->v;
+		j = c->cap;
+		c->cap = c->cap == 0 ? 1024 : c->cap * 2;
+		c->v = xcalloc(c->cap, sizeof *c->v);
+		for (i = 0; i < j; i++) {
+			if (old[i].key == NULL)
+				continue;
+			for (k = old[i].h & (c->cap - 1); c->v[k].key != NULL;
+			    k = (k + 1) & (c->cap - 1))
+				;
+			c->v[k] = old[i];
+		}
+		free(old);
+	}
+	for (i = h & (c->cap - 1); c->v[i].key != NULL;
+	    i = (i + 1) & (c->cap - 1))
+		if (c->v[i].h == h && strcmp(c->v[i].key, key) == 0)
+			return &c->v[i];
+	c->v[i].key = xstrdup(key);
+	c->v[i].h = h;
+	c->n++;
+	return &c->v[i];
 }
 
+/* Rows of (key, message ID or NULL): files per key, and messages told
+ * apart by the ID (the index gives one message's rows together). */
 static void
-qtotal_cb(void *ctx, sqlite3_stmt *q)
+counter_cb(void *ctx, sqlite3_stmt *q)
 {
-	fill_qrow(ctx, q);
+	const unsigned char	*k = sqlite3_column_text(q, 0);
+	const unsigned char	*id = sqlite3_column_text(q, 1);
+	struct cslot		*sl;
+	uint64_t		 h;
+
+	sl = counter_slot(ctx, k != NULL ? (const char *)k : "?");
+	sl->count++;
+	if (id == NULL) {
+		sl->messages++;
+		return;
+	}
+	h = fnv((const char *)id) | 1;	/* 0 is "none yet" */
+	if (sl->last != h) {
+		sl->last = h;
+		sl->messages++;
+	}
 }
 
+/* Same with an integer ID (traffic rows). */
 static void
-ttotal_cb(void *ctx, sqlite3_stmt *q)
+counter_tid_cb(void *ctx, sqlite3_stmt *q)
 {
-	fill_trow(ctx, q);
+	const unsigned char	*k = sqlite3_column_text(q, 0);
+	struct cslot		*sl;
+	uint64_t		 h = (uint64_t)sqlite3_column_int64(q, 1) + 1;
+
+	sl = counter_slot(ctx, k != NULL ? (const char *)k : "?");
+	sl->count++;
+	if (sl->last != h) {
+		sl->last = h;
+		sl->messages++;
+	}
+}
+
+static int
+cslot_cmp(const void *a, const void *b)
+{
+	const struct cslot	*x = a, *y = b;
+
+	if ((x->key == NULL) != (y->key == NULL))
+		return x->key == NULL ? 1 : -1;
+	if (x->key == NULL)
+		return 0;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* The max largest counts (files, then key) into *top_r; frees c. */
+static void
+counter_top(struct counter *c, size_t max, struct store_top **top_r,
+    size_t *n_r)
+{
+	size_t	i, n = c->n < max ? c->n : max;
+
+	if (c->cap > 0)
+		qsort(c->v, c->cap, sizeof *c->v, cslot_cmp);
+	*top_r = xcalloc(n + 1, sizeof **top_r);
+	for (i = 0; i < n; i++) {
+		(*top_r)[i].key = c->v[i].key;
+		(*top_r)[i].count = c->v[i].count;
+		(*top_r)[i].messages = c->v[i].messages;
+		c->v[i].key = NULL;
+	}
+	*n_r = n;
+	for (i = 0; i < c->cap; i++)
+		free(c->v[i].key);
+	free(c->v);
+	memset(c, 0, sizeof *c);
+}
+
+/* A row of S_Q_SCAN: time, area, size, virus, blocked, encrypted files. */
+static void
+qscan_cb(void *ctx, sqlite3_stmt *q)
+{
+	struct store_report	*r = ctx;
+	struct store_qrow	 a;
+	const unsigned char	*area = sqlite3_column_text(q, 1);
+	char			 day[32];
+
+	day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
+	memset(&a, 0, sizeof a);
+	a.messages = 1;
+	a.bytes = col_u64(q, 2);
+	a.virus_files = col_u64(q, 3);
+	a.blocked_files = col_u64(q, 4);
+	a.encrypted_files = col_u64(q, 5);
+	a.virus_msgs = a.virus_files > 0;
+	a.blocked_msgs = a.blocked_files > 0;
+	a.encrypted_msgs = a.encrypted_files > 0;
+	qrow_add(&r->qtotal, &a);
+	qrow_add(row_for((void **)&r->qdays, &r->nqdays, sizeof *r->qdays,
+	    day, &r->truncated), &a);
+	qrow_add(row_for((void **)&r->qareas, &r->nqareas, sizeof *r->qareas,
+	    area != NULL ? (const char *)area : "-", &r->truncated), &a);
+}
+
+/* A row of S_T_SCAN: time, direction, disposition, size, ms, hits. */
+static void
+tscan_cb(void *ctx, sqlite3_stmt *q)
+{
+	struct store_report	*r = ctx;
+	struct store_trow	 a;
+	const unsigned char	*dir = sqlite3_column_text(q, 1);
+	const unsigned char	*disp = sqlite3_column_text(q, 2);
+	char			 day[32];
+
+	day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
+	memset(&a, 0, sizeof a);
+	a.messages = 1;
+	a.bytes = col_u64(q, 3);
+	a.scan_ms = col_u64(q, 4);
+	a.files = col_u64(q, 5);
+	trow_add(&r->ttotal, &a);
+	trow_add(row_for((void **)&r->tdays, &r->ntdays, sizeof *r->tdays,
+	    day, &r->truncated), &a);
+	trow_add(row_for((void **)&r->tdirs, &r->ntdirs, sizeof *r->tdirs,
+	    dir != NULL ? (const char *)dir : "-", &r->truncated), &a);
+	trow_add(row_for((void **)&r->tactions, &r->ntactions,
+	    sizeof *r->tactions, disp != NULL ? (const char *)disp : "-",
+	    &r->truncated), &a);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int
@@ -1021,71 +1205,67 @@ store_report(struct store *s, int64_t from, int64_t to,
     struct store_report **r_r, struct err *err)
 {
 	struct store_report	*r = xcalloc(1, sizeof *r);
+	struct counter		 c;
+	struct store_top	*rules = NULL;
+	size_t			 nrules = 0, i;
 	struct {
 		enum stmt_id	 id;
-		void		**v;
+		struct store_top **v;
 		size_t		*n;
-		size_t		 size, limit;
-		void		(*cb)(void *, sqlite3_stmt *);
 	} t[] = {
-		{ S_Q_DAYS, (void **)&r->qdays, &r->nqdays,
-		    sizeof *r->qdays, STORE_REPORT_ROWS, qrow_cb },
-		{ S_Q_AREAS, (void **)&r->qareas, &r->nqareas,
-		    sizeof *r->qareas, STORE_REPORT_ROWS, qrow_cb },
-		{ S_Q_VIRUSES, (void **)&r->viruses, &r->nviruses,
-		    sizeof *r->viruses, STORE_TOP, top_cb },
-		{ S_Q_TYPES, (void **)&r->types, &r->ntypes,
-		    sizeof *r->types, STORE_TOP, top_cb },
-		{ S_Q_SENDERS, (void **)&r->senders, &r->nsenders,
-		    sizeof *r->senders, STORE_TOP, top_cb },
-		{ S_Q_RCPTS, (void **)&r->rcpts, &r->nrcpts,
-		    sizeof *r->rcpts, STORE_TOP, top_cb },
-		{ S_T_DAYS, (void **)&r->tdays, &r->ntdays,
-		    sizeof *r->tdays, STORE_REPORT_ROWS, trow_cb },
-		{ S_T_DIRS, (void **)&r->tdirs, &r->ntdirs,
-		    sizeof *r->tdirs, STORE_REPORT_ROWS, trow_cb },
-		{ S_T_ACTIONS, (void **)&r->tactions, &r->ntactions,
-		    sizeof *r->tactions, STORE_REPORT_ROWS, trow_cb },
-		{ S_T_RULES, (void **)&r->trules, &r->ntrules,
-		    sizeof *r->trules, STORE_REPORT_ROWS, trow_cb },
+		{ S_Q_VIRUSES, &r->viruses, &r->nviruses },
+		{ S_Q_TYPES, &r->types, &r->ntypes },
+		{ S_Q_SENDERS, &r->senders, &r->nsenders },
+		{ S_Q_RCPTS, &r->rcpts, &r->nrcpts },
 	};
-	size_t	i, n;
 	int	rc = -1;
 
 	*r_r = NULL;
+	memset(&c, 0, sizeof c);
 	r->from = from;
 	r->to = to;
+	r->qtotal.key = xstrdup("all");
+	r->ttotal.key = xstrdup("all");
 	pthread_mutex_lock(&s->mu);
 	/* One read transaction: every table sees the same snapshot. */
 	if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(s, err, "report");
 		goto out;
 	}
-	if (query_rows(s, S_Q_TOTAL, from, to, qtotal_cb, &r->qtotal, 1,
-	    NULL, err) == -1 || query_rows(s, S_T_TOTAL, from, to, ttotal_cb,
-	    &r->ttotal, 1, NULL, err) == -1)
+	if (query_rows(s, S_Q_SCAN, from, to, qscan_cb, r, 0, NULL,
+	    err) == -1 || query_rows(s, S_T_SCAN, from, to, tscan_cb, r, 0,
+	    NULL, err) == -1)
 		goto rollback;
 	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
-		struct grow g = { t[i].v, t[i].n, t[i].size };
-
-		/* Tables ask for one row more than they may show. */
-		if (query_rows(s, t[i].id, from, to, t[i].cb, &g,
-		    t[i].limit == STORE_TOP ? t[i].limit : t[i].limit + 1,
-		    &n, err) == -1)
+		if (query_rows(s, t[i].id, from, to, counter_cb, &c, 0, NULL,
+		    err) == -1)
 			goto rollback;
-		if (t[i].limit != STORE_TOP && n > t[i].limit) {
-			r->truncated = true;
-			(*t[i].n)--;
-			if (t[i].size == sizeof(struct store_qrow))
-				free(((struct store_qrow *)*t[i].v)
-				    [*t[i].n].key);
-			else
-				free(((struct store_trow *)*t[i].v)
-				    [*t[i].n].key);
-		}
+		counter_top(&c, STORE_TOP, t[i].v, t[i].n);
 	}
+	if (query_rows(s, S_T_RULES, from, to, counter_tid_cb, &c, 0, NULL,
+	    err) == -1)
+		goto rollback;
+	/* Every rule (a few dozen at most), not a top list. */
+	counter_top(&c, STORE_REPORT_ROWS, &rules, &nrules);
+	r->trules = xcalloc(nrules + 1, sizeof *r->trules);
+	for (i = 0; i < nrules; i++) {
+		r->trules[i].key = rules[i].key;
+		r->trules[i].messages = rules[i].messages;
+		r->trules[i].files = rules[i].count;
+	}
+	r->ntrules = nrules;
+	free(rules);
+	if (r->nqareas > 1)
+		qsort(r->qareas, r->nqareas, sizeof *r->qareas, key_cmp);
+	if (r->ntdirs > 1)
+		qsort(r->tdirs, r->ntdirs, sizeof *r->tdirs, key_cmp);
+	if (r->ntactions > 1)
+		qsort(r->tactions, r->ntactions, sizeof *r->tactions,
+		    key_cmp);
 	rc = 0;
 rollback:
+	counter_top(&c, 0, &rules, &nrules);	/* frees what a failure left */
+	free(rules);
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 out:
 	pthread_mutex_unlock(&s->mu);

@@ -27,7 +27,7 @@
 
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 #define STORE_TOP		10	/* entries in each top list */
 #define STORE_REPORT_ROWS	5000	/* rows of one by-X table */
 
