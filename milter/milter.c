@@ -1016,9 +1016,9 @@ mlt_eom(SMFICTX *ctx)
 	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
 	metrics_message(done, v, clock_ms() - t0, verdict_has(v, RULE_ERROR));
 	if (quarantine_traffic(pol, v, disposition_str(done), mc->mc_size,
-	    clock_ms() - t0, qid, &err) == -1)
-		log_msg(LOG_WARNING, "%s: statistics: %s",
-		    msg_logid(cc, idbuf, sizeof idbuf), err.msg);
+	    clock_ms() - t0, qid, &err) == -1)	/* said once, not per message */
+		log_msg(LOG_WARNING, "traffic statistics not written: %s",
+		    err.msg);
 	if (done != DISP_TEMPFAIL)	/* a retry would notify again */
 		mlt_notify(cc, &env, v, msg, len, qid);
 	free(qid);

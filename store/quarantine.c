@@ -1297,6 +1297,22 @@ quarantine_import(const struct policy *pol, size_t *imported_r,
 
 /* ---- traffic statistics ---- */
 
+/* A failure is reported once (-1), then not again (0) until a row is
+ * written: a database problem is not news with every message. */
+static bool	traffic_failing;
+
+static int
+traffic_failed(void)
+{
+	bool	was;
+
+	pthread_mutex_lock(&shared_mu);
+	was = traffic_failing;
+	traffic_failing = true;
+	pthread_mutex_unlock(&shared_mu);
+	return was ? 0 : -1;
+}
+
 int
 quarantine_traffic(const struct policy *pol, const struct verdict *v,
     const char *disposition, uint64_t size, uint64_t ms, const char *qid,
@@ -1311,7 +1327,7 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	if (pol->quarantine_stats_days == 0)
 		return 0;
 	if ((st = shared_get(pol, err)) == NULL)
-		return -1;
+		return traffic_failed();
 	n = v->nfindings < QUARANTINE_FINDINGS_MAX ? v->nfindings :
 	    QUARANTINE_FINDINGS_MAX;
 	hits = xcalloc(n + 1, sizeof *hits);
@@ -1335,5 +1351,11 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	t.nhits = n;
 	rc = store_traffic_add(st, &t, err);
 	free(hits);
-	return rc;
+	if (rc == 0) {
+		pthread_mutex_lock(&shared_mu);
+		traffic_failing = false;
+		pthread_mutex_unlock(&shared_mu);
+		return 0;
+	}
+	return traffic_failed();
 }

@@ -150,7 +150,9 @@ int	quarantine_import(const struct policy *pol, size_t *imported_r,
 /*
  * For the daemon: one traffic row for a judged message (v borrowed; what
  * was done, its size, scan milliseconds, quarantine ID or NULL). Nothing
- * when [quarantine] stats_days is 0. 0 or -1 with err.
+ * when [quarantine] stats_days is 0. 0, or -1 with err for the first
+ * failure since the last row written (later failures return 0 until a
+ * row is written again: the caller logs -1 and stays quiet).
  */
 int	quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	    const char *disposition, uint64_t size, uint64_t ms,
