@@ -84,6 +84,7 @@ static const struct policy_key keys[] = {
 	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
 	    OFF(shutdown_timeout_ms) },
 	{ "daemon", "metrics_file", PK_STR, 0, 0, "", OFF(metrics_file) },
+	{ "daemon", "event_log", PK_STR, 0, 0, "", OFF(event_log) },
 	{ "daemon", "workers", PK_UINT, 0, 256, "0", OFF(workers) },
 	{ "daemon", "worker_memory", PK_SIZE, 0, 1024 * GB, "4G",
 	    OFF(worker_memory) },

@@ -134,6 +134,7 @@ struct policy {
 	uint64_t	 worker_memory;		/* RLIMIT_AS of a worker; 0 = none */
 	uint64_t	 worker_cpu_ms;		/* RLIMIT_CPU per message */
 	char		*metrics_file;		/* Prometheus text; NULL = off */
+	char		*event_log;		/* JSON lines; "" = off */
 
 	/* [limits] */
 	uint64_t	 message_size;
