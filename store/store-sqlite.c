@@ -449,8 +449,8 @@ in_txn(struct store *s, struct err *err,
 		return fn(s, arg, err);
 	if (exec_simple(s, S_BEGIN, err) == -1)
 		return -1;
-	rc = fn(s, arg, err);
-	if (rc == 0 && exec_simple(s, S_COMMIT, err) == -1)
+	rc = fn(s, arg, err);		/* 0 or 1 (nothing to do): commit */
+	if (rc != -1 && exec_simple(s, S_COMMIT, err) == -1)
 		rc = -1;
 	if (rc == -1)
 		(void)exec_simple(s, S_ROLLBACK, &(struct err)ERR_INIT);

@@ -1134,6 +1134,139 @@ out:
 	free(path);
 }
 
+/* ---- the index ---- */
+
+static int
+count_cb(void *ctx, const struct qmeta *m, struct err *err)
+{
+	(void)m;
+	(void)err;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void
+store_index(struct t *t)
+{
+	struct qfinding	 f = { "virus", "1", "e.com", "Eicar", "a" };
+	static char	*rcpts[] = { "a@x", "b@x", "c@x" };
+	struct qmeta	 m, *got = NULL;
+	struct store	*st = NULL;
+	struct store_query q;
+	struct err	 err = ERR_INIT;
+	char		*path, *cmd, ids[5][40];
+	size_t		 i, n = 0, seen = 0, removed = 0;
+	bool		 more = false;
+
+	/* A schema 1 database (as the first release wrote it) is migrated
+	 * when opened; a newer one is refused. */
+	path = xasprintf("%s/i.sqlite", t_tmpdir(t));
+	cmd = xasprintf("sqlite3 '%s' 'CREATE TABLE message(id TEXT); "
+	    "PRAGMA user_version = 99'", path);
+	t_check(t, t_sh("%s", cmd) == 0, "sqlite3 failed: %s", cmd);
+	t_check(t, store_open(path, 0, &st, &err) == -1 &&
+	    strstr(err.msg, "newer") != NULL, "schema 99 opened: %s",
+	    err.msg);
+	free(cmd);
+	unlink(path);
+	t_check(t, store_open(path, 0, &st, &err) == -1,
+	    "a missing database opened without STORE_CREATE");
+	if (!t_check(t, store_open(path, STORE_CREATE, &st, &err) == 0,
+	    "create: %s", err.msg))
+		goto out;
+	for (i = 0; i < 5; i++) {
+		memset(&m, 0, sizeof m);
+		snprintf(ids[i], sizeof ids[i], "20240101T000000Z-%016zx", i);
+		m.id = ids[i];
+		m.area = i < 3 ? "virus" : "spam";
+		m.time = 1704067200 + (int64_t)i * 3600;
+		m.sender = "s@x";
+		m.rcpts = rcpts;
+		m.nrcpts = 3;
+		m.findings = &f;
+		m.nfindings = 1;
+		m.size = 10;
+		t_check(t, store_put(st, &m, &err) == 0, "put: %s", err.msg);
+	}
+	/* the same ID again replaces, never doubles */
+	t_check(t, store_put(st, &m, &err) == 0, "put again: %s", err.msg);
+	memset(&q, 0, sizeof q);
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 5 && seen == 5 && !more, "list all: got %zu, want 5",
+	    n);
+	q.limit = 5;
+	seen = 0;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 5 && !more, "limit 5 of 5: got %zu more %d", n, more);
+	q.limit = 4;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 4 && more, "limit 4 of 5: got %zu more %d", n, more);
+	q.limit = 0;
+	q.area = "spam";
+	q.since = 1704067200 + 4 * 3600;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 1, "spam since 4h: got %zu, want 1", n);
+	t_check(t, store_get(st, ids[2], &got, &err) == QUAR_OK &&
+	    got->nrcpts == 3 && str_eq(got->rcpts[2], "c@x") &&
+	    got->nfindings == 1 && str_eq(got->findings[0].detail, "Eicar") &&
+	    got->released_time == 0, "get: %s", err.msg);
+	qmeta_free(&got);
+	t_check(t, store_set_released(st, ids[2], 1704100000, "alice",
+	    &err) == QUAR_OK && store_get(st, ids[2], &got, &err) ==
+	    QUAR_OK && got->released_time == 1704100000 &&
+	    str_eq(got->released_by, "alice"), "released state kept");
+	qmeta_free(&got);
+	t_check(t, store_set_released(st, "nope", 1, "x", &err) ==
+	    QUAR_NOTFOUND, "release of a missing ID");
+	t_check(t, store_delete(st, ids[0], &err) == QUAR_OK &&
+	    store_delete(st, ids[0], &err) == QUAR_NOTFOUND &&
+	    store_get(st, ids[0], &got, &err) == QUAR_NOTFOUND,
+	    "delete, then not found");
+	t_check(t, store_expire(st, 1704067200 + 2 * 3600, count_cb, &seen,
+	    &removed, &err) == 0 && removed == 1, "expire: removed %zu, "
+	    "want 1 (%s)", removed, err.msg);
+out:
+	store_close(&st);
+	free(path);
+}
+
+/* An old quarantine (record files only) is refused, then imported. */
+static void
+import_records(struct t *t)
+{
+	struct policy	*pol = load_policy(t, NULL);
+	struct verdict	*v;
+	struct envelope	 env = envelope("alice@example.net");
+	struct qmeta	*list = NULL;
+	struct err	 err = ERR_INIT, bad = ERR_INIT;
+	char		*id = NULL, *db = NULL;
+	size_t		 n = 0, nbad = 0;
+
+	if (pol == NULL)
+		return;
+	v = virus_verdict(pol, env.sender);
+	t_check(t, quarantine_store(pol, "virus", (const unsigned char *)
+	    msg_text, strlen(msg_text), &env, v, &id, &err) == 0, "store: %s",
+	    err.msg);
+	verdict_free(&v);
+	quarantine_close_shared();
+	db = xasprintf("%s/q/" QUARANTINE_DB_NAME, t_tmpdir(t));
+	t_check(t, unlink(db) == 0, "no index at %s", db);
+	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == -1 &&
+	    strstr(err.msg, "import") != NULL, "list without an index: %s",
+	    err.msg);
+	t_check(t, quarantine_import(pol, &n, &nbad, &bad, &err) == 0 &&
+	    n == 1 && nbad == 0, "import: %zu, bad %zu: %s %s", n, nbad,
+	    err.msg, bad.msg);
+	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == 0 &&
+	    n == 1 && id != NULL && str_eq(list[0].id, id) &&
+	    list[0].nrcpts == 2, "list after import: %zu", n);
+	qmeta_list_free(&list, n);
+	free(db);
+	free(id);
+	policy_unref(&pol);
+}
+
 /* ---- portcullisctl ---- */
 
 /* Runs portcullisctl; its stderr goes to the test log when it fails. */
@@ -1316,6 +1449,8 @@ static const struct t_case cases[] = {
 	T_CASE(send_failures),
 	T_CASE(send_refuses_bad_input),
 	T_CASE(report_counts),
+	T_CASE(store_index),
+	T_CASE(import_records),
 	T_CASE(ctl_commands),
 };
 
