@@ -432,6 +432,28 @@ quarantine_db_path(const struct policy *pol, char *out, size_t len)
 	    pol->quarantine_dir : "", QUARANTINE_DB_NAME);
 }
 
+static bool	has_areas(const char *dir);
+
+#define IMPORT_MARK	".import-needed"
+
+static void
+import_mark_path(const struct policy *pol, char *out, size_t len)
+{
+	snprintf(out, len, "%s/" IMPORT_MARK, pol->quarantine_dir);
+}
+
+static void
+mark_import_needed(const struct policy *pol)
+{
+	char	path[4096];
+	int	fd;
+
+	import_mark_path(pol, path, sizeof path);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd != -1)
+		close(fd);
+}
+
 /*
  * The daemon's handle on the index, opened on first use and kept (one
  * per process; store calls are serialised inside). Reopened when the
@@ -457,20 +479,18 @@ shared_get(const struct policy *pol, struct err *err)
 		store_close(&shared_st);
 	if (shared_st == NULL) {
 		(void)mkdir(pol->quarantine_dir, 0700);
+		/* An old quarantine (areas, no index): the daemon must keep
+		 * working, but portcullisctl must not show the new index as
+		 * the whole quarantine until "import" has run. */
+		if (access(path, F_OK) == -1 && errno == ENOENT &&
+		    has_areas(pol->quarantine_dir))
+			mark_import_needed(pol);
 		if (store_open(path, STORE_CREATE, &shared_st, err) == 0)
 			snprintf(shared_path, sizeof shared_path, "%s", path);
 	}
 	st = shared_st;
 	pthread_mutex_unlock(&shared_mu);
 	return st;
-}
-
-static int
-shared_put(const struct policy *pol, const struct qmeta *m, struct err *err)
-{
-	struct store	*st = shared_get(pol, err);
-
-	return st == NULL ? -1 : store_put(st, m, err);
 }
 
 void
@@ -528,6 +548,15 @@ quarantine_open(const struct policy *pol, unsigned flags,
 		return err_set(err, "quarantine directory %s: not a directory",
 		    pol->quarantine_dir);
 	quarantine_db_path(pol, path, sizeof path);
+	if (!(flags & STORE_CREATE)) {
+		char	mark[4096];
+
+		import_mark_path(pol, mark, sizeof mark);
+		if (access(mark, F_OK) == 0)
+			return err_set(err, "%s: the index does not hold the "
+			    "records made before it: build it with "
+			    "\"portcullisctl import\"", path);
+	}
 	if (!(flags & STORE_CREATE) && access(path, F_OK) == -1 &&
 	    errno == ENOENT) {
 		/* A new quarantine has no index yet; an old one needs its
@@ -624,6 +653,7 @@ quarantine_store(const struct policy *pol, const char *area,
 {
 	char		 id[QUARANTINE_ID_MAX], name[QUARANTINE_ID_MAX + 8];
 	struct qmeta	*m = NULL;
+	struct store	*st;
 	struct buf	 json = BUF_INIT;
 	bool		 exists;
 	int		 qfd = -1, afd = -1, rc = -1, tries;
@@ -635,6 +665,10 @@ quarantine_store(const struct policy *pol, const char *area,
 	if (!quarantine_area_ok(area))
 		return err_set(err, "bad quarantine area name");
 	if ((qfd = open_dir(AT_FDCWD, pol->quarantine_dir, err)) == -1)
+		goto out;
+	/* The index before the area directory: a new index is told from an
+	 * upgrade by the areas it finds (shared_get). */
+	if ((st = shared_get(pol, err)) == NULL)
 		goto out;
 	if ((afd = open_dir(qfd, area, err)) == -1)
 		goto out;
@@ -668,7 +702,7 @@ quarantine_store(const struct policy *pol, const char *area,
 		goto out;	/* both files stay: the record may be durable */
 	}
 	/* The index row last: listed means the files are there. */
-	if (shared_put(pol, m, err) == -1) {
+	if (store_put(st, m, err) == -1) {
 		snprintf(name, sizeof name, "%s.json", id);
 		unlinkat(afd, name, 0);
 		snprintf(name, sizeof name, "%s.eml", id);
@@ -1290,6 +1324,12 @@ quarantine_import(const struct policy *pol, size_t *imported_r,
 	    &(struct err)ERR_INIT) == -1)
 		rc = -1;
 	store_close(&ic.st);
+	if (rc == 0) {
+		char	mark[4096];
+
+		import_mark_path(pol, mark, sizeof mark);
+		(void)unlink(mark);	/* the index is whole now */
+	}
 	*imported_r = ic.imported;
 	*bad_r = ic.bad;
 	return rc;
