@@ -1376,7 +1376,8 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 
 		hits[i].rule = rule_str(f->rule);
 		/* Names of viruses and types only: never message text. */
-		if (f->rule == RULE_VIRUS || f->rule == RULE_BLOCKED_EXTENSION ||
+		if (f->rule == RULE_VIRUS ||
+		    f->rule == RULE_BLOCKED_EXTENSION ||
 		    f->rule == RULE_BLOCKED_TYPE)
 			hits[i].detail = f->detail;
 	}

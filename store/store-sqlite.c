@@ -273,7 +273,8 @@ store_open(const char *path, unsigned flags, struct store **st_r,
 	struct stat		 sb;
 	pthread_mutexattr_t	 ma;
 	char			*msg = NULL;
-	int		 oflags = SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
+	int		 oflags = SQLITE_OPEN_FULLMUTEX |
+			    SQLITE_OPEN_NOFOLLOW;
 
 	*st_r = NULL;
 	if (path == NULL || path[0] == '\0')
@@ -449,7 +450,7 @@ in_txn(struct store *s, struct err *err,
 		return fn(s, arg, err);
 	if (exec_simple(s, S_BEGIN, err) == -1)
 		return -1;
-	rc = fn(s, arg, err);		/* 0 or 1 (nothing to do): commit */
+	rc = fn(s, arg, err);	/* 0 or 1 (nothing to do): commit */
 	if (rc != -1 && exec_simple(s, S_COMMIT, err) == -1)
 		rc = -1;
 	if (rc == -1)
@@ -1015,7 +1016,7 @@ col_u64(sqlite3_stmt *q, int i)
 struct cslot {
 	char		*key;		/* NULL = empty */
 	uint64_t	 count, messages;
-	uint64_t	 last;		/* hash of the last message ID seen */
+	uint64_t	 last;		/* hash of the last message ID */
 	uint64_t	 h;		/* hash of key */
 };
 
@@ -1264,7 +1265,8 @@ store_report(struct store *s, int64_t from, int64_t to,
 		    key_cmp);
 	rc = 0;
 rollback:
-	counter_top(&c, 0, &rules, &nrules);	/* frees what a failure left */
+	/* frees what a failure left */
+	counter_top(&c, 0, &rules, &nrules);
 	free(rules);
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 out:
