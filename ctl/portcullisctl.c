@@ -9,8 +9,13 @@
  * fork/execv (lib/notify.c), never a shell. This file is the only place
  * in the program that exits (from main, with the status of a command).
  *
- * Exit status: 0 ok, 1 not found, 64 usage, 74 quarantine I/O error,
- * 75 sendmail failed (try again), 78 configuration error.
+ * Every command reads the quarantine index (store/); "import" builds it
+ * from the record files of a quarantine that has none.
+ *
+ * Exit status: 0 ok, 1 not found, 3 output cut by --limit (said on
+ * stderr), 64 usage, 74 quarantine I/O error (also: no quarantine, no
+ * index, an unknown area), 75 sendmail failed (try again), 78
+ * configuration error.
  */
 #include "config.h"
 
@@ -35,6 +40,7 @@
 
 #define CTL_EX_OK	0
 #define CTL_EX_NOTFOUND	1
+#define CTL_EX_LIMIT	3
 #define CTL_EX_USAGE	64
 #define CTL_EX_IOERR	74
 #define CTL_EX_TEMPFAIL	75
@@ -46,11 +52,14 @@ struct ctl {
 	size_t			 nov;
 	bool			 json, html, raw;
 	long			 days;		/* -1 = not given */
+	int64_t			 since;		/* list --since; 0 = all */
+	size_t			 limit;		/* list --limit; 0 = none */
 	const char		**to;		/* release --to */
 	size_t			 nto;
 	char			**args;		/* after the command word */
 	int			 nargs;
 	struct policy		*pol;
+	struct store		*st;		/* the index, open */
 };
 
 static void
@@ -59,7 +68,8 @@ usage(FILE *fp)
 	fputs(
 "usage: portcullisctl [--policy FILE] [-o section.key=value]... COMMAND\n"
 "       portcullisctl --version\n"
-"  list [AREA] [--json]          quarantined messages, oldest first\n"
+"  list [AREA] [--since AGE|DATE] [--limit N] [--json]\n"
+"                                quarantined messages, oldest first\n"
 "  show ID [--json | --raw]      one record (--raw: the message itself)\n"
 "  release ID [--to ADDR]...     re-inject to the original or given "
 "recipients\n"
@@ -67,7 +77,8 @@ usage(FILE *fp)
 "  expire [--days N]             remove records older than N days\n"
 "                                (default [quarantine] expire_days)\n"
 "  report [--days N] [--json | --html]\n"
-"                                counts by day and area, top lists\n"
+"                                traffic and quarantine counts, top lists\n"
+"  import                        build the index from the record files\n"
 "  rescan [AREA]                 re-judge with today's policy and\n"
 "                                signatures: what would now pass\n"
 "The policy is --policy FILE, else $PORTCULLIS_POLICY, else\n"
@@ -116,42 +127,83 @@ list_line(const struct qmeta *m, struct buf *b)
 	free(d);
 }
 
-static int
-cmd_list(struct ctl *c)
-{
-	struct qmeta	*list = NULL;
-	struct err	 err = ERR_INIT;
-	struct buf	 b = BUF_INIT;
-	size_t		 n, i;
-	const char	*area = c->nargs > 0 ? c->args[0] : NULL;
+struct listout {
+	struct ctl	*c;
+	struct buf	 b;
+};
 
-	if (c->nargs > 1)
-		return CTL_EX_USAGE;
-	if (area != NULL && !quarantine_area_ok(area)) {
+static int
+list_cb(void *ctx, const struct qmeta *m, struct err *err)
+{
+	struct listout	*lo = ctx;
+
+	(void)err;
+	if (lo->c->json) {
+		qmeta_json(m, &lo->b);
+		buf_puts(&lo->b, "\n");
+	} else
+		list_line(m, &lo->b);
+	if (lo->b.len > 65536) {
+		out_buf(&lo->b);
+		buf_reset(&lo->b);
+	}
+	return 0;
+}
+
+/* The area argument: known, or an error said here (exit status). */
+static int
+check_area(struct ctl *c, const char *area)
+{
+	if (area == NULL)
+		return CTL_EX_OK;
+	if (!quarantine_area_ok(area)) {
 		fprintf(stderr, "portcullisctl: bad area name\n");
 		return CTL_EX_USAGE;
 	}
-	if (quarantine_list(c->pol, area, &list, &n, &err) == -1) {
+	if (!quarantine_area_known(c->pol, c->st, area)) {
+		fprintf(stderr, "portcullisctl: %s: unknown quarantine area "
+		    "(no action keeps mail there and no record is in it)\n",
+		    area);
+		return CTL_EX_IOERR;
+	}
+	return CTL_EX_OK;
+}
+
+static int
+cmd_list(struct ctl *c)
+{
+	struct listout		lo = { c, BUF_INIT };
+	struct store_query	q;
+	struct err		err = ERR_INIT;
+	size_t			n;
+	bool			more;
+	int			st;
+
+	if (c->nargs > 1)
+		return CTL_EX_USAGE;
+	memset(&q, 0, sizeof q);
+	q.area = c->nargs > 0 ? c->args[0] : NULL;
+	if ((st = check_area(c, q.area)) != CTL_EX_OK)
+		return st;
+	q.since = c->since;
+	q.limit = c->limit;
+	q.full = c->json;
+	if (!c->json)
+		buf_printf(&lo.b, "%-34s %-10s %-19s %9s %-40s %s\n", "ID",
+		    "AREA", "TIME (UTC)", "BYTES", "SENDER", "FINDING");
+	if (store_list(c->st, &q, list_cb, &lo, &n, &more, &err) == -1) {
+		out_buf(&lo.b);
+		buf_free(&lo.b);
 		fprintf(stderr, "portcullisctl: %s\n", err.msg);
 		return CTL_EX_IOERR;
 	}
-	if (!c->json && n > 0)
-		buf_printf(&b, "%-34s %-10s %-19s %9s %-40s %s\n", "ID", "AREA",
-		    "TIME (UTC)", "BYTES", "SENDER", "FINDING");
-	for (i = 0; i < n; i++) {
-		if (c->json) {
-			qmeta_json(&list[i], &b);
-			buf_puts(&b, "\n");
-		} else
-			list_line(&list[i], &b);
-		if (b.len > 65536) {
-			out_buf(&b);
-			buf_reset(&b);
-		}
+	out_buf(&lo.b);
+	buf_free(&lo.b);
+	if (more) {
+		fprintf(stderr, "portcullisctl: list stopped at --limit %zu: "
+		    "more records match\n", c->limit);
+		return CTL_EX_LIMIT;
 	}
-	out_buf(&b);
-	buf_free(&b);
-	qmeta_list_free(&list, n);
 	return CTL_EX_OK;
 }
 
@@ -164,7 +216,7 @@ load_or_fail(struct ctl *c, const char *id, struct qmeta **m,
 	struct err		err = ERR_INIT;
 	enum quar_status	st;
 
-	st = quarantine_load(c->pol, id, m, msg, len, &err);
+	st = quarantine_load_from(c->pol, c->st, id, m, msg, len, &err);
 	if (st == QUAR_NOTFOUND) {
 		fprintf(stderr, "portcullisctl: %s: not found\n", id);
 		return CTL_EX_NOTFOUND;
@@ -207,7 +259,9 @@ cmd_show(struct ctl *c)
 
 	if (c->nargs != 1)
 		return CTL_EX_USAGE;
-	if ((st = load_or_fail(c, c->args[0], &m, &msg, &len)) != CTL_EX_OK)
+	/* --json is the record alone: the index, not the message file. */
+	if ((st = load_or_fail(c, c->args[0], &m, c->json ? NULL : &msg,
+	    &len)) != CTL_EX_OK)
 		return st;
 	if (c->raw)
 		buf_append(&b, msg, len);
@@ -230,6 +284,10 @@ cmd_show(struct ctl *c)
 		    str_or(m->policy_source, "-"),
 		    (unsigned long long)m->policy_version,
 		    str_or(m->summary, "-"));
+		if (m->released_time != 0)
+			buf_printf(&b, "Released:    %s UTC by %s\n",
+			    time_str(m->released_time, ts, sizeof ts),
+			    str_or(m->released_by, "?"));
 		for (i = 0; i < m->nfindings; i++) {
 			const struct qfinding *f = &m->findings[i];
 
@@ -257,6 +315,22 @@ cmd_show(struct ctl *c)
 }
 
 /* ---- release ---- */
+
+/* Who releases: the login name, else the user ID. */
+static const char *
+release_by(void)
+{
+	static char	 who[64];
+	const char	*s = getenv("SUDO_USER");
+
+	if (s == NULL || s[0] == '\0')
+		s = getenv("LOGNAME");
+	if (s == NULL || s[0] == '\0')
+		snprintf(who, sizeof who, "uid %u", (unsigned)getuid());
+	else
+		snprintf(who, sizeof who, "%.60s", s);
+	return who;
+}
 
 static int
 cmd_release(struct ctl *c)
@@ -291,6 +365,10 @@ cmd_release(struct ctl *c)
 	}
 	printf("released %s to %zu recipient%s\n", m->id, nr,
 	    nr == 1 ? "" : "s");
+	if (store_set_released(c->st, m->id, (int64_t)time(NULL),
+	    release_by(), &err) == QUAR_ERROR)
+		fprintf(stderr, "portcullisctl: %s: released, but not marked "
+		    "in the index: %s\n", m->id, err.msg);
 out:
 	buf_free(&b);
 	free(msg);
@@ -310,7 +388,7 @@ cmd_delete(struct ctl *c)
 	if (c->nargs < 1)
 		return CTL_EX_USAGE;
 	for (i = 0; i < c->nargs; i++) {
-		qs = quarantine_delete(c->pol, c->args[i], &err);
+		qs = quarantine_delete_from(c->pol, c->st, c->args[i], &err);
 		if (qs == QUAR_NOTFOUND) {
 			fprintf(stderr, "portcullisctl: %s: not found\n",
 			    c->args[i]);
@@ -351,32 +429,67 @@ cmd_expire(struct ctl *c)
 static int
 cmd_report(struct ctl *c)
 {
-	struct qmeta		*list = NULL;
+	struct store_report	*r = NULL;
 	struct err		 err = ERR_INIT;
 	struct buf		 b = BUF_INIT;
 	struct report_opts	 o;
 	char			 host[256];
-	size_t			 n;
+	int64_t			 now = (int64_t)time(NULL), from, to;
 
 	if (c->nargs != 0 || (c->json && c->html))
 		return CTL_EX_USAGE;
-	if (quarantine_list(c->pol, NULL, &list, &n, &err) == -1) {
-		fprintf(stderr, "portcullisctl: %s\n", err.msg);
-		return CTL_EX_IOERR;
-	}
 	memset(&o, 0, sizeof o);
 	o.days = c->days >= 0 ? (unsigned)c->days : 30;
+	/* Whole UTC days: today and the days - 1 before it. */
+	to = now - now % 86400 + 86400;
+	from = o.days > 0 ? to - (int64_t)o.days * 86400 : 0;
+	if (store_report(c->st, from, to, &r, &err) == -1) {
+		fprintf(stderr, "portcullisctl: report: %s\n", err.msg);
+		return CTL_EX_IOERR;
+	}
 	o.format = c->json ? REPORT_JSON : c->html ? REPORT_HTML :
 	    REPORT_TEXT;
 	o.host = c->pol->hostname;
-	if (o.host == NULL && gethostname(host, sizeof host) == 0) {
+	if ((o.host == NULL || o.host[0] == '\0') &&
+	    gethostname(host, sizeof host) == 0) {
 		host[sizeof host - 1] = '\0';
 		o.host = host;
 	}
-	report_write(list, n, &o, &b);
+	report_write(r, &o, &b);
 	out_buf(&b);
 	buf_free(&b);
-	qmeta_list_free(&list, n);
+	if (r->truncated) {
+		fprintf(stderr, "portcullisctl: report: a table was cut at %u "
+		    "rows\n", STORE_REPORT_ROWS);
+		store_report_free(&r);
+		return CTL_EX_LIMIT;
+	}
+	store_report_free(&r);
+	return CTL_EX_OK;
+}
+
+/* ---- import ---- */
+
+static int
+cmd_import(struct ctl *c)
+{
+	struct err	err = ERR_INIT, bad_err = ERR_INIT;
+	size_t		n = 0, bad = 0;
+
+	if (c->nargs != 0)
+		return CTL_EX_USAGE;
+	if (quarantine_import(c->pol, &n, &bad, &bad_err, &err) == -1) {
+		fprintf(stderr, "portcullisctl: import: %s (%zu imported)\n",
+		    err.msg, n);
+		return CTL_EX_IOERR;
+	}
+	printf("imported %zu record%s\n", n, n == 1 ? "" : "s");
+	if (bad > 0) {
+		fprintf(stderr, "portcullisctl: import: %zu record%s could not "
+		    "be read; the first: %s\n", bad, bad == 1 ? "" : "s",
+		    bad_err.msg);
+		return CTL_EX_IOERR;
+	}
 	return CTL_EX_OK;
 }
 
@@ -476,16 +589,52 @@ cmd_rescan(struct ctl *c)
 static const struct command {
 	const char	*name;
 	int		(*fn)(struct ctl *c);
-	const char	*opts;		/* options it accepts: j h r d t */
+	const char	*opts;		/* options it accepts: j h r d t s l */
+	bool		 index;		/* opens the index first */
 } commands[] = {
-	{ "list", cmd_list, "j" },
-	{ "show", cmd_show, "jr" },
-	{ "release", cmd_release, "t" },
-	{ "delete", cmd_delete, "" },
-	{ "expire", cmd_expire, "d" },
-	{ "report", cmd_report, "jhd" },
-	{ "rescan", cmd_rescan, "" },
+	{ "list", cmd_list, "jsl", true },
+	{ "show", cmd_show, "jr", true },
+	{ "release", cmd_release, "t", true },
+	{ "delete", cmd_delete, "", true },
+	{ "expire", cmd_expire, "d", false },
+	{ "report", cmd_report, "jhd", true },
+	{ "import", cmd_import, "", false },
+	{ "rescan", cmd_rescan, "", true },
 };
+
+/* --since: "7d", "12h", "30m", "90s", a number of seconds, or a UTC day
+ * "YYYY-MM-DD". 0, or -1. */
+static int
+parse_since(const char *arg, int64_t now, int64_t *since_r)
+{
+	struct tm	tm;
+	char		*end;
+	long long	n;
+	int64_t		unit = 1;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(arg, "%Y-%m-%d", &tm);
+	if (end != NULL && *end == '\0') {
+		*since_r = (int64_t)timegm(&tm);
+		return 0;
+	}
+	n = strtoll(arg, &end, 10);
+	if (end == arg || n < 0 || n > 100LL * 366 * 86400)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 'd': unit = 86400; break;
+		case 'h': unit = 3600; break;
+		case 'm': unit = 60; break;
+		case 's': unit = 1; break;
+		default: return -1;
+		}
+	}
+	*since_r = now - (int64_t)n * unit;
+	return 0;
+}
 
 /* Remembers option letter ch in the set used (for the per-command check). */
 static void
@@ -509,6 +658,8 @@ main(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'r' },
 		{ "days", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
+		{ "since", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -516,7 +667,8 @@ main(int argc, char **argv)
 	const struct command	*cmd = NULL;
 	struct ctl		 c;
 	const char		*env = getenv("PORTCULLIS_POLICY");
-	char			*errors = NULL, *eq, *end, used[8] = "";
+	char			*errors = NULL, *eq, *end, used[16] = "";
+	struct err		 err = ERR_INIT;
 	size_t			 i;
 	int			 ch, st;
 
@@ -559,6 +711,28 @@ main(int argc, char **argv)
 			}
 			mark_used(used, sizeof used, 'd');
 			break;
+		case 's':
+			if (parse_since(optarg, (int64_t)time(NULL),
+			    &c.since) == -1) {
+				fprintf(stderr, "portcullisctl: --since: want "
+				    "7d, 12h, 30m, seconds or YYYY-MM-DD\n");
+				goto usage;
+			}
+			mark_used(used, sizeof used, 's');
+			break;
+		case 'l':
+			{
+				long long l = strtoll(optarg, &end, 10);
+
+				if (*optarg == '\0' || *end != '\0' || l < 1) {
+					fprintf(stderr, "portcullisctl: "
+					    "--limit: want a positive number\n");
+					goto usage;
+				}
+				c.limit = (size_t)l;
+			}
+			mark_used(used, sizeof used, 'l');
+			break;
 		case 't':
 			c.to = xreallocarray(c.to, c.nto + 1, sizeof *c.to);
 			c.to[c.nto++] = optarg;
@@ -600,7 +774,14 @@ main(int argc, char **argv)
 		st = CTL_EX_CONFIG;
 		goto out;
 	}
+	if (cmd->index && quarantine_open(c.pol, 0, &c.st, &err) == -1) {
+		fprintf(stderr, "portcullisctl: %s\n", err.msg);
+		policy_unref(&c.pol);
+		st = CTL_EX_IOERR;
+		goto out;
+	}
 	st = cmd->fn(&c);
+	store_close(&c.st);
 	policy_unref(&c.pol);
 	if (st == CTL_EX_USAGE)
 		goto usage;

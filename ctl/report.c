@@ -1,4 +1,4 @@
-/* ctl/report.c - quarantine report in text, JSON and HTML (see report.h). */
+/* ctl/report.c - the report in text, JSON and HTML (see report.h). */
 #include "config.h"
 
 #include <stdbool.h>
@@ -7,31 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "report.h"
 
-#define NOTE "Counts come from the quarantine only: verdicts that were " \
-	"not quarantined are only in the mail log (syslog)."
-#define ZERO_FILL_DAYS	400	/* show empty days for windows up to this */
-
-/* One row of a by-day or by-area table. */
-struct row {
-	char		key[80];
-	uint64_t	messages, viruses, blocked, encrypted, bytes;
-};
-
-struct top {
-	const char	*key;	/* borrowed from a record */
-	uint64_t	 count;
-};
-
-struct report {
-	struct row	 total;
-	struct row	*days, *areas;
-	size_t		 ndays, nareas;
-	struct top	*viruses, *types, *senders;
-	size_t		 nviruses, ntypes, nsenders;
-	char		 first[80], last[80];
-};
+#define NOTE_Q	"Quarantine: messages kept in the quarantine; a message " \
+	"counts once however many findings it has, a file once however " \
+	"many rules it hit."
+#define NOTE_T	"Traffic: every judged message (kept [quarantine] " \
+	"stats_days days); rules count messages and findings."
 
 static void
 day_of(int64_t t, char *out, size_t len)
@@ -44,200 +27,73 @@ day_of(int64_t t, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
-static void
-count_into(struct row *r, const struct qmeta *m)
+static unsigned long long
+ull(uint64_t v)
 {
-	size_t	i;
-
-	r->messages++;
-	r->bytes += m->size;
-	for (i = 0; i < m->nfindings; i++) {
-		const char *rule = m->findings[i].rule;
-
-		if (strcmp(rule, "virus") == 0)
-			r->viruses++;
-		else if (strcmp(rule, "blocked_extension") == 0 ||
-		    strcmp(rule, "blocked_type") == 0)
-			r->blocked++;
-		else if (strcmp(rule, "encrypted") == 0)
-			r->encrypted++;
-	}
-}
-
-static int
-row_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct row *)a)->key,
-	    ((const struct row *)b)->key);
-}
-
-/* Finds or adds key in a sorted-on-demand row array (binary search). */
-static struct row *
-row_get(struct row **rows, size_t *n, const char *key)
-{
-	size_t	lo = 0, hi = *n, mid;
-	int	c;
-
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(key, (*rows)[mid].key);
-		if (c == 0)
-			return &(*rows)[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	*rows = xreallocarray(*rows, *n + 1, sizeof **rows);
-	memmove(&(*rows)[lo + 1], &(*rows)[lo], (*n - lo) * sizeof **rows);
-	memset(&(*rows)[lo], 0, sizeof **rows);
-	snprintf((*rows)[lo].key, sizeof (*rows)[lo].key, "%s", key);
-	(*n)++;
-	return &(*rows)[lo];
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int
-top_cmp(const void *a, const void *b)
-{
-	const struct top	*x = a, *y = b;
-
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-/* Counts equal keys (sorting them) and keeps the REPORT_TOP largest. */
-static void
-top_of(const char **keys, size_t n, struct top **top_r, size_t *ntop_r)
-{
-	struct top	*t = NULL;
-	size_t		 nt = 0, i;
-
-	if (n > 0)
-		qsort(keys, n, sizeof *keys, str_cmp);
-	for (i = 0; i < n; i++) {
-		if (nt > 0 && strcmp(t[nt - 1].key, keys[i]) == 0) {
-			t[nt - 1].count++;
-			continue;
-		}
-		t = xreallocarray(t, nt + 1, sizeof *t);
-		t[nt].key = keys[i];
-		t[nt].count = 1;
-		nt++;
-	}
-	if (nt > 0)
-		qsort(t, nt, sizeof *t, top_cmp);
-	*top_r = t;
-	*ntop_r = nt < REPORT_TOP ? nt : REPORT_TOP;
-}
-
-static void
-compute(const struct qmeta *list, size_t n, int64_t now, unsigned days,
-    struct report *r)
-{
-	const char	**vk = NULL, **tk = NULL, **sk = NULL;
-	size_t		  nv = 0, nt = 0, ns = 0, i, j;
-	int64_t		  from = days > 0 ? now - (int64_t)days * 86400 : 0;
-	char		  day[16];
-
-	memset(r, 0, sizeof *r);
-	vk = xcalloc(1, sizeof *vk);
-	tk = xcalloc(1, sizeof *tk);
-	sk = xcalloc(n + 1, sizeof *sk);
-	for (i = 0; i < n; i++) {
-		const struct qmeta *m = &list[i];
-
-		if (days > 0 && (m->time < from || m->time > now))
-			continue;
-		count_into(&r->total, m);
-		day_of(m->time, day, sizeof day);
-		count_into(row_get(&r->days, &r->ndays, day), m);
-		count_into(row_get(&r->areas, &r->nareas, m->area), m);
-		sk[ns++] = m->sender[0] != '\0' ? m->sender : "<>";
-		for (j = 0; j < m->nfindings; j++) {
-			const struct qfinding	*f = &m->findings[j];
-			const char		*d = f->detail != NULL ?
-			    f->detail : "?";
-
-			if (strcmp(f->rule, "virus") == 0) {
-				vk = xreallocarray(vk, nv + 1, sizeof *vk);
-				vk[nv++] = d;
-			} else if (strcmp(f->rule, "blocked_extension") == 0 ||
-			    strcmp(f->rule, "blocked_type") == 0) {
-				tk = xreallocarray(tk, nt + 1, sizeof *tk);
-				tk[nt++] = d;
-			}
-		}
-	}
-	/* Every day of a bounded window, empty ones too, for the chart. */
-	if (days > 0 && days <= ZERO_FILL_DAYS) {
-		for (i = 0; i <= days; i++) {
-			day_of(from + (int64_t)i * 86400, day, sizeof day);
-			(void)row_get(&r->days, &r->ndays, day);
-		}
-		day_of(now, day, sizeof day);
-		(void)row_get(&r->days, &r->ndays, day);
-	}
-	if (r->ndays > 1)
-		qsort(r->days, r->ndays, sizeof *r->days, row_cmp);
-	if (r->ndays > 0) {
-		snprintf(r->first, sizeof r->first, "%s", r->days[0].key);
-		snprintf(r->last, sizeof r->last, "%s",
-		    r->days[r->ndays - 1].key);
-	}
-	top_of(vk, nv, &r->viruses, &r->nviruses);
-	top_of(tk, nt, &r->types, &r->ntypes);
-	top_of(sk, ns, &r->senders, &r->nsenders);
-	free(vk);
-	free(tk);
-	free(sk);
-}
-
-static void
-report_clear(struct report *r)
-{
-	free(r->days);
-	free(r->areas);
-	free(r->viruses);
-	free(r->types);
-	free(r->senders);
+	return (unsigned long long)v;
 }
 
 /* ---- text ---- */
 
 static void
-text_rows(struct buf *b, const char *title, const char *col,
-    const struct row *rows, size_t n)
+text_qrows(struct buf *b, const char *title, const char *col,
+    const struct store_qrow *rows, size_t n)
 {
 	size_t	i;
 
-	buf_printf(b, "\n%s:\n  %-24s %9s %8s %8s %9s %12s\n", title, col,
-	    "messages", "viruses", "blocked", "encrypted", "bytes");
+	buf_printf(b, "\n%s:\n  %-24s %9s %13s %13s %13s %12s\n", title,
+	    col, "messages", "virus m/f", "blocked m/f", "encrypt m/f",
+	    "bytes");
+	if (n == 0)
+		buf_puts(b, "  (none)\n");
 	for (i = 0; i < n; i++) {
-		char *k;
+		char	*k = str_sanitise(rows[i].key, 24), vf[32], bf[32],
+			 ef[32];
 
-		if (rows[i].messages == 0)
-			continue;	/* the chart shows empty days */
-		k = str_sanitise(rows[i].key, 24);
-
-		buf_printf(b, "  %-24s %9llu %8llu %8llu %9llu %12llu\n", k,
-		    (unsigned long long)rows[i].messages,
-		    (unsigned long long)rows[i].viruses,
-		    (unsigned long long)rows[i].blocked,
-		    (unsigned long long)rows[i].encrypted,
-		    (unsigned long long)rows[i].bytes);
+		snprintf(vf, sizeof vf, "%llu/%llu", ull(rows[i].virus_msgs),
+		    ull(rows[i].virus_files));
+		snprintf(bf, sizeof bf, "%llu/%llu",
+		    ull(rows[i].blocked_msgs), ull(rows[i].blocked_files));
+		snprintf(ef, sizeof ef, "%llu/%llu",
+		    ull(rows[i].encrypted_msgs), ull(rows[i].encrypted_files));
+		buf_printf(b, "  %-24s %9llu %13s %13s %13s %12llu\n", k,
+		    ull(rows[i].messages), vf, bf, ef, ull(rows[i].bytes));
 		free(k);
 	}
 }
 
 static void
-text_top(struct buf *b, const char *title, const struct top *t, size_t n)
+text_trows(struct buf *b, const char *title, const char *col,
+    const struct store_trow *rows, size_t n, bool rules)
+{
+	size_t	i;
+
+	if (rules)
+		buf_printf(b, "\n%s:\n  %-24s %9s %9s\n", title, col,
+		    "messages", "findings");
+	else
+		buf_printf(b, "\n%s:\n  %-24s %9s %14s %10s\n", title, col,
+		    "messages", "bytes", "avg ms");
+	if (n == 0)
+		buf_puts(b, "  (none)\n");
+	for (i = 0; i < n; i++) {
+		char *k = str_sanitise(rows[i].key, 24);
+
+		if (rules)
+			buf_printf(b, "  %-24s %9llu %9llu\n", k,
+			    ull(rows[i].messages), ull(rows[i].files));
+		else
+			buf_printf(b, "  %-24s %9llu %14llu %10llu\n", k,
+			    ull(rows[i].messages), ull(rows[i].bytes),
+			    ull(rows[i].messages > 0 ? rows[i].scan_ms /
+			    rows[i].messages : 0));
+		free(k);
+	}
+}
+
+static void
+text_top(struct buf *b, const char *title, const struct store_top *t,
+    size_t n, bool files)
 {
 	size_t	i;
 
@@ -247,104 +103,170 @@ text_top(struct buf *b, const char *title, const struct top *t, size_t n)
 	for (i = 0; i < n; i++) {
 		char *k = str_sanitise(t[i].key, 100);
 
-		buf_printf(b, "  %8llu  %s\n", (unsigned long long)t[i].count,
-		    k);
+		if (files)
+			buf_printf(b, "  %8llu files in %8llu messages  %s\n",
+			    ull(t[i].count), ull(t[i].messages), k);
+		else
+			buf_printf(b, "  %8llu  %s\n", ull(t[i].count), k);
 		free(k);
 	}
 }
 
 static void
-write_text(const struct report *r, const struct report_opts *o,
+span(const struct store_report *r, char *from, char *to, size_t len)
+{
+	day_of(r->from, from, len);
+	day_of(r->to - 1, to, len);
+}
+
+static void
+write_text(const struct store_report *r, const struct report_opts *o,
     struct buf *b)
 {
+	char	from[32], to[32];
+
+	span(r, from, to, sizeof from);
 	if (o->days > 0)
-		buf_printf(b, "Portcullis quarantine report, last %u days",
-		    o->days);
+		buf_printf(b, "Portcullis report, last %u days (%s to %s, "
+		    "UTC)", o->days, from, to);
 	else
-		buf_puts(b, "Portcullis quarantine report, all records");
-	if (r->ndays > 0)
-		buf_printf(b, " (%s to %s, UTC)", r->first, r->last);
+		buf_puts(b, "Portcullis report, all records");
 	if (o->host != NULL)
 		buf_printf(b, ", %s", o->host);
-	buf_printf(b, "\n\nTotal: %llu messages, %llu viruses, %llu blocked "
-	    "attachments, %llu encrypted archives, %llu bytes\n",
-	    (unsigned long long)r->total.messages,
-	    (unsigned long long)r->total.viruses,
-	    (unsigned long long)r->total.blocked,
-	    (unsigned long long)r->total.encrypted,
-	    (unsigned long long)r->total.bytes);
-	text_rows(b, "By day", "day", r->days, r->ndays);
-	text_rows(b, "By area", "area", r->areas, r->nareas);
-	text_top(b, "Top viruses", r->viruses, r->nviruses);
-	text_top(b, "Top blocked types", r->types, r->ntypes);
-	text_top(b, "Top senders hit", r->senders, r->nsenders);
-	buf_puts(b, "\n" NOTE "\n");
+	buf_printf(b, "\n\nTraffic: %llu messages judged, %llu bytes\n"
+	    "Quarantine: %llu messages, %llu bytes; viruses in %llu "
+	    "messages (%llu files), blocked attachments in %llu messages "
+	    "(%llu files), encrypted archives in %llu messages (%llu "
+	    "files)\n", ull(r->ttotal.messages), ull(r->ttotal.bytes),
+	    ull(r->qtotal.messages), ull(r->qtotal.bytes),
+	    ull(r->qtotal.virus_msgs), ull(r->qtotal.virus_files),
+	    ull(r->qtotal.blocked_msgs), ull(r->qtotal.blocked_files),
+	    ull(r->qtotal.encrypted_msgs), ull(r->qtotal.encrypted_files));
+	text_trows(b, "Traffic by day", "day", r->tdays, r->ntdays, false);
+	text_trows(b, "Traffic by direction", "direction", r->tdirs,
+	    r->ntdirs, false);
+	text_trows(b, "Traffic by action", "action", r->tactions,
+	    r->ntactions, false);
+	text_trows(b, "Traffic by rule", "rule", r->trules, r->ntrules,
+	    true);
+	text_qrows(b, "Quarantine by day", "day", r->qdays, r->nqdays);
+	text_qrows(b, "Quarantine by area", "area", r->qareas, r->nqareas);
+	text_top(b, "Top viruses", r->viruses, r->nviruses, true);
+	text_top(b, "Top blocked types", r->types, r->ntypes, true);
+	text_top(b, "Top senders hit", r->senders, r->nsenders, false);
+	text_top(b, "Top recipients hit", r->rcpts, r->nrcpts, false);
+	if (r->truncated)
+		buf_printf(b, "\nWARNING: a table was cut at %u rows.\n",
+		    STORE_REPORT_ROWS);
+	buf_puts(b, "\n" NOTE_Q "\n" NOTE_T "\n");
 }
 
 /* ---- JSON ---- */
 
-static void
-json_row(struct buf *b, const char *keyname, const struct row *r)
+static struct json *
+json_qrow(const char *keyname, const struct store_qrow *r)
 {
-	buf_printf(b, "{\"%s\":", keyname);
-	buf_json_str(b, r->key);
-	buf_printf(b, ",\"messages\":%llu,\"viruses\":%llu,\"blocked\":%llu,"
-	    "\"encrypted\":%llu,\"bytes\":%llu}",
-	    (unsigned long long)r->messages, (unsigned long long)r->viruses,
-	    (unsigned long long)r->blocked, (unsigned long long)r->encrypted,
-	    (unsigned long long)r->bytes);
+	struct json	*o = json_obj();
+
+	if (keyname != NULL)
+		json_set_str(o, keyname, r->key);
+	json_set_uint(o, "messages", r->messages);
+	json_set_uint(o, "bytes", r->bytes);
+	json_set_uint(o, "virus_messages", r->virus_msgs);
+	json_set_uint(o, "virus_files", r->virus_files);
+	json_set_uint(o, "blocked_messages", r->blocked_msgs);
+	json_set_uint(o, "blocked_files", r->blocked_files);
+	json_set_uint(o, "encrypted_messages", r->encrypted_msgs);
+	json_set_uint(o, "encrypted_files", r->encrypted_files);
+	return o;
+}
+
+static struct json *
+json_trow(const char *keyname, const struct store_trow *r)
+{
+	struct json	*o = json_obj();
+
+	if (keyname != NULL)
+		json_set_str(o, keyname, r->key);
+	json_set_uint(o, "messages", r->messages);
+	json_set_uint(o, "bytes", r->bytes);
+	json_set_uint(o, "scan_ms", r->scan_ms);
+	json_set_uint(o, "findings", r->files);
+	return o;
 }
 
 static void
-json_top(struct buf *b, const char *name, const struct top *t, size_t n)
+json_qrows(struct json *root, const char *name, const char *keyname,
+    const struct store_qrow *rows, size_t n)
 {
-	size_t	i;
+	struct json	*a = json_arr();
+	size_t		 i;
 
-	buf_printf(b, ",\"%s\":[", name);
+	for (i = 0; i < n; i++)
+		json_push(a, json_qrow(keyname, &rows[i]));
+	json_set(root, name, a);
+}
+
+static void
+json_trows(struct json *root, const char *name, const char *keyname,
+    const struct store_trow *rows, size_t n)
+{
+	struct json	*a = json_arr();
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		json_push(a, json_trow(keyname, &rows[i]));
+	json_set(root, name, a);
+}
+
+static void
+json_tops(struct json *root, const char *name, const struct store_top *t,
+    size_t n)
+{
+	struct json	*a = json_arr(), *o;
+	size_t		 i;
+
 	for (i = 0; i < n; i++) {
-		buf_puts(b, i > 0 ? ",{\"name\":" : "{\"name\":");
-		buf_json_str(b, t[i].key);
-		buf_printf(b, ",\"count\":%llu}",
-		    (unsigned long long)t[i].count);
+		o = json_obj();
+		json_set_str(o, "name", t[i].key);
+		json_set_uint(o, "count", t[i].count);
+		json_set_uint(o, "messages", t[i].messages);
+		json_push(a, o);
 	}
-	buf_puts(b, "]");
+	json_set(root, name, a);
 }
 
 static void
-write_json(const struct report *r, const struct report_opts *o,
+write_json(const struct store_report *r, const struct report_opts *o,
     struct buf *b)
 {
-	size_t	i;
+	struct json	*root = json_obj(), *q = json_obj(), *t = json_obj();
+	char		 from[32], to[32];
 
-	buf_printf(b, "{\"days\":%u,\"first\":", o->days);
-	buf_json_str(b, r->first);
-	buf_puts(b, ",\"last\":");
-	buf_json_str(b, r->last);
-	buf_puts(b, ",\"host\":");
-	buf_json_str(b, o->host);
-	buf_puts(b, ",\"totals\":");
-	json_row(b, "scope", &(struct row){ "all", r->total.messages,
-	    r->total.viruses, r->total.blocked, r->total.encrypted,
-	    r->total.bytes });
-	buf_puts(b, ",\"by_day\":[");
-	for (i = 0; i < r->ndays; i++) {
-		if (i > 0)
-			buf_puts(b, ",");
-		json_row(b, "day", &r->days[i]);
-	}
-	buf_puts(b, "],\"by_area\":[");
-	for (i = 0; i < r->nareas; i++) {
-		if (i > 0)
-			buf_puts(b, ",");
-		json_row(b, "area", &r->areas[i]);
-	}
-	buf_puts(b, "]");
-	json_top(b, "top_viruses", r->viruses, r->nviruses);
-	json_top(b, "top_blocked_types", r->types, r->ntypes);
-	json_top(b, "top_senders", r->senders, r->nsenders);
-	buf_puts(b, ",\"note\":");
-	buf_json_str(b, NOTE);
-	buf_puts(b, "}\n");
+	span(r, from, to, sizeof from);
+	json_set_int(root, "version", REPORT_VERSION);
+	json_set_uint(root, "days", o->days);
+	json_set_str(root, "first", o->days > 0 ? from : NULL);
+	json_set_str(root, "last", to);
+	json_set_str(root, "host", o->host);
+	json_set_bool(root, "truncated", r->truncated);
+	json_set(t, "totals", json_trow(NULL, &r->ttotal));
+	json_trows(t, "by_day", "day", r->tdays, r->ntdays);
+	json_trows(t, "by_direction", "direction", r->tdirs, r->ntdirs);
+	json_trows(t, "by_action", "action", r->tactions, r->ntactions);
+	json_trows(t, "by_rule", "rule", r->trules, r->ntrules);
+	json_set(root, "traffic", t);
+	json_set(q, "totals", json_qrow(NULL, &r->qtotal));
+	json_qrows(q, "by_day", "day", r->qdays, r->nqdays);
+	json_qrows(q, "by_area", "area", r->qareas, r->nqareas);
+	json_tops(q, "top_viruses", r->viruses, r->nviruses);
+	json_tops(q, "top_blocked_types", r->types, r->ntypes);
+	json_tops(q, "top_senders", r->senders, r->nsenders);
+	json_tops(q, "top_recipients", r->rcpts, r->nrcpts);
+	json_set(root, "quarantine", q);
+	json_write(root, b);
+	buf_puts(b, "\n");
+	json_free(&root);
 }
 
 /* ---- HTML ---- */
@@ -372,55 +294,89 @@ html_esc(struct buf *b, const char *s)
 	}
 }
 
-/* Vertical bars, one per day: messages (and viruses overlaid). */
-static void
-html_day_chart(struct buf *b, const struct report *r)
-{
-	uint64_t	max = 1;
-	size_t		i;
-	unsigned	w = 18, gap = 4, h = 160;
-	unsigned	width = (unsigned)r->ndays * (w + gap) + 40;
+/* One day of the chart: traffic and quarantined messages. */
+struct cday {
+	char		key[16];
+	uint64_t	traffic, quarantined, viruses;
+};
 
-	for (i = 0; i < r->ndays; i++)
-		if (r->days[i].messages > max)
-			max = r->days[i].messages;
+/* Vertical bars per day over the window (empty days too). */
+static void
+html_day_chart(struct buf *b, const struct store_report *r,
+    unsigned days)
+{
+	struct cday	*d = NULL;
+	size_t		 nd = 0, i, j;
+	uint64_t	 max = 1;
+	unsigned	 w = 14, gap = 3, h = 160, width;
+	int64_t		 t;
+
+	if (days == 0 || days > 400)
+		days = (unsigned)(r->ntdays > r->nqdays ? r->ntdays :
+		    r->nqdays);
+	/* The days of the window, oldest first. */
+	for (t = r->from; t < r->to && nd < 400; t += 86400) {
+		d = xreallocarray(d, nd + 1, sizeof *d);
+		memset(&d[nd], 0, sizeof *d);
+		day_of(t, d[nd].key, sizeof d[nd].key);
+		if (nd > 0 && strcmp(d[nd - 1].key, d[nd].key) == 0)
+			continue;
+		nd++;
+	}
+	for (i = 0; i < nd; i++) {
+		for (j = 0; j < r->ntdays; j++)
+			if (strcmp(r->tdays[j].key, d[i].key) == 0)
+				d[i].traffic = r->tdays[j].messages;
+		for (j = 0; j < r->nqdays; j++)
+			if (strcmp(r->qdays[j].key, d[i].key) == 0) {
+				d[i].quarantined = r->qdays[j].messages;
+				d[i].viruses = r->qdays[j].virus_msgs;
+			}
+		if (d[i].traffic > max)
+			max = d[i].traffic;
+		if (d[i].quarantined > max)
+			max = d[i].quarantined;
+	}
+	width = (unsigned)nd * (w + gap) + 60;
 	buf_printf(b, "<svg role=\"img\" aria-label=\"messages by day\" "
 	    "width=\"%u\" height=\"%u\" viewBox=\"0 0 %u %u\">\n", width,
 	    h + 40, width, h + 40);
-	buf_printf(b, "<text x=\"0\" y=\"12\" class=\"ax\">%llu</text>\n",
-	    (unsigned long long)max);
-	for (i = 0; i < r->ndays; i++) {
-		const struct row *d = &r->days[i];
-		unsigned x = 30 + (unsigned)i * (w + gap);
-		unsigned bh = (unsigned)(d->messages * h / max);
-		unsigned vh = (unsigned)(d->viruses > d->messages ?
-		    bh : d->viruses * h / max);
+	buf_printf(b, "<text x=\"0\" y=\"14\" class=\"ax\">%llu</text>"
+	    "<line x1=\"40\" y1=\"20\" x2=\"%u\" y2=\"20\" class=\"g\"/>"
+	    "<line x1=\"40\" y1=\"%u\" x2=\"%u\" y2=\"%u\" class=\"g\"/>\n",
+	    ull(max), width, 20 + h, width, 20 + h);
+	for (i = 0; i < nd; i++) {
+		unsigned x = 44 + (unsigned)i * (w + gap);
+		unsigned th = (unsigned)(d[i].traffic * h / max);
+		unsigned qh = (unsigned)(d[i].quarantined * h / max);
+		unsigned vh = (unsigned)(d[i].viruses * h / max);
 
-		buf_printf(b, "<g><title>%s: %llu messages, %llu viruses, "
-		    "%llu blocked, %llu encrypted</title>", d->key,
-		    (unsigned long long)d->messages,
-		    (unsigned long long)d->viruses,
-		    (unsigned long long)d->blocked,
-		    (unsigned long long)d->encrypted);
+		buf_printf(b, "<g><title>%s: %llu judged, %llu quarantined, "
+		    "%llu with a virus</title>", d[i].key, ull(d[i].traffic),
+		    ull(d[i].quarantined), ull(d[i].viruses));
+		buf_printf(b, "<rect class=\"t\" x=\"%u\" y=\"%u\" "
+		    "width=\"%u\" height=\"%u\"/>", x, 20 + h - th, w, th);
 		buf_printf(b, "<rect class=\"m\" x=\"%u\" y=\"%u\" "
-		    "width=\"%u\" height=\"%u\"/>", x, 20 + h - bh, w, bh);
+		    "width=\"%u\" height=\"%u\"/>", x + 2, 20 + h - qh, w - 4,
+		    qh);
 		if (vh > 0)
 			buf_printf(b, "<rect class=\"v\" x=\"%u\" y=\"%u\" "
-			    "width=\"%u\" height=\"%u\"/>", x, 20 + h - vh, w,
-			    vh);
+			    "width=\"%u\" height=\"%u\"/>", x + 4,
+			    20 + h - vh, w - 8, vh);
 		buf_puts(b, "</g>\n");
-		if (i == 0 || i + 1 == r->ndays || r->ndays <= 14)
+		if (i == 0 || i + 1 == nd || nd <= 14 || i % 7 == 0)
 			buf_printf(b, "<text x=\"%u\" y=\"%u\" class=\"ax\">"
-			    "%.5s</text>\n", x, h + 34, d->key + 5);
+			    "%.5s</text>\n", x, h + 34, d[i].key + 5);
 	}
-	buf_puts(b, "</svg>\n<p class=\"legend\"><span class=\"sw m\"></span>"
-	    "messages <span class=\"sw v\"></span>with a virus (findings)"
-	    "</p>\n");
+	buf_puts(b, "</svg>\n<p class=\"legend\"><span class=\"sw t\"></span>"
+	    " judged <span class=\"sw m\"></span> quarantined "
+	    "<span class=\"sw v\"></span> with a virus</p>\n");
+	free(d);
 }
 
 static void
-html_rows(struct buf *b, const char *title, const char *col,
-    const struct row *rows, size_t n)
+html_qrows(struct buf *b, const char *title, const char *col,
+    const struct store_qrow *rows, size_t n)
 {
 	uint64_t	max = 1;
 	size_t		i;
@@ -429,29 +385,57 @@ html_rows(struct buf *b, const char *title, const char *col,
 		if (rows[i].messages > max)
 			max = rows[i].messages;
 	buf_printf(b, "<h2>%s</h2>\n<table><tr><th>%s</th><th>messages</th>"
-	    "<th></th><th>viruses</th><th>blocked</th><th>encrypted</th>"
-	    "<th>bytes</th></tr>\n", title, col);
+	    "<th></th><th>virus msgs / files</th><th>blocked msgs / files"
+	    "</th><th>encrypted msgs / files</th><th>bytes</th></tr>\n",
+	    title, col);
 	for (i = 0; i < n; i++) {
 		buf_puts(b, "<tr><td>");
 		html_esc(b, rows[i].key);
 		buf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"bar\">"
-		    "<div style=\"width:%u%%\"></div></td><td class=\"n\">%llu"
-		    "</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
-		    "<td class=\"n\">%llu</td></tr>\n",
-		    (unsigned long long)rows[i].messages,
+		    "<div style=\"width:%u%%\"></div></td><td class=\"n\">"
+		    "%llu / %llu</td><td class=\"n\">%llu / %llu</td>"
+		    "<td class=\"n\">%llu / %llu</td><td class=\"n\">%llu</td>"
+		    "</tr>\n", ull(rows[i].messages),
 		    (unsigned)(rows[i].messages * 100 / max),
-		    (unsigned long long)rows[i].viruses,
-		    (unsigned long long)rows[i].blocked,
-		    (unsigned long long)rows[i].encrypted,
-		    (unsigned long long)rows[i].bytes);
+		    ull(rows[i].virus_msgs), ull(rows[i].virus_files),
+		    ull(rows[i].blocked_msgs), ull(rows[i].blocked_files),
+		    ull(rows[i].encrypted_msgs), ull(rows[i].encrypted_files),
+		    ull(rows[i].bytes));
 	}
 	buf_puts(b, "</table>\n");
 }
 
 static void
-html_top(struct buf *b, const char *title, const struct top *t, size_t n)
+html_trows(struct buf *b, const char *title, const char *col,
+    const struct store_trow *rows, size_t n)
 {
-	uint64_t	max = n > 0 ? t[0].count : 1;
+	uint64_t	max = 1;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].messages > max)
+			max = rows[i].messages;
+	buf_printf(b, "<div class=\"top\"><h2>%s</h2>\n<table><tr><th>%s"
+	    "</th><th>messages</th><th></th><th>findings</th><th>bytes</th>"
+	    "</tr>\n", title, col);
+	for (i = 0; i < n; i++) {
+		buf_puts(b, "<tr><td>");
+		html_esc(b, rows[i].key);
+		buf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"bar\">"
+		    "<div style=\"width:%u%%\"></div></td><td class=\"n\">%llu"
+		    "</td><td class=\"n\">%llu</td></tr>\n",
+		    ull(rows[i].messages),
+		    (unsigned)(rows[i].messages * 100 / max),
+		    ull(rows[i].files), ull(rows[i].bytes));
+	}
+	buf_puts(b, "</table></div>\n");
+}
+
+static void
+html_top(struct buf *b, const char *title, const struct store_top *t,
+    size_t n)
+{
+	uint64_t	max = n > 0 && t[0].count > 0 ? t[0].count : 1;
 	size_t		i;
 
 	buf_printf(b, "<div class=\"top\"><h2>%s</h2>\n", title);
@@ -464,8 +448,7 @@ html_top(struct buf *b, const char *title, const struct top *t, size_t n)
 		html_esc(b, t[i].key);
 		buf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"bar\">"
 		    "<div style=\"width:%u%%\"></div></td></tr>\n",
-		    (unsigned long long)t[i].count,
-		    (unsigned)(t[i].count * 100 / (max > 0 ? max : 1)));
+		    ull(t[i].count), (unsigned)(t[i].count * 100 / max));
 	}
 	if (n > 0)
 		buf_puts(b, "</table>\n");
@@ -473,12 +456,21 @@ html_top(struct buf *b, const char *title, const struct top *t, size_t n)
 }
 
 static void
-write_html(const struct report *r, const struct report_opts *o,
+card(struct buf *b, uint64_t n, const char *what)
+{
+	buf_printf(b, "<div class=\"card\"><b>%llu</b>%s</div>", ull(n), what);
+}
+
+static void
+write_html(const struct store_report *r, const struct report_opts *o,
     struct buf *b)
 {
+	char	from[32], to[32];
+
+	span(r, from, to, sizeof from);
 	buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
-	    "<meta charset=\"utf-8\">\n<title>Portcullis quarantine report"
-	    "</title>\n<style>\n"
+	    "<meta charset=\"utf-8\">\n<title>Portcullis report</title>\n"
+	    "<style>\n"
 	    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\n"
 	    "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}\n"
 	    ".cards{display:flex;flex-wrap:wrap;gap:1em}\n"
@@ -487,67 +479,73 @@ write_html(const struct report *r, const struct report_opts *o,
 	    "table{border-collapse:collapse}td,th{padding:2px 8px;"
 	    "text-align:left}\n.n{text-align:right;"
 	    "font-variant-numeric:tabular-nums}\n"
-	    ".bar{width:200px}.bar div{background:#4a78b5;height:10px}\n"
+	    ".bar{width:160px}.bar div{background:#4a78b5;height:10px}\n"
 	    ".k{max-width:30em;overflow-wrap:anywhere}\n"
-	    "svg .m{fill:#4a78b5}svg .v{fill:#c0392b}"
-	    "svg .ax{font-size:10px;fill:#555}\n"
+	    "svg .t{fill:#b8c9e0}svg .m{fill:#4a78b5}svg .v{fill:#c0392b}"
+	    "svg .ax{font-size:10px;fill:#555}svg .g{stroke:#ddd}\n"
 	    ".sw{display:inline-block;width:10px;height:10px}"
-	    ".sw.m{background:#4a78b5}.sw.v{background:#c0392b}\n"
+	    ".sw.t{background:#b8c9e0}.sw.m{background:#4a78b5}"
+	    ".sw.v{background:#c0392b}\n"
 	    ".tops{display:flex;flex-wrap:wrap;gap:2em}\n"
+	    ".warn{color:#c0392b;font-weight:bold}"
 	    ".note{color:#666;margin-top:2em}\n"
-	    "</style></head><body>\n<h1>Portcullis quarantine report");
+	    "</style></head><body>\n<h1>Portcullis report");
 	if (o->host != NULL) {
 		buf_puts(b, " &mdash; ");
 		html_esc(b, o->host);
 	}
 	buf_puts(b, "</h1>\n<p>");
 	if (o->days > 0)
-		buf_printf(b, "Last %u days", o->days);
+		buf_printf(b, "Last %u days, %s to %s (UTC).", o->days, from,
+		    to);
 	else
-		buf_puts(b, "All records");
-	if (r->ndays > 0)
-		buf_printf(b, ", %s to %s (UTC)", r->first, r->last);
-	buf_printf(b, ".</p>\n<div class=\"cards\">"
-	    "<div class=\"card\"><b>%llu</b>messages</div>"
-	    "<div class=\"card\"><b>%llu</b>viruses</div>"
-	    "<div class=\"card\"><b>%llu</b>blocked attachments</div>"
-	    "<div class=\"card\"><b>%llu</b>encrypted archives</div>"
-	    "<div class=\"card\"><b>%llu</b>bytes</div></div>\n",
-	    (unsigned long long)r->total.messages,
-	    (unsigned long long)r->total.viruses,
-	    (unsigned long long)r->total.blocked,
-	    (unsigned long long)r->total.encrypted,
-	    (unsigned long long)r->total.bytes);
-	buf_puts(b, "<h2>Messages by day</h2>\n");
-	html_day_chart(b, r);
-	html_rows(b, "By area", "area", r->areas, r->nareas);
+		buf_puts(b, "All records.");
+	buf_puts(b, "</p>\n");
+	if (r->truncated)
+		buf_printf(b, "<p class=\"warn\">A table was cut at %u rows."
+		    "</p>\n", STORE_REPORT_ROWS);
+	buf_puts(b, "<div class=\"cards\">");
+	card(b, r->ttotal.messages, "messages judged");
+	card(b, r->qtotal.messages, "quarantined");
+	card(b, r->qtotal.virus_msgs, "messages with a virus");
+	card(b, r->qtotal.virus_files, "infected files");
+	card(b, r->qtotal.blocked_files, "blocked attachments");
+	card(b, r->qtotal.encrypted_files, "encrypted archives");
+	card(b, r->qtotal.bytes, "bytes quarantined");
+	buf_puts(b, "</div>\n<h2>Messages by day</h2>\n");
+	html_day_chart(b, r, o->days);
 	buf_puts(b, "<div class=\"tops\">\n");
-	html_top(b, "Top viruses", r->viruses, r->nviruses);
-	html_top(b, "Top blocked types", r->types, r->ntypes);
-	html_top(b, "Top senders hit", r->senders, r->nsenders);
+	html_trows(b, "Traffic by direction", "direction", r->tdirs,
+	    r->ntdirs);
+	html_trows(b, "Traffic by action", "action", r->tactions,
+	    r->ntactions);
+	html_trows(b, "Traffic by rule", "rule", r->trules, r->ntrules);
 	buf_puts(b, "</div>\n");
-	html_rows(b, "By day", "day", r->days, r->ndays);
-	buf_puts(b, "<p class=\"note\">" NOTE "</p>\n</body></html>\n");
+	html_qrows(b, "Quarantine by area", "area", r->qareas, r->nqareas);
+	buf_puts(b, "<div class=\"tops\">\n");
+	html_top(b, "Top viruses (files)", r->viruses, r->nviruses);
+	html_top(b, "Top blocked types (files)", r->types, r->ntypes);
+	html_top(b, "Top senders hit", r->senders, r->nsenders);
+	html_top(b, "Top recipients hit", r->rcpts, r->nrcpts);
+	buf_puts(b, "</div>\n");
+	html_qrows(b, "Quarantine by day", "day", r->qdays, r->nqdays);
+	buf_puts(b, "<p class=\"note\">" NOTE_Q "<br>" NOTE_T "</p>\n"
+	    "</body></html>\n");
 }
 
 void
-report_write(const struct qmeta *list, size_t n,
-    const struct report_opts *o, struct buf *out)
+report_write(const struct store_report *r, const struct report_opts *o,
+    struct buf *out)
 {
-	struct report	r;
-	int64_t		now = o->now != 0 ? o->now : (int64_t)time(NULL);
-
-	compute(list, n, now, o->days, &r);
 	switch (o->format) {
 	case REPORT_JSON:
-		write_json(&r, o, out);
+		write_json(r, o, out);
 		break;
 	case REPORT_HTML:
-		write_html(&r, o, out);
+		write_html(r, o, out);
 		break;
 	default:
-		write_text(&r, o, out);
+		write_text(r, o, out);
 		break;
 	}
-	report_clear(&r);
 }

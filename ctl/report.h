@@ -1,14 +1,14 @@
 /*
- * ctl/report.h - "portcullisctl report": counts over quarantine records.
+ * ctl/report.h - "portcullisctl report": the counts of store_report()
+ * written as text, JSON or one self-contained HTML page (inline CSS and
+ * SVG, no external assets).
  *
- * Pure computation over records read by quarantine_list(): messages,
- * viruses, blocked attachments, encrypted archives and bytes, by day (UTC)
- * and by area, and the top viruses, blocked types and senders, written as
- * text, JSON or one self-contained HTML page (inline CSS and SVG, no
- * external assets). Only quarantined messages are counted: verdicts that
- * were not quarantined are only in the mail log.
+ * Two sources, told apart on the page: the quarantine index (quarantined
+ * messages; messages and files counted apart, so that one x.exe hit by
+ * two rules is one file) and the traffic statistics (every judged
+ * message, by day, direction, action and rule).
  *
- * Ownership: borrows the records for the call; appends to the caller's
+ * Ownership: borrows the report for the call; appends to the caller's
  * buffer. Thread-safety: reentrant.
  */
 #ifndef PORTCULLIS_REPORT_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "quarantine.h"
+#include "store.h"
 #include "util.h"
 
 enum report_format {
@@ -26,17 +26,15 @@ enum report_format {
 	REPORT_HTML
 };
 
-#define REPORT_TOP	10	/* entries in each top list */
+#define REPORT_VERSION	2	/* "version" of the JSON report */
 
 struct report_opts {
 	unsigned		 days;		/* window; 0 = every record */
-	int64_t			 now;		/* 0 = time() */
 	enum report_format	 format;
 	const char		*host;		/* for the title, may be NULL */
 };
 
-/* Appends the report on list[0..n) (any order) to out. */
-void	report_write(const struct qmeta *list, size_t n,
+void	report_write(const struct store_report *r,
 	    const struct report_opts *o, struct buf *out);
 
 #endif

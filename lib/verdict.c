@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "verdict.h"
 
 struct verdict *
@@ -287,57 +288,55 @@ verdict_finish(struct verdict *v, const char *queue_id, const char *sender)
 		v->modified = true;
 }
 
-void
-verdict_json(const struct verdict *v, const char *file, struct buf *out)
+struct json *
+verdict_to_json(const struct verdict *v, const char *file)
 {
-	size_t	i;
-	const char *action = disposition_str(v->disposition);
+	struct json	*o = json_obj(), *l = json_arr(), *f;
+	const char	*action = disposition_str(v->disposition);
+	size_t		 i;
 
 	/* "strip" and "tag" deliver the message: the action is accept. */
 	if (v->disposition <= DISP_STRIP)
 		action = "accept";
-	buf_puts(out, "{\"file\":");
-	buf_json_str(out, file);
-	buf_puts(out, ",\"action\":");
-	buf_json_str(out, action);
-	buf_printf(out, ",\"disposition\":\"%s\",\"direction\":\"%s\","
-	    "\"modified\":%s,\"quarantined\":%s,\"scanned\":%s",
-	    disposition_str(v->disposition), direction_str(v->direction),
-	    v->modified ? "true" : "false",
-	    v->quarantine != NULL ? "true" : "false",
-	    v->scanned ? "true" : "false");
-	if (v->quarantine != NULL) {
-		buf_puts(out, ",\"quarantine\":");
-		buf_json_str(out, v->quarantine);
-	}
-	if (v->reply != NULL) {
-		buf_puts(out, ",\"reply\":");
-		buf_json_str(out, v->reply);
-	}
-	buf_puts(out, ",\"x_portcullis\":");
-	buf_json_str(out, v->summary);
-	buf_puts(out, ",\"findings\":[");
+	if (file != NULL)
+		json_set_str(o, "file", file);
+	json_set_str(o, "action", action);
+	json_set_str(o, "disposition", disposition_str(v->disposition));
+	json_set_str(o, "direction", direction_str(v->direction));
+	json_set_bool(o, "modified", v->modified);
+	json_set_bool(o, "quarantined", v->quarantine != NULL);
+	json_set_bool(o, "scanned", v->scanned);
+	if (v->quarantine != NULL)
+		json_set_str(o, "quarantine", v->quarantine);
+	if (v->reply != NULL)
+		json_set_str(o, "reply", v->reply);
+	json_set_str(o, "x_portcullis", v->summary != NULL ? v->summary : "");
 	for (i = 0; i < v->nfindings; i++) {
-		const struct finding *f = &v->findings[i];
+		const struct finding *fi = &v->findings[i];
 
-		buf_puts(out, i == 0 ? "{\"rule\":" : ",{\"rule\":");
-		buf_json_str(out, rule_str(f->rule));
-		buf_puts(out, ",\"part\":");
-		buf_json_str(out, f->part);
-		buf_puts(out, ",\"filename\":");
-		if (f->filename != NULL)
-			buf_json_str(out, f->filename);
-		else
-			buf_puts(out, "null");
-		buf_puts(out, ",\"detail\":");
-		buf_json_str(out, f->detail);
-		buf_puts(out, ",\"action\":");
-		buf_json_str(out, f->action != NULL ? f->action->name : "");
-		buf_puts(out, "}");
+		f = json_obj();
+		json_set_str(f, "rule", rule_str(fi->rule));
+		json_set_str(f, "part", fi->part != NULL ? fi->part : "");
+		json_set_str(f, "filename", fi->filename);
+		json_set_str(f, "detail", fi->detail != NULL ? fi->detail : "");
+		json_set_str(f, "action", fi->action != NULL ?
+		    fi->action->name : "");
+		json_push(l, f);
 	}
-	buf_printf(out, "],\"parts\":%u,\"decoded_bytes\":%llu,\"ms\":%llu}",
-	    v->parts, (unsigned long long)v->decoded_bytes,
-	    (unsigned long long)v->ms);
+	json_set(o, "findings", l);
+	json_set_uint(o, "parts", v->parts);
+	json_set_uint(o, "decoded_bytes", v->decoded_bytes);
+	json_set_uint(o, "ms", v->ms);
+	return o;
+}
+
+void
+verdict_json(const struct verdict *v, const char *file, struct buf *out)
+{
+	struct json	*o = verdict_to_json(v, file);
+
+	json_write(o, out);
+	json_free(&o);
 }
 
 /* ---- packing ---------------------------------------------------------- */

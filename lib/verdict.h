@@ -130,6 +130,10 @@ int		 verdict_unpack(const unsigned char *p, size_t len,
 		    const struct policy *pol, struct verdict **v_r,
 		    struct err *err) __attribute__((warn_unused_result));
 
+/* The verdict as a JSON object (json_free); "file" only when file is not
+ * NULL. Written through json-c (lib/json.c). */
+struct json;
+struct json	*verdict_to_json(const struct verdict *v, const char *file);
 /* Appends the verdict as one JSON object (no newline) for file name. */
 void		 verdict_json(const struct verdict *v, const char *file,
 		    struct buf *out);

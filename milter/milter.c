@@ -39,6 +39,7 @@
 #include "notify.h"
 #include "outbox.h"
 #include "pool.h"
+#include "events.h"
 #include "quarantine.h"
 #include "scan.h"
 #include "util.h"
@@ -1078,6 +1079,13 @@ mlt_eom(SMFICTX *ctx)
 	}
 	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
 	metrics_message(done, v, clock_ms() - t0, verdict_has(v, RULE_ERROR));
+	if (quarantine_traffic(pol, v, disposition_str(done), mc->mc_size,
+	    clock_ms() - t0, qid, &err) == -1)	/* said once, not per message */
+		log_msg(LOG_WARNING, "traffic statistics not written: %s",
+		    err.msg);
+	if (events_write(pol, &env, v, disposition_str(done), qid,
+	    mc->mc_size, clock_ms() - t0, &err) == -1)	/* said once */
+		log_msg(LOG_WARNING, "event log not written: %s", err.msg);
 	if (done != DISP_TEMPFAIL)	/* a retry would notify again */
 		mlt_notify(cc, &env, v, msg, len, qid);
 	free(qid);

@@ -84,6 +84,7 @@ static const struct policy_key keys[] = {
 	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
 	    OFF(shutdown_timeout_ms) },
 	{ "daemon", "metrics_file", PK_STR, 0, 0, "", OFF(metrics_file) },
+	{ "daemon", "event_log", PK_STR, 0, 0, "", OFF(event_log) },
 	{ "daemon", "workers", PK_UINT, 0, 256, "0", OFF(workers) },
 	{ "daemon", "worker_memory", PK_SIZE, 0, 1024 * GB, "4G",
 	    OFF(worker_memory) },
@@ -181,6 +182,8 @@ static const struct policy_key keys[] = {
 	    "/var/lib/portcullis/quarantine", OFF(quarantine_dir) },
 	{ "quarantine", "expire_days", PK_UINT, 1, 36500, "60",
 	    OFF(quarantine_expire_days) },
+	{ "quarantine", "stats_days", PK_UINT, 0, 36500, "400",
+	    OFF(quarantine_stats_days) },
 
 	{ "notify", "admin", PK_STR, 0, 0, "postmaster", OFF(notify_admin) },
 	{ "notify", "from", PK_STR, 0, 0, "MAILER-DAEMON", OFF(notify_from) },

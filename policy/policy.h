@@ -158,6 +158,7 @@ struct policy {
 	uint64_t	 worker_memory;		/* RLIMIT_AS of a worker; 0 = none */
 	uint64_t	 worker_cpu_ms;		/* RLIMIT_CPU per message */
 	char		*metrics_file;		/* Prometheus text; NULL = off */
+	char		*event_log;		/* JSON lines; "" = off */
 
 	/* [limits] */
 	uint64_t	 message_size;
@@ -221,6 +222,7 @@ struct policy {
 	/* [quarantine] */
 	char		*quarantine_dir;
 	unsigned	 quarantine_expire_days;
+	unsigned	 quarantine_stats_days;	/* 0 = no traffic rows */
 
 	/* [notify] */
 	char		*notify_admin;

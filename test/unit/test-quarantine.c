@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "json.h"
 #include "quarantine.h"
 #include "report.h"
 #include "t.h"
@@ -398,7 +399,7 @@ meta_round_trip(struct t *t)
 		"20240101T000000Z-0123456789abcdef", "virus", 1704067200,
 		NULL, "", rc, 4, "2001:db8::1", "user\r\nX-Evil: 1",
 		"outbound", f, 2, "reject-virus", "reject", "sum \x7f mary",
-		12345, 99, "/etc/p.ini"
+		12345, 99, "/etc/p.ini", 0, NULL
 	};
 	struct qmeta	*r = NULL;
 	struct buf	 b = BUF_INIT;
@@ -1013,59 +1014,101 @@ out:
 static void
 report_counts(struct t *t)
 {
+	/* x.exe hit twice (extension and true type) is one file. */
 	struct qfinding	 fv = { "virus", "1", "e.com", "Eicar", "a" };
-	struct qfinding	 fb[2] = {
-		{ "blocked_extension", "2", "a.exe", "extension .exe", "a" },
+	struct qfinding	 fb[3] = {
+		{ "blocked_extension", "2", "x.exe", ".exe", "a" },
+		{ "blocked_type", "2", "x.exe", "application/x-dosexec", "a" },
 		{ "encrypted", "3", "x.zip", "encrypted zip", "a" },
 	};
+	static char	*rcpts[] = { "bob@example.org" };
 	struct qmeta	 list[4];
-	struct report_opts o = { 7, 1704067200 + 3600, REPORT_JSON,
-				 "gw<1>" };
+	struct store_hit hits[2] = { { "virus", "Eicar" },
+				     { "blocked_type", "application/x" } };
+	struct store_traffic tr;
+	struct report_opts o = { 7, REPORT_JSON, "gw<1>" };
+	struct store_report *r = NULL;
+	struct store	*st = NULL;
 	struct buf	 b = BUF_INIT;
+	struct err	 err = ERR_INIT;
+	int64_t		 day = 1704067200;	/* 2024-01-01 */
+	char		*path, ids[4][40], *s;
 	size_t		 i;
-	char		*s;
 
+	path = xasprintf("%s/r.sqlite", t_tmpdir(t));
+	if (!t_check(t, store_open(path, STORE_CREATE, &st, &err) == 0,
+	    "open: %s", err.msg))
+		goto out;
 	memset(list, 0, sizeof list);
 	for (i = 0; i < 4; i++) {
-		list[i].id = "id";
+		snprintf(ids[i], sizeof ids[i], "20240101T000000Z-%016zx", i);
+		list[i].id = ids[i];
 		list[i].area = i < 2 ? "virus" : "attachment";
-		list[i].time = 1704067200 - (int64_t)i * 86400;
+		list[i].time = day + 60 - (int64_t)i * 86400;
 		list[i].sender = i == 3 ? "" : "<script>@x";
+		list[i].rcpts = rcpts;
+		list[i].nrcpts = 1;
 		list[i].findings = i < 2 ? &fv : fb;
-		list[i].nfindings = i < 2 ? 1 : 2;
+		list[i].nfindings = i < 2 ? 1 : 3;
 		list[i].size = 1000;
 	}
-	list[3].time = 1704067200 - 30 * 86400;		/* outside 7 days */
-	report_write(list, 4, &o, &b);
+	list[3].time = day - 30 * 86400;		/* outside 7 days */
+	for (i = 0; i < 4; i++)
+		t_check(t, store_put(st, &list[i], &err) == 0, "put %zu: %s",
+		    i, err.msg);
+	memset(&tr, 0, sizeof tr);
+	for (i = 0; i < 5; i++) {
+		tr.time = day + 100 - (int64_t)(i % 2) * 86400;
+		tr.direction = i < 4 ? "inbound" : "outbound";
+		tr.disposition = i < 3 ? "accept" : "reject";
+		tr.size = 500;
+		tr.scan_ms = 10;
+		tr.hits = hits;
+		tr.nhits = i < 3 ? 0 : 2;
+		t_check(t, store_traffic_add(st, &tr, &err) == 0,
+		    "traffic: %s", err.msg);
+	}
+	if (!t_check(t, store_report(st, day + 86400 - 7 * 86400,
+	    day + 86400, &r, &err) == 0, "report: %s", err.msg))
+		goto out;
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
-	t_check(t, strstr(s, "\"totals\":{\"scope\":\"all\",\"messages\":3,"
-	    "\"viruses\":2,\"blocked\":1,\"encrypted\":1,\"bytes\":3000}") !=
-	    NULL, "json totals:\n%s", s);
+	t_check(t, strstr(s, "\"quarantine\":{\"totals\":{\"messages\":3,"
+	    "\"bytes\":3000,\"virus_messages\":2,\"virus_files\":2,"
+	    "\"blocked_messages\":1,\"blocked_files\":1,"
+	    "\"encrypted_messages\":1,\"encrypted_files\":1}") != NULL,
+	    "json quarantine totals:\n%s", s);
+	t_check(t, strstr(s, "\"traffic\":{\"totals\":{\"messages\":5,"
+	    "\"bytes\":2500,\"scan_ms\":50,\"findings\":4}") != NULL,
+	    "json traffic totals");
+	t_check(t, strstr(s, "{\"direction\":\"inbound\",\"messages\":4,")
+	    != NULL && strstr(s, "{\"action\":\"reject\",\"messages\":2,")
+	    != NULL && strstr(s, "{\"rule\":\"virus\",\"messages\":2,")
+	    != NULL, "traffic by direction, action, rule");
 	t_check(t, strstr(s, "{\"area\":\"virus\",\"messages\":2,") != NULL,
 	    "by area");
-	t_check(t, strstr(s, "{\"day\":\"2024-01-01\",\"messages\":1,") != NULL,
-	    "by day");
+	t_check(t, strstr(s, "{\"day\":\"2024-01-01\",\"messages\":1,") !=
+	    NULL, "by day");
 	t_check(t, strstr(s, "\"top_viruses\":[{\"name\":\"Eicar\","
-	    "\"count\":2}]") != NULL, "top viruses");
-	t_check(t, strstr(s, "\"top_blocked_types\":[{\"name\":\"extension "
-	    ".exe\",\"count\":1}]") != NULL, "top blocked types");
+	    "\"count\":2,\"messages\":2}]") != NULL, "top viruses");
+	t_check(t, strstr(s, "\"top_blocked_types\":[{\"name\":\".exe\","
+	    "\"count\":1,") != NULL, "top blocked types");
 	t_check(t, strstr(s, "\"top_senders\":[{\"name\":\"<script>@x\","
-	    "\"count\":3}]") != NULL, "top senders");
-	t_check(t, strstr(s, "only in the mail log") != NULL, "note");
+	    "\"count\":3,") != NULL, "top senders");
+	t_check(t, strstr(s, "\"top_recipients\":[{\"name\":"
+	    "\"bob@example.org\",\"count\":3,") != NULL, "top recipients");
 	{
-		struct qmeta	*r = NULL;
-		struct err	 err = ERR_INIT;
+		struct json	*j = NULL;
 
-		/* The report is JSON our own reader accepts (as an object). */
-		t_check(t, qmeta_parse(s, strlen(s), &r, &err) == -1 &&
-		    strstr(err.msg, "no id") != NULL, "report JSON does not "
-		    "parse: %s", err.msg);
-		qmeta_free(&r);
+		t_check(t, json_parse(s, strlen(s), 16, &j, &err) == 0 &&
+		    json_get_int(j, "version") == REPORT_VERSION,
+		    "report JSON does not parse: %s", err.msg);
+		json_free(&j);
 	}
 
 	buf_reset(&b);
 	o.format = REPORT_HTML;
-	report_write(list, 4, &o, &b);
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
 	t_check(t, strstr(s, "<svg") != NULL && strstr(s, "</html>") != NULL,
 	    "html chart");
@@ -1078,12 +1121,162 @@ report_counts(struct t *t)
 
 	buf_reset(&b);
 	o.format = REPORT_TEXT;
-	report_write(list, 4, &o, &b);
+	report_write(r, &o, &b);
 	s = buf_cstr(&b);
-	t_check(t, strstr(s, "Total: 3 messages, 2 viruses, 1 blocked "
-	    "attachments, 1 encrypted archives, 3000 bytes") != NULL,
-	    "text totals:\n%s", s);
+	t_check(t, strstr(s, "Quarantine: 3 messages, 3000 bytes; viruses in "
+	    "2 messages (2 files), blocked attachments in 1 messages (1 "
+	    "files)") != NULL && strstr(s, "Traffic: 5 messages judged") !=
+	    NULL, "text totals:\n%s", s);
+out:
+	store_report_free(&r);
+	store_close(&st);
 	buf_free(&b);
+	free(path);
+}
+
+/* ---- the index ---- */
+
+static int
+count_cb(void *ctx, const struct qmeta *m, struct err *err)
+{
+	(void)m;
+	(void)err;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void
+store_index(struct t *t)
+{
+	struct qfinding	 f = { "virus", "1", "e.com", "Eicar", "a" };
+	static char	*rcpts[] = { "a@x", "b@x", "c@x" };
+	struct qmeta	 m, *got = NULL;
+	struct store	*st = NULL;
+	struct store_query q;
+	struct err	 err = ERR_INIT;
+	char		*path, *cmd, ids[5][40];
+	size_t		 i, n = 0, seen = 0, removed = 0;
+	bool		 more = false;
+
+	/* A schema 1 database (as the first release wrote it) is migrated
+	 * when opened; a newer one is refused. */
+	path = xasprintf("%s/i.sqlite", t_tmpdir(t));
+	cmd = xasprintf("sqlite3 '%s' 'CREATE TABLE message(id TEXT); "
+	    "PRAGMA user_version = 99'", path);
+	t_check(t, t_sh("%s", cmd) == 0, "sqlite3 failed: %s", cmd);
+	t_check(t, store_open(path, 0, &st, &err) == -1 &&
+	    strstr(err.msg, "newer") != NULL, "schema 99 opened: %s",
+	    err.msg);
+	free(cmd);
+	unlink(path);
+	t_check(t, store_open(path, 0, &st, &err) == -1,
+	    "a missing database opened without STORE_CREATE");
+	if (!t_check(t, store_open(path, STORE_CREATE, &st, &err) == 0,
+	    "create: %s", err.msg))
+		goto out;
+	for (i = 0; i < 5; i++) {
+		memset(&m, 0, sizeof m);
+		snprintf(ids[i], sizeof ids[i], "20240101T000000Z-%016zx", i);
+		m.id = ids[i];
+		m.area = i < 3 ? "virus" : "spam";
+		m.time = 1704067200 + (int64_t)i * 3600;
+		m.sender = "s@x";
+		m.rcpts = rcpts;
+		m.nrcpts = 3;
+		m.findings = &f;
+		m.nfindings = 1;
+		m.size = 10;
+		t_check(t, store_put(st, &m, &err) == 0, "put: %s", err.msg);
+	}
+	/* the same ID again replaces, never doubles */
+	t_check(t, store_put(st, &m, &err) == 0, "put again: %s", err.msg);
+	memset(&q, 0, sizeof q);
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 5 && seen == 5 && !more, "list all: got %zu, want 5",
+	    n);
+	q.limit = 5;
+	seen = 0;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 5 && !more, "limit 5 of 5: got %zu more %d", n, more);
+	q.limit = 4;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 4 && more, "limit 4 of 5: got %zu more %d", n, more);
+	q.limit = 0;
+	q.area = "spam";
+	q.since = 1704067200 + 4 * 3600;
+	t_check(t, store_list(st, &q, count_cb, &seen, &n, &more, &err) ==
+	    0 && n == 1, "spam since 4h: got %zu, want 1", n);
+	t_check(t, store_get(st, ids[2], &got, &err) == QUAR_OK &&
+	    got->nrcpts == 3 && str_eq(got->rcpts[2], "c@x") &&
+	    got->nfindings == 1 && str_eq(got->findings[0].detail, "Eicar") &&
+	    got->released_time == 0, "get: %s", err.msg);
+	qmeta_free(&got);
+	t_check(t, store_set_released(st, ids[2], 1704100000, "alice",
+	    &err) == QUAR_OK && store_get(st, ids[2], &got, &err) ==
+	    QUAR_OK && got->released_time == 1704100000 &&
+	    str_eq(got->released_by, "alice"), "released state kept");
+	qmeta_free(&got);
+	t_check(t, store_set_released(st, "nope", 1, "x", &err) ==
+	    QUAR_NOTFOUND, "release of a missing ID");
+	t_check(t, store_delete(st, ids[0], &err) == QUAR_OK &&
+	    store_delete(st, ids[0], &err) == QUAR_NOTFOUND &&
+	    store_get(st, ids[0], &got, &err) == QUAR_NOTFOUND,
+	    "delete, then not found");
+	t_check(t, store_expire(st, 1704067200 + 2 * 3600, count_cb, &seen,
+	    &removed, &err) == 0 && removed == 1, "expire: removed %zu, "
+	    "want 1 (%s)", removed, err.msg);
+out:
+	store_close(&st);
+	free(path);
+}
+
+/* An old quarantine (record files only) is refused, then imported. */
+static void
+import_records(struct t *t)
+{
+	struct policy	*pol = load_policy(t, NULL);
+	struct verdict	*v;
+	struct envelope	 env = envelope("alice@example.net");
+	struct qmeta	*list = NULL;
+	struct err	 err = ERR_INIT, bad = ERR_INIT;
+	char		*id = NULL, *db = NULL;
+	size_t		 n = 0, nbad = 0;
+
+	if (pol == NULL)
+		return;
+	v = virus_verdict(pol, env.sender);
+	t_check(t, quarantine_store(pol, "virus", (const unsigned char *)
+	    msg_text, strlen(msg_text), &env, v, &id, &err) == 0, "store: %s",
+	    err.msg);
+	verdict_free(&v);
+	quarantine_close_shared();
+	db = xasprintf("%s/q/" QUARANTINE_DB_NAME, t_tmpdir(t));
+	t_check(t, unlink(db) == 0, "no index at %s", db);
+	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == -1 &&
+	    strstr(err.msg, "import") != NULL, "list without an index: %s",
+	    err.msg);
+	/* The daemon, upgraded, stores before anyone imported: its new
+	 * index must not pass for the whole quarantine. */
+	v = virus_verdict(pol, env.sender);
+	t_check(t, quarantine_store(pol, "virus", (const unsigned char *)
+	    msg_text, strlen(msg_text), &env, v, NULL, &err) == 0,
+	    "store: %s", err.msg);
+	verdict_free(&v);
+	quarantine_close_shared();
+	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == -1 &&
+	    strstr(err.msg, "import") != NULL, "list of a partial index: %s",
+	    err.msg);
+	t_check(t, quarantine_import(pol, &n, &nbad, &bad, &err) == 0 &&
+	    n == 2 && nbad == 0, "import: %zu, bad %zu: %s %s", n, nbad,
+	    err.msg, bad.msg);
+	t_check(t, quarantine_list(pol, NULL, &list, &n, &err) == 0 &&
+	    n == 2 && id != NULL && (str_eq(list[0].id, id) ||
+	    str_eq(list[1].id, id)) && list[0].nrcpts == 2,
+	    "list after import: %zu (%s)", n, err.msg);
+	qmeta_list_free(&list, n);
+	free(db);
+	free(id);
+	policy_unref(&pol);
 }
 
 /* ---- portcullisctl ---- */
@@ -1268,6 +1461,8 @@ static const struct t_case cases[] = {
 	T_CASE(send_failures),
 	T_CASE(send_refuses_bad_input),
 	T_CASE(report_counts),
+	T_CASE(store_index),
+	T_CASE(import_records),
 	T_CASE(ctl_commands),
 };
 

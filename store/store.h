@@ -1,0 +1,221 @@
+/*
+ * store/store.h - the quarantine index and the traffic statistics behind
+ * one interface, whatever database holds them (store/store-sqlite.c is
+ * the only includer of <sqlite3.h>).
+ *
+ * The index holds one row per quarantined message (the record of
+ * struct qmeta, one row per recipient and per finding, release state);
+ * the message files themselves stay in the quarantine directory
+ * (store/quarantine.c). The traffic statistics hold one row per judged
+ * message: time, direction, disposition, rules hit, size and scan time,
+ * never content nor addresses.
+ *
+ * Errors: 0/-1 with struct err; lookups by ID return enum quar_status so
+ * that "not found" is told apart from failure. Ownership: struct store is
+ * the opener's (store_close); records handed to callbacks are borrowed
+ * for the call; records returned are the caller's (qmeta_free).
+ * Thread-safety: one struct store may be used by several threads (calls
+ * are serialised inside); several processes may open the same database
+ * (one writer at a time, readers never blocked).
+ */
+#ifndef PORTCULLIS_STORE_H
+#define PORTCULLIS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define STORE_SCHEMA_VERSION	2
+#define STORE_TOP		10	/* entries in each top list */
+#define STORE_REPORT_ROWS	5000	/* rows of one by-X table */
+
+enum quar_status {
+	QUAR_ERROR = -1,
+	QUAR_OK = 0,
+	QUAR_NOTFOUND = 1
+};
+
+struct qfinding {
+	char	*rule;
+	char	*part;
+	char	*filename;	/* NULL = none */
+	char	*detail;	/* NULL = none */
+	char	*action;	/* action name, NULL = none */
+};
+
+/* One record, as stored (every string owned by the struct). */
+struct qmeta {
+	char		*id;
+	char		*area;
+	int64_t		 time;		/* unix seconds */
+	char		*queue_id;	/* NULL = NOQUEUE */
+	char		*sender;	/* "" = null sender */
+	char		**rcpts;
+	size_t		 nrcpts;
+	char		*client;	/* NULL = unknown */
+	char		*auth_user;	/* NULL = not authenticated */
+	char		*direction;	/* "inbound" / "outbound" */
+	struct qfinding	*findings;
+	size_t		 nfindings;
+	char		*action;	/* decisive action name, NULL = none */
+	char		*disposition;
+	char		*summary;
+	uint64_t	 size;		/* message bytes */
+	uint64_t	 policy_version;
+	char		*policy_source;
+	int64_t		 released_time;	/* 0 = not released */
+	char		*released_by;	/* NULL = not released */
+};
+
+void	qmeta_free(struct qmeta **mp);
+void	qmeta_clear(struct qmeta *m);
+void	qmeta_list_free(struct qmeta **listp, size_t n);
+
+struct store;
+
+#define STORE_CREATE	0x01	/* create the database when missing */
+#define STORE_READONLY	0x02	/* never write (list, show, report) */
+
+/*
+ * Opens the database at path (the SQLite file), migrating its schema to
+ * STORE_SCHEMA_VERSION. A missing database is an error unless flags has
+ * STORE_CREATE; a database of a newer schema is an error. 0 with
+ * *st_r (store_close), or -1 with err.
+ */
+int	store_open(const char *path, unsigned flags, struct store **st_r,
+	    struct err *err) __attribute__((warn_unused_result));
+void	store_close(struct store **stp);
+
+/* Adds record m (replacing one with the same ID). 0 or -1 with err. */
+int	store_put(struct store *st, const struct qmeta *m, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Several puts in one transaction (import): begin, puts, commit. */
+int	store_begin(struct store *st, struct err *err)
+	    __attribute__((warn_unused_result));
+int	store_commit(struct store *st, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Loads record id (recipients and findings too). */
+enum quar_status store_get(struct store *st, const char *id,
+	    struct qmeta **m_r, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Called for each record listed; returns 0 to go on, 1 to stop, -1 to
+ * fail (with err set).
+ */
+typedef int (*store_fn)(void *ctx, const struct qmeta *m, struct err *err);
+
+struct store_query {
+	const char	*area;		/* NULL = every area */
+	int64_t		 since;		/* time >= since; 0 = no bound */
+	int64_t		 until;		/* time < until; 0 = no bound */
+	size_t		 limit;		/* 0 = no limit */
+	bool		 full;		/* recipients and every finding */
+};
+
+/*
+ * Lists the records matching q, oldest first (time, then ID), calling fn
+ * for each. Without q->full a record carries its first finding only
+ * (nfindings still tells how many there are) and no recipients. Returns
+ * 0 with the number given to fn in *n_r and, in *more_r, whether more
+ * records matched beyond q->limit; or -1 with err.
+ */
+int	store_list(struct store *st, const struct store_query *q,
+	    store_fn fn, void *ctx, size_t *n_r, bool *more_r,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* Records that record id was released at when by by. */
+enum quar_status store_set_released(struct store *st, const char *id,
+	    int64_t when, const char *by, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* Removes record id from the index. */
+enum quar_status store_delete(struct store *st, const char *id,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Expiry: calls fn for every record older than cutoff (time < cutoff,
+ * ID and area only), then removes from the index those for which fn
+ * returned 0 (1 keeps the row; -1 stops with err). *n_r: rows removed.
+ */
+int	store_expire(struct store *st, int64_t cutoff, store_fn fn,
+	    void *ctx, size_t *n_r, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* True when some record is in area. */
+int	store_area_used(struct store *st, const char *area, bool *used_r,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* ---- traffic statistics ---- */
+
+struct store_hit {
+	const char	*rule;
+	const char	*detail;	/* virus name or type; NULL = none */
+};
+
+/* One judged message (borrowed strings). */
+struct store_traffic {
+	int64_t			 time;
+	const char		*direction;
+	const char		*disposition;	/* what was done */
+	uint64_t		 size;
+	uint64_t		 scan_ms;
+	const char		*quarantine_id;	/* NULL = not quarantined */
+	const struct store_hit	*hits;		/* one per finding */
+	size_t			 nhits;
+};
+
+int	store_traffic_add(struct store *st, const struct store_traffic *t,
+	    struct err *err) __attribute__((warn_unused_result));
+/* Removes traffic rows older than cutoff; *n_r rows removed. */
+int	store_traffic_expire(struct store *st, int64_t cutoff, size_t *n_r,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* ---- reports ---- */
+
+/* Quarantine counts: messages and files told apart. */
+struct store_qrow {
+	char		*key;
+	uint64_t	 messages, bytes;
+	uint64_t	 virus_msgs, virus_files;
+	uint64_t	 blocked_msgs, blocked_files;
+	uint64_t	 encrypted_msgs, encrypted_files;
+};
+
+/* Traffic counts. */
+struct store_trow {
+	char		*key;
+	uint64_t	 messages, bytes, scan_ms;
+	uint64_t	 files;		/* findings (rule rows) */
+};
+
+struct store_top {
+	char		*key;
+	uint64_t	 count;		/* files (findings) or messages */
+	uint64_t	 messages;
+};
+
+struct store_report {
+	int64_t			 from, to;	/* [from, to) */
+	struct store_qrow	 qtotal;
+	struct store_qrow	*qdays, *qareas;
+	size_t			 nqdays, nqareas;
+	struct store_top	*viruses, *types, *senders, *rcpts;
+	size_t			 nviruses, ntypes, nsenders, nrcpts;
+	struct store_trow	 ttotal;
+	struct store_trow	*tdays, *tdirs, *tactions, *trules;
+	size_t			 ntdays, ntdirs, ntactions, ntrules;
+	bool			 truncated;	/* a table hit STORE_REPORT_ROWS */
+};
+
+/* Computes the report over [from, to). *r_r: store_report_free. */
+int	store_report(struct store *st, int64_t from, int64_t to,
+	    struct store_report **r_r, struct err *err)
+	    __attribute__((warn_unused_result));
+void	store_report_free(struct store_report **rp);
+
+#endif
