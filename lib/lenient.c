@@ -332,14 +332,16 @@ decode_words(const char *s)
 {
 	struct buf	 b = BUF_INIT;
 	const char	*p = s, *last_word_end = NULL;
+	bool		 closes = true;	/* a "?=" may still follow */
 
 	while (*p != '\0') {
-		const char	*q1, *q2, *end;
+		const char	*q1, *q2, *end = NULL;
 
-		if (p[0] == '=' && p[1] == '?' &&
+		/* once no "?=" follows, none will: linear, not quadratic */
+		if (closes && p[0] == '=' && p[1] == '?' &&
 		    (q1 = strchr(p + 2, '?')) != NULL &&
 		    (q1[1] != '\0' && q1[2] == '?') &&
-		    (end = strstr(q1 + 3, "?=")) != NULL) {
+		    ((end = strstr(q1 + 3, "?=")) != NULL || (closes = false))) {
 			char		 enc = (char)tolower((unsigned char)q1[1]);
 			const char	*t = q1 + 3;
 			unsigned char	*dec;
