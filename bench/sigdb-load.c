@@ -212,6 +212,7 @@ main(int argc, char **argv)
 		    "usage: sigdb-load [-r] [-t N] DIR... [-- FILE...]\n");
 		return 2;
 	}
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* progress of long scans */
 	if ((crc = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
 		fprintf(stderr, "sigdb-load: cl_init: %s\n", cl_strerror(crc));
 		return 2;
