@@ -833,6 +833,7 @@ log_verdict(const struct connctx *cc, const struct verdict *v,
 		buf_puts(&b, " scanned=partial");
 	if (msgctx_spilled(mc))
 		buf_puts(&b, " spooled=yes");
+	field(&b, "msgid", mc->mc_msgid, 120);	/* sanitised, like Postfix's */
 	buf_printf(&b, " size=%llu ms=%llu",
 	    (unsigned long long)mc->mc_size, (unsigned long long)ms);
 	log_msg(done >= DISP_TEMPFAIL || done == DISP_HOLD ? LOG_NOTICE :

@@ -185,6 +185,7 @@ msgctx_reset(struct msgctx *mc)
 	free(mc->mc_sender);
 	free(mc->mc_auth);
 	free(mc->mc_subject);
+	free(mc->mc_msgid);
 	policy_unref(&mc->mc_pol);
 	memset(mc, 0, sizeof *mc);
 	mc->mc_buf.sp_fd = -1;
@@ -241,6 +242,10 @@ msgctx_header(struct msgctx *mc, const char *name, const char *value,
 		mc->mc_nxpc++;
 	else if (strcasecmp(name, "Subject") == 0 && mc->mc_subject == NULL)
 		mc->mc_subject = xstrdup(value);
+	else if (strcasecmp(name, "Message-ID") == 0 && mc->mc_msgid == NULL) {
+		value += strspn(value, " \t");
+		mc->mc_msgid = xstrndup(value, strnlen(value, 998));
+	}
 
 	buf_puts(&b, name);
 	buf_puts(&b, ": ");

@@ -57,6 +57,7 @@ struct msgctx {
 	uint64_t	 mc_size;	/* bytes received so far */
 	unsigned	 mc_nxpc;	/* X-Portcullis headers seen */
 	char		*mc_subject;	/* first Subject value, NULL = none */
+	char		*mc_msgid;	/* first Message-ID value, NULL = none */
 	uint64_t	 mc_start_ms;	/* clock_ms() at MAIL FROM */
 	/* Headers, EOH and body chunks get no reply when the MTA allows it
 	 * (SMFIP_NR_*): a problem found there is kept, nothing more is
