@@ -18,9 +18,10 @@ W = sys.argv[1]
 CONC = sys.argv[2] if len(sys.argv) > 2 else "?"
 TCK = os.sysconf("SC_CLK_TCK")
 CLASSES = ["plain2k", "pdf100k", "zip600k", "eicarzip", "docx", "multi20"]
-CFGS = ["none", "null", "clamav", "portcullis"]
+CFGS = ["none", "null", "clamav", "portcullis", "compare"]
 LABEL = {"none": "a no milter", "clamav": "b clamav-milter",
-         "portcullis": "c portcullis", "null": "d do-nothing"}
+         "portcullis": "c portcullis", "null": "d do-nothing",
+         "compare": "e --compare"}
 
 
 def med(xs):
@@ -60,6 +61,9 @@ def fig(cfg, cls):
         "sender": med([float(r["sender_cpu_s"]) * 1000 / int(r["n"])
                        for r in rs]),
         "hwm": med([int(r["hwm_kb"]) / 1024.0 for r in rs]),
+        "pss": med([int(r.get("pss_kb", 0)) / 1024.0 for r in rs]),
+        "pssmax": max(int(r.get("pss_kb", 0)) / 1024.0 for r in rs),
+        "nproc": max(int(r.get("nproc", 1)) for r in rs),
         "ok": sum(int(r["ok"]) for r in rs),
         "rej": sum(int(r["rej"]) for r in rs),
         "n": sum(n),
@@ -103,22 +107,39 @@ for c in classes:
     print("| %-8s | %11s | %15s | %12s | %26s |" % (
         c, ratio(n, d), ratio(m, d), ratio(p, d), ratio(p, m)))
 
+if "compare" in cfgs:
+    print("\n## (e), the --compare binary, against (c) in the same run\n")
+    print("| class    | c / d  | e / d  | e / c  | CPU ms c: milter + "
+          "scanner | CPU ms e: milter + scanner |")
+    print("|----------|--------|--------|--------|------------------------"
+          "--|--------------------------|")
+    for c in classes:
+        d, p, e = (F.get((k, c)) for k in ("null", "portcullis", "compare"))
+        if p is None or e is None:
+            continue
+        print("| %-8s | %6s | %6s | %6s | %11.2f + %10.2f | %11.2f + %10.2f |"
+              % (c, ratio(p, d), ratio(e, d), ratio(e, p), p["filter"],
+                 p["clamd"], e["filter"], e["clamd"]))
+
 print("\n## Per class and configuration (concurrency %s; medians over %s "
       "repetitions)\n" % (CONC, max((f["reps"] for f in F.values() if f),
                                     default=0)))
 print("msg/s = messages accepted (or rejected, for eicarzip) per second "
       "of sending; / d = msg/s against the do-nothing filter's; latency = "
       "connect to final reply after DATA; +p50/+p99 = added over no "
-      "milter; CPU = ms per message of each process: the filter "
-      "(portcullis, the do-nothing filter, or clamav-milter with clamd in "
-      "its own column), all Postfix processes, smtp-sink, the load "
-      "generator; RSS = filter VmHWM during the step.\n")
+      "milter; CPU = ms per message: the milter process (portcullis's "
+      "libmilter process, the do-nothing filter, clamav-milter), the "
+      "scanner (clamd; Portcullis's engine keeper and its scanning "
+      "workers, summed), all Postfix processes, smtp-sink, the load "
+      "generator; RSS = the filter's processes' VmHWM during the step, "
+      "summed (counts a shared engine once per process); PSS = their "
+      "proportional set size at the end of the step, summed.\n")
 print("| class    | config          |  msg/s | / d    | p50 ms | p99 ms "
-      "| +p50 ms | +p99 ms | CPU filter | CPU clamd | CPU postfix "
-      "| CPU sink | CPU sender | RSS MiB |")
+      "| +p50 ms | +p99 ms | CPU milter | CPU scanner | CPU postfix "
+      "| CPU sink | CPU sender | RSS MiB | PSS MiB |")
 print("|----------|-----------------|--------|--------|--------|--------|"
-      "---------|---------|------------|-----------|-------------|"
-      "----------|------------|---------|")
+      "---------|---------|------------|-------------|-------------|"
+      "----------|------------|---------|---------|")
 for c in classes:
     base = F.get(("none", c))
     d = F.get(("null", c))
@@ -129,12 +150,27 @@ for c in classes:
         add50 = f["p50"] - base["p50"] if base else float("nan")
         add99 = f["p99"] - base["p99"] if base else float("nan")
         print("| %-8s | %-15s | %6.1f | %6s | %6.1f | %6.1f | %7.1f "
-              "| %7.1f | %10.2f | %9.2f | %11.2f | %8.2f | %10.2f "
-              "| %7.1f |" % (
+              "| %7.1f | %10.2f | %11.2f | %11.2f | %8.2f | %10.2f "
+              "| %7.1f | %7.1f |" % (
                   c, LABEL[k], f["rate"], ratio(f, d).strip(), f["p50"],
                   f["p99"], add50 if k != "none" else 0,
                   add99 if k != "none" else 0, f["filter"], f["clamd"],
-                  f["postfix"], f["sink"], f["sender"], f["hwm"]))
+                  f["postfix"], f["sink"], f["sender"], f["hwm"], f["pss"]))
+
+eng = readkv("engine.txt")
+pcs = [f for (k, c), f in F.items() if f and k == "portcullis"]
+if eng and pcs:
+    kv = dict(x.split("=", 1) for x in eng.split())
+    one = float(kv["rss_mib"])
+    pss = max(f["pssmax"] for f in pcs)
+    print("\nMemory of the engine: one engine alone (a process that only "
+          "loads and compiles the database: %s signatures in %s s) %.0f MiB "
+          "resident; Portcullis's processes (milter, keeper, %d workers) "
+          "%.0f MiB PSS at most after a step: %.2fx one engine "
+          "(target at most 1.25x)." % (kv.get("sigs", "?"),
+                                       kv.get("total_s", "?"), one,
+                                       max(f["nproc"] for f in pcs) - 2,
+                                       pss, pss / one if one else 0))
 
 gen = os.path.join(W, "generator.txt")
 if os.path.exists(gen):
