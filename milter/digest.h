@@ -1,7 +1,7 @@
 /*
  * milter/digest.h - SHA-256 of a message, the key of the poison list.
- * OpenSSL's libcrypto (GLib's GChecksum if it fails). Pure, no state;
- * thread-safe.
+ * The only user of GLib's GChecksum (GLib comes with GMime). Pure, no
+ * state; thread-safe.
  */
 #ifndef PORTCULLIS_DIGEST_H
 #define PORTCULLIS_DIGEST_H
