@@ -43,6 +43,12 @@ cfgs = [k for k in CFGS if any((k, c) in rows for c in classes)]
 
 def fig(cfg, cls):
     rs = rows.get((cfg, cls), [])
+    # A step with tempfails or errors ended early: its rate says nothing.
+    bad = [r for r in rs if int(r["tmp"]) or int(r["err"])]
+    rs = [r for r in rs if r not in bad]
+    if bad:
+        SKIPPED.append("%s %s: %d of %d repetitions left out (tempfails "
+                       "or errors)" % (cfg, cls, len(bad), len(bad) + len(rs)))
     if not rs:
         return None
     n = [int(r["n"]) for r in rs]
@@ -70,7 +76,10 @@ def fig(cfg, cls):
     }
 
 
+SKIPPED = []
 F = {(k, c): fig(k, c) for k in cfgs for c in classes}
+for line in SKIPPED:
+    print("left out: %s" % line)
 
 
 def ratio(a, b):
