@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "verdict.h"
 
 struct t {
 	const char	*name;
@@ -182,4 +183,19 @@ t_main(int argc, char **argv, const struct t_case *cases, size_t n)
 	current = NULL;
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
+}
+
+const char *
+t_findings(const struct verdict *v)
+{
+	static char	s[2048];
+	size_t		i, o = 0;
+
+	s[0] = '\0';
+	for (i = 0; v != NULL && i < v->nfindings && o < sizeof s - 200; i++)
+		o += (size_t)snprintf(s + o, sizeof s - o, "%s%s@%s(%s)",
+		    i ? " " : "", rule_str(v->findings[i].rule),
+		    v->findings[i].part, v->findings[i].detail ?
+		    v->findings[i].detail : "");
+	return v == NULL ? "(no verdict)" : s[0] ? s : "none";
 }

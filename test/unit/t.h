@@ -38,6 +38,16 @@ int		 t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The EICAR test string, assembled at run time (never stored whole). */
 const char	*t_eicar(void);
 
+/* A verdict's findings as "rule@part(detail) ..." for failure messages
+ * (a static buffer: valid until the next call). */
+struct verdict;
+const char	*t_findings(const struct verdict *v);
+/* Checks v's disposition, printing the findings when it is not want. */
+#define T_CHECK_DISP(t, v, want) t_check(t, (v) != NULL && \
+    (v)->disposition == (want), "got %s [%s], want %s", \
+    (v) ? disposition_str((v)->disposition) : "-", t_findings(v), \
+    disposition_str(want))
+
 #define T_CASE(fn) { #fn, fn }
 #define T_NCASES(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -179,26 +179,6 @@ has(const struct verdict *v, enum rule rule, const char *part)
 	return false;
 }
 
-static const char *
-findings_str(const struct verdict *v)
-{
-	static char	s[1024];
-	size_t		i, o = 0;
-
-	s[0] = '\0';
-	for (i = 0; v != NULL && i < v->nfindings && o < sizeof s - 100; i++)
-		o += (size_t)snprintf(s + o, sizeof s - o, "%s%s@%s(%s)",
-		    i ? " " : "", rule_str(v->findings[i].rule),
-		    v->findings[i].part, v->findings[i].detail ?
-		    v->findings[i].detail : "");
-	return v == NULL ? "(no verdict)" : s[0] ? s : "none";
-}
-
-#define CHECK_DISP(t, v, want) t_check(t, (v) != NULL && \
-    (v)->disposition == (want), "got %s [%s], want %s", \
-    (v) ? disposition_str((v)->disposition) : "-", findings_str(v), \
-    disposition_str(want))
-
 
 static void
 plain_text_accepted(struct t *t)
@@ -207,7 +187,7 @@ plain_text_accepted(struct t *t)
 	struct verdict	*v = judge(t, NULL, NULL, 0, &f, plain, strlen(plain),
 	    NULL, NULL);
 
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	t_check(t, v != NULL && v->nfindings == 0 && v->scanned &&
 	    strcmp(v->summary, "clean") == 0, "summary got %s",
 	    v ? v->summary : "-");
@@ -230,11 +210,11 @@ blocked_attachment_rejected(struct t *t)
 	struct verdict	*v = judge(t, NULL, NULL, 0, &f, msg, strlen(msg),
 	    NULL, NULL);
 
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_BLOCKED_TYPE, "2"), "exe renamed .pdf: %s",
-	    findings_str(v));
+	    t_findings(v));
 	t_check(t, has(v, RULE_BLOCKED_EXTENSION, "3"), ".exe name: %s",
-	    findings_str(v));
+	    t_findings(v));
 	t_check(t, f.calls == 0, "antivirus skipped after a reject, got %u "
 	    "calls", f.calls);
 	t_check(t, v != NULL && v->reply != NULL &&
@@ -255,9 +235,9 @@ antivirus_first_order(struct t *t)
 	struct verdict	*v = judge(t, "[order]\nfilters = antivirus "
 	    "attachments\n", NULL, 0, &f, msg, strlen(msg), NULL, NULL);
 
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_VIRUS, "1") && !has(v, RULE_BLOCKED_EXTENSION,
-	    NULL), "virus first, attachments skipped: %s", findings_str(v));
+	    NULL), "virus first, attachments skipped: %s", t_findings(v));
 	t_check(t, v != NULL && v->nfindings > 0 && strcmp(
 	    v->findings[0].detail, "Fake.Evil") == 0, "virus name");
 	verdict_free(&v);
@@ -275,7 +255,7 @@ scanner_failure_tempfails(struct t *t)
 	    NULL);
 
 	t_check(t, r == -1, "scan_message got %d, want -1", r);
-	CHECK_DISP(t, v, DISP_TEMPFAIL);
+	T_CHECK_DISP(t, v, DISP_TEMPFAIL);
 	t_check(t, has(v, RULE_ERROR, NULL) && v->reply != NULL &&
 	    v->reply[0] == '4', "error rule with a 4xx: %s",
 	    v && v->reply ? v->reply : "none");
@@ -312,9 +292,9 @@ stale_signatures_tag(struct t *t)
 	env.direction = -1;
 	t_check(t, scan_message(pol, &deps, &env, (const void *)plain,
 	    strlen(plain), &v, &err) == 0, "scan");
-	CHECK_DISP(t, v, DISP_TAG);
+	T_CHECK_DISP(t, v, DISP_TAG);
 	t_check(t, has(v, RULE_STALE_SIGNATURES, NULL), "stale: %s",
-	    findings_str(v));
+	    t_findings(v));
 	if (v != NULL) {
 		message_render((const void *)plain, strlen(plain), v, "mx",
 		    &out);
@@ -325,7 +305,7 @@ stale_signatures_tag(struct t *t)
 	deps.av_db_time = 1000000 - 47 * 3600;
 	t_check(t, scan_message(pol, &deps, &env, (const void *)plain,
 	    strlen(plain), &v, &err) == 0, "scan");
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	verdict_free(&v);
 	buf_free(&out);
 	policy_unref(&pol);
@@ -381,7 +361,7 @@ strip_multipart(struct t *t)
 	struct buf		 out = BUF_INIT;
 	char			*s, *exe_b64 = g_base64_encode(pe, 60);
 
-	CHECK_DISP(t, v, DISP_STRIP);
+	T_CHECK_DISP(t, v, DISP_STRIP);
 	t_check(t, v != NULL && v->modified && v->new_body != NULL &&
 	    v->nheader_edits == 0, "body replaced, top headers kept");
 	if (v == NULL || v->new_body == NULL)
@@ -426,7 +406,7 @@ strip_single_part(struct t *t)
 
 		v = judge(t, NULL, ov, 1, &f, msg, strlen(msg), NULL, NULL);
 	}
-	CHECK_DISP(t, v, DISP_STRIP);
+	T_CHECK_DISP(t, v, DISP_STRIP);
 	t_check(t, v != NULL && v->nheader_edits >= 2 && strcmp(
 	    v->header_edits[0].name, "Content-Type") == 0 &&
 	    strncmp(v->header_edits[0].value, "text/plain", 10) == 0,
@@ -462,11 +442,11 @@ signed_messages_not_stripped(struct t *t)
 	struct verdict		*v;
 
 	v = judge(t, NULL, ov, 1, &f, msg, strlen(msg), NULL, NULL);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, v != NULL && v->new_body == NULL, "signed: not rewritten");
 	verdict_free(&v);
 	v = judge(t, NULL, ov, 2, &f, msg, strlen(msg), NULL, NULL);
-	CHECK_DISP(t, v, DISP_STRIP);
+	T_CHECK_DISP(t, v, DISP_STRIP);
 	verdict_free(&v);
 }
 
@@ -532,23 +512,23 @@ limits_n_and_n_plus_1(struct t *t)
 
 	v = judge(t, "[limits]\nattachments = 3\n", NULL, 0, &f, msg, len,
 	    NULL, NULL);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	verdict_free(&v);
 	v = judge(t, "[limits]\nattachments = 2\n", NULL, 0, &f, msg, len,
 	    NULL, NULL);
 	t_check(t, has(v, RULE_COUNT_LIMIT, "3"), "3 attachments, limit 2: "
-	    "%s", findings_str(v));
-	CHECK_DISP(t, v, DISP_REJECT);
+	    "%s", t_findings(v));
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	verdict_free(&v);
 
 	snprintf(ini, sizeof ini, "[limits]\nmessage_size = %zu\n", len);
 	v = judge(t, ini, NULL, 0, &f, msg, len, NULL, NULL);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	verdict_free(&v);
 	snprintf(ini, sizeof ini, "[limits]\nmessage_size = %zu\n", len - 1);
 	v = judge(t, ini, NULL, 0, &f, msg, len, NULL, NULL);
 	t_check(t, has(v, RULE_SIZE_LIMIT, ""), "size N+1: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 
 	/* attachment_size: parts are 1 byte; minimum limit is 1K */
@@ -562,14 +542,14 @@ limits_n_and_n_plus_1(struct t *t)
 		msg = multipart(p1, 1, NULL);
 		v = judge(t, "[limits]\nattachment_size = 1K\n", NULL, 0, &f,
 		    msg, strlen(msg), NULL, NULL);
-		CHECK_DISP(t, v, DISP_ACCEPT);
+		T_CHECK_DISP(t, v, DISP_ACCEPT);
 		verdict_free(&v);
 		free(msg);
 		msg = multipart(p2, 1, NULL);
 		v = judge(t, "[limits]\nattachment_size = 1K\n", NULL, 0, &f,
 		    msg, strlen(msg), NULL, NULL);
 		t_check(t, has(v, RULE_SIZE_LIMIT, "1"), "1025 bytes, limit "
-		    "1K: %s", findings_str(v));
+		    "1K: %s", t_findings(v));
 		verdict_free(&v);
 	}
 	free(msg);
@@ -606,12 +586,12 @@ mime_depth_and_parts(struct t *t)
 	msg = nested(4);
 	v = judge(t, "[limits]\nmime_depth = 5\n", NULL, 0, &f, msg,
 	    strlen(msg), NULL, NULL);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	verdict_free(&v);
 	v = judge(t, "[limits]\nmime_depth = 4\n", NULL, 0, &f, msg,
 	    strlen(msg), NULL, NULL);
 	t_check(t, has(v, RULE_DEPTH_LIMIT, NULL), "depth 5, limit 4: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 
@@ -619,7 +599,7 @@ mime_depth_and_parts(struct t *t)
 	msg = nested(2000);
 	v = judge(t, NULL, NULL, 0, &f, msg, strlen(msg), NULL, NULL);
 	t_check(t, has(v, RULE_DEPTH_LIMIT, NULL) && v->disposition ==
-	    DISP_REJECT, "2000 levels: %s", findings_str(v));
+	    DISP_REJECT, "2000 levels: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 
@@ -630,7 +610,7 @@ mime_depth_and_parts(struct t *t)
 	buf_puts(&b, "--x--\r\n");
 	v = judge(t, NULL, NULL, 0, &f, b.data, b.len, NULL, NULL);
 	t_check(t, has(v, RULE_COUNT_LIMIT, NULL) && v->disposition ==
-	    DISP_REJECT, "10000 parts: %s", findings_str(v));
+	    DISP_REJECT, "10000 parts: %s", t_findings(v));
 	t_check(t, clock_ms() - t0 < 20000, "bounded time: %llu ms",
 	    (unsigned long long)(clock_ms() - t0));
 	verdict_free(&v);
@@ -652,7 +632,7 @@ hidden_containers(struct t *t)
 
 	v = judge(t, NULL, NULL, 0, &f, uu, strlen(uu), NULL, NULL);
 	t_check(t, has(v, RULE_BLOCKED_EXTENSION, "1/setup.exe"),
-	    "uuencoded exe: %s", findings_str(v));
+	    "uuencoded exe: %s", t_findings(v));
 	verdict_free(&v);
 
 	/* a base64-encoded message/rfc822 holding an .exe attachment */
@@ -669,18 +649,18 @@ hidden_containers(struct t *t)
 	buf_puts(&b, "--o--\r\n");
 	v = judge(t, NULL, NULL, 0, &f, b.data, b.len, NULL, NULL);
 	t_check(t, has(v, RULE_BLOCKED_EXTENSION, "2.2"),
-	    "exe in encoded rfc822: %s", findings_str(v));
+	    "exe in encoded rfc822: %s", t_findings(v));
 	verdict_free(&v);
 
 	v = judge(t, NULL, NULL, 0, &f, partial, strlen(partial), NULL, NULL);
 	t_check(t, has(v, RULE_PARTIAL, NULL), "message/partial: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 
 	/* broken, but read alike and inspected: delivered and tagged */
 	v = judge(t, NULL, NULL, 0, &f, "\x00\x01garbage", 9, NULL, NULL);
 	t_check(t, has(v, RULE_MALFORMED, NULL) && v->disposition ==
-	    DISP_TAG, "garbage judged: %s", findings_str(v));
+	    DISP_TAG, "garbage judged: %s", t_findings(v));
 	verdict_free(&v);
 	buf_free(&b);
 	buf_free(&inner);
@@ -721,8 +701,8 @@ time_limit_tempfails(struct t *t)
 	    &f, msg, strlen(msg), NULL, NULL);
 
 	t_check(t, has(v, RULE_TIME_LIMIT, NULL), "time: %s",
-	    findings_str(v));
-	CHECK_DISP(t, v, DISP_TEMPFAIL);
+	    t_findings(v));
+	T_CHECK_DISP(t, v, DISP_TEMPFAIL);
 	t_check(t, v != NULL && !v->scanned, "not marked scanned");
 	verdict_free(&v);
 	free(msg);
@@ -745,17 +725,17 @@ content_rules(struct t *t)
 	char		*errs = NULL;
 
 	v = judge(t, ini, NULL, 0, &f, hit, strlen(hit), NULL, NULL);
-	CHECK_DISP(t, v, DISP_HOLD);
+	T_CHECK_DISP(t, v, DISP_HOLD);
 	t_check(t, has(v, RULE_CONTENT, ""), "header rule: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	v = judge(t, ini, NULL, 0, &f, body, strlen(body), NULL, NULL);
-	CHECK_DISP(t, v, DISP_REJECT);		/* [rules] content default */
+	T_CHECK_DISP(t, v, DISP_REJECT);		/* [rules] content default */
 	t_check(t, has(v, RULE_CONTENT, "1"), "body rule: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	v = judge(t, ini, NULL, 0, &f, plain, strlen(plain), NULL, NULL);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	verdict_free(&v);
 	t_check(t, policy_load_string("[content:x]\nheader = Subject\n"
 	    "pattern = (unclosed\n", "t.ini", NULL, 0, &pol, &errs) == -1 &&

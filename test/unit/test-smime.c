@@ -118,26 +118,6 @@ explained(const struct verdict *v, const char *s)
 	return false;
 }
 
-static const char *
-findings_str(const struct verdict *v)
-{
-	static char	s[2048];
-	size_t		i, o = 0;
-
-	s[0] = '\0';
-	for (i = 0; v != NULL && i < v->nfindings && o < sizeof s - 200; i++)
-		o += (size_t)snprintf(s + o, sizeof s - o, "%s%s@%s(%s)",
-		    i ? " " : "", rule_str(v->findings[i].rule),
-		    v->findings[i].part, v->findings[i].detail ?
-		    v->findings[i].detail : "");
-	return v == NULL ? "(no verdict)" : s[0] ? s : "none";
-}
-
-#define CHECK_DISP(t, v, want) t_check(t, (v) != NULL && \
-    (v)->disposition == (want), "got %s [%s], want %s", \
-    (v) ? disposition_str((v)->disposition) : "-", findings_str(v), \
-    disposition_str(want))
-
 /* ---- building CMS with the openssl command ---- */
 
 static void
@@ -530,9 +510,9 @@ signed_top_level_virus(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_VIRUS, "1.2"), "EICAR inside at 1.2: %s",
-	    findings_str(v));
+	    t_findings(v));
 	t_check(t, explained(v, "part 1: opaque S/MIME signed-data, content "
 	    "taken out without verifying"), "no explain line for the "
 	    "S/MIME layer");
@@ -570,7 +550,7 @@ signed_attached_virus(struct t *t)
 			break;
 		v = judge(t, NULL, msg, len);
 		t_check(t, has(v, RULE_VIRUS, "2.2"), "%s %s: EICAR at 2.2: "
-		    "%s", cases[i].ctype, cases[i].name, findings_str(v));
+		    "%s", cases[i].ctype, cases[i].name, t_findings(v));
 		verdict_free(&v);
 		free(msg);
 	}
@@ -595,10 +575,10 @@ signed_exe_blocked(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_BLOCKED_EXTENSION, "2.2") &&
 	    has(v, RULE_BLOCKED_TYPE, "2.2"), "setup.exe at 2.2: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -620,10 +600,10 @@ signed_bare_file(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_BLOCKED_EXTENSION, "2/invoice.exe") &&
 	    has(v, RULE_BLOCKED_TYPE, "2/invoice.exe"), "invoice.exe at "
-	    "2/invoice.exe: %s", findings_str(v));
+	    "2/invoice.exe: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -644,9 +624,9 @@ signed_benign_accepted(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	t_check(t, v != NULL && v->nfindings == 0, "findings: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -667,9 +647,9 @@ enveloped_encrypted(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_ENCRYPTED, "1"), "encrypted at 1: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -694,7 +674,7 @@ signed_then_enveloped(struct t *t)
 		return;
 	v = judge(t, NULL, msg, len);
 	t_check(t, has(v, RULE_ENCRYPTED, "2") && !has(v, RULE_VIRUS, NULL),
-	    "encrypted at 2 and nothing else: %s", findings_str(v));
+	    "encrypted at 2 and nothing else: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -720,7 +700,7 @@ enveloped_then_signed(struct t *t)
 		return;
 	v = judge(t, NULL, msg, len);
 	t_check(t, has(v, RULE_ENCRYPTED, "2.1"), "encrypted at 2.1: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -742,7 +722,7 @@ not_cms_malformed(struct t *t)
 		return;
 	v = judge(t, NULL, msg, len);
 	t_check(t, has(v, RULE_MALFORMED, "2"), "malformed at 2: %s",
-	    findings_str(v));
+	    t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -765,13 +745,13 @@ compressed_message(struct t *t)
 		return;
 	zlib = have_zlib(t);
 	v = judge(t, NULL, msg, len);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	if (zlib)
 		t_check(t, has(v, RULE_VIRUS, "2.2"), "EICAR at 2.2: %s",
-		    findings_str(v));
+		    t_findings(v));
 	else
 		t_check(t, has(v, RULE_UNREADABLE, "2"), "no zlib: "
-		    "unreadable at 2: %s", findings_str(v));
+		    "unreadable at 2: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }

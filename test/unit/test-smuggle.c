@@ -516,26 +516,6 @@ explained(const struct verdict *v, const char *a, const char *b)
 	return false;
 }
 
-static const char *
-findings_str(const struct verdict *v)
-{
-	static char	s[2048];
-	size_t		i, o = 0;
-
-	s[0] = '\0';
-	for (i = 0; v != NULL && i < v->nfindings && o < sizeof s - 200; i++)
-		o += (size_t)snprintf(s + o, sizeof s - o, "%s%s@%s(%s)",
-		    i ? " " : "", rule_str(v->findings[i].rule),
-		    v->findings[i].part, v->findings[i].detail ?
-		    v->findings[i].detail : "");
-	return v == NULL ? "(no verdict)" : s[0] ? s : "none";
-}
-
-#define CHECK_DISP(t, v, want) t_check(t, (v) != NULL && \
-    (v)->disposition == (want), "got %s [%s], want %s", \
-    (v) ? disposition_str((v)->disposition) : "-", findings_str(v), \
-    disposition_str(want))
-
 /* A message: text/plain part 1, then html as part 2 (ctype, and a
  * filename when fname is not NULL), base64. */
 static char *
@@ -583,11 +563,11 @@ message_exe_blocked(struct t *t)
 		    cases[i].fname);
 		struct verdict	*v = judge(t, msg);
 
-		CHECK_DISP(t, v, DISP_REJECT);
+		T_CHECK_DISP(t, v, DISP_REJECT);
 		t_check(t, has(v, RULE_BLOCKED_EXTENSION, "2/invoice.exe") &&
 		    has(v, RULE_BLOCKED_TYPE, "2/invoice.exe"), "%s: "
 		    "invoice.exe at 2/invoice.exe: %s", cases[i].ctype,
-		    findings_str(v));
+		    t_findings(v));
 		t_check(t, explained(v, "part 2/invoice.exe: file in HTML "
 		    "(script-string)", NULL), "%s: no explain line",
 		    cases[i].ctype);
@@ -609,9 +589,9 @@ message_data_uri_virus(struct t *t)
 	char		*msg = message(html, "text/html", NULL);
 	struct verdict	*v = judge(t, msg);
 
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_VIRUS, "2/statement.txt"), "EICAR at "
-	    "2/statement.txt: %s", findings_str(v));
+	    "2/statement.txt: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 	free(html);
@@ -649,9 +629,9 @@ message_atob_zip(struct t *t)
 	    "</script></html>", s);
 	msg = message(html, "text/html", NULL);
 	v = judge(t, msg);
-	CHECK_DISP(t, v, DISP_REJECT);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	t_check(t, has(v, RULE_VIRUS, "2/html-blob-1"), "EICAR in the zip at "
-	    "2/html-blob-1...: %s", findings_str(v));
+	    "2/html-blob-1...: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 	free(html);
@@ -723,9 +703,9 @@ message_benign_images(struct t *t)
 	    "</body></html>", ps, js, js);
 	msg = message(html, "text/html; charset=utf-8", NULL);
 	v = judge(t, msg);
-	CHECK_DISP(t, v, DISP_ACCEPT);
+	T_CHECK_DISP(t, v, DISP_ACCEPT);
 	t_check(t, v != NULL && v->nfindings == 0, "findings: %s",
-	    findings_str(v));
+	    t_findings(v));
 	t_check(t, explained(v, "part 2/html-blob-1: ", "true type image"),
 	    "the logo is a leaf typed as an image");
 	t_check(t, explained(v, "part 2/html-blob-2: ", "true type image") &&
@@ -755,7 +735,7 @@ message_too_many(struct t *t)
 	msg = message(buf_cstr(&h), "text/html", NULL);
 	v = judge(t, msg);
 	t_check(t, has(v, RULE_COUNT_LIMIT, "2"), "65 files: count_limit at "
-	    "2: %s", findings_str(v));
+	    "2: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 	buf_reset(&h);
@@ -765,7 +745,7 @@ message_too_many(struct t *t)
 	msg = message(buf_cstr(&h), "text/html", NULL);
 	v = judge(t, msg);
 	t_check(t, !has(v, RULE_COUNT_LIMIT, ""), "64 files: no count_limit: "
-	    "%s", findings_str(v));
+	    "%s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 	buf_free(&h);
