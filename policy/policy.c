@@ -43,6 +43,7 @@ enum pk_type {
 	PK_TYPES,	/* list of true-type words */
 	PK_FORMATS,	/* list of archive formats */
 	PK_CIDRS,	/* list of networks */
+	PK_LISTEN,	/* "ADDRESS:PORT", numeric; "" = NULL */
 	PK_LOGLEVEL,
 	PK_RAWSCAN,
 	PK_ORDER
@@ -84,6 +85,8 @@ static const struct policy_key keys[] = {
 	{ "daemon", "shutdown_timeout", PK_TIME, 0, 3600 * SEC, "30s",
 	    OFF(shutdown_timeout_ms) },
 	{ "daemon", "metrics_file", PK_STR, 0, 0, "", OFF(metrics_file) },
+	{ "daemon", "metrics_listen", PK_LISTEN, 0, 0, "",
+	    OFF(metrics_listen) },
 	{ "daemon", "event_log", PK_STR, 0, 0, "", OFF(event_log) },
 	{ "daemon", "workers", PK_UINT, 0, 256, "0", OFF(workers) },
 	{ "daemon", "worker_memory", PK_SIZE, 0, 1024 * GB, "4G",
@@ -288,6 +291,45 @@ const char *
 direction_str(enum direction d)
 {
 	return d == DIR_OUTBOUND ? "outbound" : "inbound";
+}
+
+int
+policy_listen_parse(const char *s, char *addr, size_t addrlen,
+    unsigned *port_r)
+{
+	char		 a[INET6_ADDRSTRLEN + 1], buf[sizeof(struct in6_addr)];
+	const char	*colon, *p;
+	size_t		 n;
+	unsigned long	 port = 0;
+	int		 af = AF_INET;
+
+	if (s[0] == '[') {		/* [IPv6]:PORT */
+		if ((p = strchr(s, ']')) == NULL || p[1] != ':')
+			return -1;
+		s++;
+		n = (size_t)(p - s);
+		colon = p + 1;
+		af = AF_INET6;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		n = (size_t)(colon - s);
+	}
+	if (n == 0 || n >= sizeof a)
+		return -1;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	if (inet_pton(af, a, buf) != 1)
+		return -1;
+	for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (p == colon + 1 || *p != '\0' || port > 65535)
+		return -1;
+	if (addr != NULL && snprintf(addr, addrlen, "%s", a) >= (int)addrlen)
+		return -1;
+	if (port_r != NULL)
+		*port_r = (unsigned)port;
+	return 0;
 }
 
 /* ---- phase 1: read the file into entries ---------------------------- */
@@ -642,6 +684,17 @@ key_set(struct policy *pol, const struct policy_key *k, const char *val,
 			*d = '\0';
 		return 0;
 	}
+	case PK_LISTEN:
+		if (val[0] != '\0' &&
+		    policy_listen_parse(val, NULL, 0, NULL) == -1) {
+			snprintf(why, whylen, "\"%s\" is not a numeric "
+			    "ADDRESS:PORT (like 127.0.0.1:9113 or [::1]:9113)",
+			    val);
+			return -1;
+		}
+		free(*(char **)f);
+		*(char **)f = val[0] == '\0' ? NULL : xstrdup(val);
+		return 0;
 	case PK_BOOL:
 		if (parse_bool(val, &b) == -1)
 			goto bad;
@@ -1321,7 +1374,8 @@ policy_free(struct policy *pol)
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		void *f = (char *)pol + keys[i].off;
 
-		if (keys[i].type == PK_STR || keys[i].type == PK_TEXT)
+		if (keys[i].type == PK_STR || keys[i].type == PK_TEXT ||
+		    keys[i].type == PK_LISTEN)
 			free(*(char **)f);
 		else if (keys[i].type == PK_WORDS ||
 		    keys[i].type == PK_EXTS || keys[i].type == PK_TYPES ||

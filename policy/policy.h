@@ -158,6 +158,7 @@ struct policy {
 	uint64_t	 worker_memory;		/* RLIMIT_AS of a worker; 0 = none */
 	uint64_t	 worker_cpu_ms;		/* RLIMIT_CPU per message */
 	char		*metrics_file;		/* Prometheus text; NULL = off */
+	char		*metrics_listen;	/* "ADDRESS:PORT"; NULL = off */
 	char		*event_log;		/* JSON lines; "" = off */
 
 	/* [limits] */
@@ -330,6 +331,15 @@ const struct notify_text *policy_notify_text(const struct policy *pol,
 const char	*disposition_str(enum disposition d);
 const char	*rule_str(enum rule r);
 const char	*direction_str(enum direction d);
+
+/*
+ * Splits a [daemon] metrics_listen value, "ADDRESS:PORT" with a numeric
+ * IPv4 address or "[IPv6]:PORT" (port 0: any free one). 0 = valid: the
+ * address (without brackets) is copied to addr (addrlen bytes; may be
+ * NULL) and the port to *port_r (may be NULL); -1 = not valid.
+ */
+int		 policy_listen_parse(const char *s, char *addr, size_t addrlen,
+		    unsigned *port_r) __attribute__((warn_unused_result));
 
 /* Built-in compiled defaults as a policy text (the reference source). */
 void		 policy_dump_keys(FILE *fp);

@@ -67,6 +67,9 @@ static const struct err_case err_cases[] = {
 	{ "bare inet port", "[daemon]\nsocket = inet:8899\n",
 	    "-o: [daemon] socket: \"inet:8899\": name the address "
 	    "(inet:PORT@127.0.0.1); a bare port listens on every interface\n" },
+	{ "metrics_listen: a name", "[daemon]\nmetrics_listen = localhost:9113\n",
+	    "t.ini:2: [daemon] metrics_listen: \"localhost:9113\" is not a "
+	    "numeric ADDRESS:PORT (like 127.0.0.1:9113 or [::1]:9113)\n" },
 	{ "five mistakes, one run",
 	    "[limits]\nmessage_size = 20Q\nattachments = 0\nbogus = 1\n"
 	    "[rules]\nvirus = nope\n[nosuch]\nx = y\n",
@@ -705,7 +708,51 @@ templates_in_notices(struct t *t)
 	policy_unref(&pol);
 }
 
+/* [daemon] metrics_listen values: split, or refused. */
+static void
+listen_values(struct t *t)
+{
+	static const struct {
+		const char	*in;
+		int		 want;
+		const char	*addr;
+		unsigned	 port;
+	} c[] = {
+		{ "127.0.0.1:9113", 0, "127.0.0.1", 9113 },
+		{ "0.0.0.0:0", 0, "0.0.0.0", 0 },
+		{ "[::1]:9113", 0, "::1", 9113 },
+		{ "127.0.0.1:65535", 0, "127.0.0.1", 65535 },
+		{ "127.0.0.1:65536", -1, NULL, 0 },
+		{ "127.0.0.1:99999999999999999999", -1, NULL, 0 },
+		{ "127.0.0.1:", -1, NULL, 0 },
+		{ "127.0.0.1:91x", -1, NULL, 0 },
+		{ "127.0.0.1", -1, NULL, 0 },
+		{ ":9113", -1, NULL, 0 },
+		{ "::1:9113", -1, NULL, 0 },
+		{ "[::1]9113", -1, NULL, 0 },
+		{ "[127.0.0.1]:9113", -1, NULL, 0 },
+		{ "localhost:9113", -1, NULL, 0 },
+	};
+	char		addr[64];
+	unsigned	port;
+	size_t		i;
+	int		r;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		addr[0] = '\0';
+		port = 12345;
+		r = policy_listen_parse(c[i].in, addr, sizeof addr, &port);
+		if (!t_check(t, r == c[i].want, "%s: got %d, want %d",
+		    c[i].in, r, c[i].want) || r != 0)
+			continue;
+		t_check(t, strcmp(addr, c[i].addr) == 0 && port == c[i].port,
+		    "%s: got %s port %u, want %s port %u", c[i].in, addr, port,
+		    c[i].addr, c[i].port);
+	}
+}
+
 static const struct t_case cases[] = {
+	T_CASE(listen_values),
 	T_CASE(templates_checked),
 	T_CASE(templates_in_notices),
 	T_CASE(overlay_values),
