@@ -1079,7 +1079,8 @@ mlt_eom(SMFICTX *ctx)
 		break;
 	}
 	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
-	metrics_message(done, v, clock_ms() - t0, verdict_has(v, RULE_ERROR));
+	metrics_message(done, v, clock_ms() - t0, mc->mc_size,
+	    qid != NULL ? v->quarantine : NULL, verdict_has(v, RULE_ERROR));
 	if (quarantine_traffic(pol, v, disposition_str(done), mc->mc_size,
 	    clock_ms() - t0, qid, &err) == -1)	/* said once, not per message */
 		log_msg(LOG_WARNING, "traffic statistics not written: %s",

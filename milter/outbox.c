@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -55,15 +56,19 @@ outbox_thread(void *arg)
 		pthread_mutex_unlock(&ob.mu);
 		if (notify_send(l.pol, &l.nt->message, l.nt->from,
 		    (const char *const *)l.nt->rcpts, l.nt->nrcpts,
-		    OUTBOX_SEND_MS, &err) == -1)
+		    OUTBOX_SEND_MS, &err) == -1) {
 			log_msg(LOG_WARNING, "%s: notify failed: %s", l.logid,
 			    err.msg);
+			metrics_notification(METRICS_NOTIFY_FAILED);
+		} else
+			metrics_notification(METRICS_NOTIFY_SENT);
 		letter_free(&l);
 		pthread_mutex_lock(&ob.mu);
 	}
 	while (ob.n > 0) {		/* left at stop: say so */
 		log_msg(LOG_WARNING, "%s: notification not sent (stopping)",
 		    ob.q[ob.head].logid);
+		metrics_notification(METRICS_NOTIFY_DROPPED);
 		letter_free(&ob.q[ob.head]);
 		ob.head = (ob.head + 1) % OUTBOX_MAX;
 		ob.n--;
@@ -97,6 +102,7 @@ outbox_post(struct policy *pol, struct notification *list, size_t n,
 			log_msg(LOG_WARNING, "%s: notification dropped (%s)",
 			    logid, ob.n == OUTBOX_MAX ? "queue full" :
 			    "stopping");
+			metrics_notification(METRICS_NOTIFY_DROPPED);
 			continue;
 		}
 		l = &ob.q[(ob.head + ob.n) % OUTBOX_MAX];
