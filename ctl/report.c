@@ -309,6 +309,7 @@ html_day_chart(struct buf *b, const struct store_report *r,
 	size_t		 nd = 0, i, j;
 	uint64_t	 max = 1;
 	unsigned	 w = 14, gap = 3, h = 160, width;
+	unsigned	 step = (36 + w + gap - 1) / (w + gap);	/* labels */
 	int64_t		 t;
 
 	if (days == 0 || days > 400)
@@ -364,7 +365,10 @@ html_day_chart(struct buf *b, const struct store_report *r,
 			    "width=\"%u\" height=\"%u\"/>", x + 4,
 			    20 + h - vh, w - 8, vh);
 		buf_puts(b, "</g>\n");
-		if (i == 0 || i + 1 == nd || nd <= 14 || i % 7 == 0)
+		/* "MM-DD" is about 30 px wide at 10 px: one label every
+		 * step bars, counted back from the last day (today), so
+		 * that no two overlap */
+		if ((nd - 1 - i) % step == 0)
 			buf_printf(b, "<text x=\"%u\" y=\"%u\" class=\"ax\">"
 			    "%.5s</text>\n", x, h + 34, d[i].key + 5);
 	}
