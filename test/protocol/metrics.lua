@@ -5,7 +5,8 @@
 -- 0077) so that node_exporter, another user, can read it, and is
 -- rewritten on SIGUSR1. The same text is served over HTTP at /metrics
 -- (other paths 404, other methods 405), and both pass promtool's parser
--- and linter (names, _total, units).
+-- and linter (names, _total, units). The server is bounded: connections
+-- per address, and an idle one is closed.
 dofile(top .. "/test/protocol/lib/common.lua")
 
 local function q(path)		-- quoted for sh (the ASan run's dir has a space)
@@ -167,3 +168,28 @@ end)
 has(text, 'portcullis_quarantined_messages_total{area="attachment"} 2',
     "quarantined twice")
 has(text, 'portcullis_notifications_total{result="sent"} 1', "sent still 1")
+
+-- Bounded: 8 connections from one address (a 9th is closed at once), and
+-- a connection that says nothing is closed after 10 s.
+local lim = T.sh("python3 -c '\n" ..
+    "import socket, sys, time\n" ..
+    "def closed(s):\n" ..
+    "    try:\n" ..
+    "        return s.recv(1) == b\"\"\n" ..
+    "    except ConnectionResetError:\n" ..
+    "        return True\n" ..
+    "    except socket.timeout:\n" ..
+    "        return False\n" ..
+    "a = (\"127.0.0.1\", int(sys.argv[1]))\n" ..
+    "held = [socket.create_connection(a, timeout=5) for i in range(8)]\n" ..
+    "ninth = socket.create_connection(a, timeout=5)\n" ..
+    "print(\"ninth\", \"closed\" if closed(ninth) else \"open\")\n" ..
+    "t0 = time.time()\n" ..
+    "held[0].settimeout(60)\n" ..
+    "print(\"idle\", \"closed\" if closed(held[0]) else \"open\", " ..
+    "int(time.time() - t0))\n' " .. port .. " 2>&1")
+T.check(lim:find("ninth closed", 1, true) ~= nil,
+    "a 9th connection from one address: got '" .. lim .. "', want closed")
+local idle = tonumber(lim:match("idle closed (%d+)"))
+T.check(idle ~= nil and idle >= 5 and idle <= 30, "an idle connection: " ..
+    "got '" .. lim .. "', want closed after about 10 s")
