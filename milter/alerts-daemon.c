@@ -293,7 +293,10 @@ read_signatures(struct alert_reading *r, const struct policy *pol,
     pid_t *keeper_r)
 {
 	struct pool_info	pi;
+	struct tm		tm;
+	time_t			built;
 	int64_t			now = (int64_t)time(NULL);
+	char			when[32];
 
 	pool_info(&pi);
 	*keeper_r = pi.keeper;
@@ -301,10 +304,13 @@ read_signatures(struct alert_reading *r, const struct policy *pol,
 		return;		/* none loaded yet: not judged */
 	measured(r, ALERT_SIGNATURES,
 	    (double)(now > pi.db_time ? now - pi.db_time : 0));
+	built = (time_t)pi.db_time;
+	if (gmtime_r(&built, &tm) == NULL ||
+	    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(when, sizeof when, "%lld", (long long)pi.db_time);
 	snprintf(r->note[ALERT_SIGNATURES], ALERT_NOTE_MAX,
-	    "%u signatures, version %s, built or updated at %lld (Unix "
-	    "time)", pi.signatures, pi.version[0] != '\0' ? pi.version :
-	    "unknown", (long long)pi.db_time);
+	    "%u signatures, version %s, of %s", pi.signatures,
+	    pi.version[0] != '\0' ? pi.version : "unknown", when);
 }
 
 static void

@@ -329,9 +329,9 @@ alerts_compose(const struct policy *pol, const struct alert_event *e,
 		buf_puts(b, "No further action is needed for this "
 		    "condition.\n");
 	else
-		buf_printf(b, "This alert is sent again after [alerts] period "
-		    "while the condition lasts, and a recovery notice follows "
-		    "when the value is back on the good side of the "
+		buf_puts(b, "This alert is sent again after each [alerts] "
+		    "period while the\ncondition lasts; a recovery notice "
+		    "follows when the value is back on\nthe good side of the "
 		    "threshold.\n");
 	buf_puts(b, "\n-- \nPortcullis alerts ([alerts] in the policy file, "
 	    "portcullis(8))\n");
