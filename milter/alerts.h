@@ -115,7 +115,7 @@ struct alert_counts {
 	uint64_t	messages;	/* judged (any disposition) */
 	uint64_t	errors;		/* could not be judged */
 	uint64_t	tempfails;	/* answered 4xx */
-	uint64_t	restarts;	/* scanning workers or keeper replaced */
+	uint64_t	restarts;	/* workers or the keeper replaced */
 };
 
 #define ALERTS_HISTORY_MAX	512
