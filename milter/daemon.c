@@ -36,6 +36,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "alerts.h"
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
@@ -195,6 +196,7 @@ reload_policy(int sig)
 	    path);
 	policy_unref(&old);
 	metrics_poke();
+	alerts_poke();		/* new thresholds judged at once */
 }
 
 /* ---- threads --------------------------------------------------------- */
@@ -670,7 +672,7 @@ milter_run(const struct cli_opts *o)
 
 	/* Threads from here on. */
 	if (pool_watch(&err) == -1 || outbox_start(&err) == -1 ||
-	    metrics_start(&err) == -1) {
+	    metrics_start(&err) == -1 || alerts_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
@@ -693,6 +695,7 @@ milter_run(const struct cli_opts *o)
 	/* Stopped (the signal thread drained the messages in flight). */
 	atomic_store(&g.stopping, true);
 	pol = daemon_policy();
+	alerts_stop();		/* before the outbox it posts to */
 	outbox_stop(pol->shutdown_timeout_ms);
 	metrics_stop();
 	pool_stop();

@@ -31,6 +31,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "alerts.h"
 #include "log.h"
 #include "daemon.h"
 #include "milter.h"
@@ -984,6 +985,7 @@ mlt_scan(const struct connctx *cc, const struct envelope *env,
 			log_msg(LOG_ERR, "%s: %s", id, res.detail);
 		return not_ready_verdict(pol, env);
 	case WS_DIED:
+		alerts_note_worker_died();
 		log_msg(LOG_ERR, "%s: scanning worker died: %s", id,
 		    res.detail);
 		return scan_error_verdict(pol, env, res.detail);
@@ -1081,6 +1083,7 @@ mlt_eom(SMFICTX *ctx)
 	log_verdict(cc, v, done, clock_ms() - t0, failed, qid);
 	metrics_message(done, v, clock_ms() - t0, mc->mc_size,
 	    qid != NULL ? v->quarantine : NULL, verdict_has(v, RULE_ERROR));
+	alerts_note_message(done, verdict_has(v, RULE_ERROR));
 	if (quarantine_traffic(pol, v, disposition_str(done), mc->mc_size,
 	    clock_ms() - t0, qid, &err) == -1)	/* said once, not per message */
 		log_msg(LOG_WARNING, "traffic statistics not written: %s",

@@ -206,6 +206,28 @@ static const struct policy_key keys[] = {
 	{ "notify", "recipients_template", PK_STR, 0, 0, "",
 	    OFF(tmpl_recipients) },
 
+	{ "alerts", "mail_to", PK_WORDS, 0, 0, "", OFF(alert_mail_to) },
+	{ "alerts", "interval", PK_TIME, 1 * SEC, 86400 * SEC, "60s",
+	    OFF(alert_interval_ms) },
+	{ "alerts", "period", PK_TIME, 1 * SEC, 30 * DAY, "1h",
+	    OFF(alert_period_ms) },
+	{ "alerts", "signature_age", PK_TIME, 0, 365 * DAY, "24h",
+	    OFF(alert_signature_age_ms) },
+	{ "alerts", "window", PK_TIME, 1 * SEC, 7 * DAY, "15m",
+	    OFF(alert_window_ms) },
+	{ "alerts", "error_rate", PK_UINT, 0, 100, "5", OFF(alert_error_rate) },
+	{ "alerts", "tempfail_rate", PK_UINT, 0, 100, "20",
+	    OFF(alert_tempfail_rate) },
+	{ "alerts", "rate_min_messages", PK_UINT, 1, 1000000, "20",
+	    OFF(alert_rate_min_messages) },
+	{ "alerts", "worker_restarts", PK_UINT, 0, 1000000, "5",
+	    OFF(alert_worker_restarts) },
+	{ "alerts", "queue_size", PK_UINT, 0, 100000000, "1000",
+	    OFF(alert_queue_size) },
+	{ "alerts", "queue_command", PK_STR, 0, 0, "/usr/sbin/postqueue -j",
+	    OFF(alert_queue_command) },
+	{ "alerts", "disk_free", PK_UINT, 0, 100, "10", OFF(alert_disk_free) },
+
 	{ "order", "filters", PK_ORDER, 0, 0, "attachments antivirus",
 	    OFF(attachments_first) },
 };
@@ -1709,6 +1731,20 @@ policy_notify_text(const struct policy *pol, unsigned who, const char *lang)
 	return first;
 }
 
+/* [alerts]: the queue command is run without a shell, so it must name its
+ * program by an absolute path, as [notify] sendmail does. */
+static void
+alerts_check(struct loader *ld, const struct policy *pol)
+{
+	const char	*c = pol->alert_queue_command;
+
+	if (pol->alert_queue_size != 0 && (c == NULL || c[0] != '/'))
+		loader_err(ld, entry_line(ld, "alerts", "queue_command"),
+		    "[alerts] queue_command: \"%s\" must start with an "
+		    "absolute path (or set queue_size = 0)",
+		    c != NULL ? c : "");
+}
+
 /* A new policy from the entries of ld: defaults, built-in actions, the
  * entries, the rules' defaults. Errors go to ld. */
 static struct policy *
@@ -1730,6 +1766,7 @@ policy_compile(struct loader *ld, const char *name)
 	ld->pol = pol;
 	apply_entries(ld);
 	templates_load(ld, pol);
+	alerts_check(ld, pol);
 
 	for (d = 0; d < DIR__N; d++)
 		for (i = 0; i < RULE__N; i++)

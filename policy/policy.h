@@ -240,6 +240,20 @@ struct policy {
 	struct notify_text *texts;		/* loaded from those */
 	size_t		 ntexts;
 
+	/* [alerts] (milter/alerts.h); a threshold of 0 turns its check off */
+	struct strlist	 alert_mail_to;		/* none = logged only */
+	uint64_t	 alert_interval_ms;	/* between two checks */
+	uint64_t	 alert_period_ms;	/* one mail per condition */
+	uint64_t	 alert_signature_age_ms;
+	uint64_t	 alert_window_ms;	/* of rates and restarts */
+	unsigned	 alert_error_rate;	/* percent of messages */
+	unsigned	 alert_tempfail_rate;	/* percent of messages */
+	unsigned	 alert_rate_min_messages; /* in the window, to judge */
+	unsigned	 alert_worker_restarts;	/* more in the window */
+	unsigned	 alert_queue_size;	/* more messages queued */
+	char		*alert_queue_command;	/* argv, split at spaces */
+	unsigned	 alert_disk_free;	/* percent free, less */
+
 	/* [order] */
 	bool		 attachments_first;	/* attachment rules before AV */
 
