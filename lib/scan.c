@@ -769,6 +769,8 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 		for (i = 0; i < pol->ncontent; i++) {
 			const struct content_rule *c = &pol->content[i];
 
+			if (c->off[sc->v->direction])
+				continue;
 			if (c->header != NULL && strlen(c->header) == nlen &&
 			    strncasecmp(c->header, (const char *)f, nlen) == 0 &&
 			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
@@ -789,7 +791,7 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 		for (i = 0; i < pol->ncontent; i++) {
 			const struct content_rule *c = &pol->content[i];
 
-			if (c->header == NULL &&
+			if (c->header == NULL && !c->off[sc->v->direction] &&
 			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
 				content_hit(sc, c, l->path, "the text");
 		}
