@@ -227,11 +227,16 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 	if (e->truncated)
 		ac->incomplete = true;
 	if (e->encrypted) {
+		char *d = xasprintf("encrypted archive entry%s%s",
+		    e->enc_why != NULL ? ": " : "",
+		    e->enc_why != NULL ? e->enc_why : "");
+
 		ac->incomplete = true;
-		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp,
-		    "encrypted archive entry");
+		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp, d);
 		verdict_explain(sc->v, "part %s: encrypted entry, content "
-		    "cannot be inspected", path);
+		    "cannot be inspected%s%s", path, e->enc_why != NULL ?
+		    ": " : "", e->enc_why != NULL ? e->enc_why : "");
+		free(d);
 	} else if (!e->is_dir && e->len > 0) {
 		opened = inspect_blob(sc, path, NULL, e->name, e->data, e->len,
 		    ac->adepth + 1);
@@ -292,6 +297,12 @@ arc_passphrase(struct sctx *sc, const char *path, const unsigned char *data,
 	    &tried);
 	if (i == ARC_PW_PLAIN)
 		return NULL;
+	if (i == ARC_PW_UNSUPPORTED) {
+		verdict_explain(sc->v, "part %s: encrypted; %s: none of the "
+		    "%zu candidate passwords tried", path, ARC_7Z_UNSUPPORTED,
+		    passwords_count(sc->pw));
+		return NULL;
+	}
 	if (i < 0) {
 		verdict_explain(sc->v, "part %s: encrypted; %u of %zu candidate "
 		    "passwords tried, none opens it", path, tried,
