@@ -93,6 +93,10 @@ struct walk {
 	int			 passed;	/* members passed to ops->entry */
 	bool			 zip_stream;	/* read local headers, not the
 						 * central directory */
+	bool			 is_7z;
+	int			 enc_unsup;	/* 7z: -1 = not probed yet, else
+						 * whether the library cannot
+						 * decrypt it */
 };
 
 /*
@@ -391,6 +395,16 @@ zip_alt_name(const struct walk *w, const char *name)
 	return NULL;
 }
 
+/* libarchive's words for encryption it cannot decrypt (7z: "The file
+ * content is encrypted, but currently not supported", "The archive
+ * header is encrypted, but currently not supported"). */
+static bool
+arc_unsupported_error(const char *s)
+{
+	return s != NULL && strstr(s, "ncrypt") != NULL &&
+	    strstr(s, "not supported") != NULL;
+}
+
 /* Reports libarchive's current error as a finding. */
 static void
 arc_error_event(struct walk *w, const char *name)
@@ -399,7 +413,9 @@ arc_error_event(struct walk *w, const char *name)
 
 	if (s == NULL || *s == '\0')
 		s = "unreadable archive";
-	if (strstr(s, "ncrypt") != NULL || strstr(s, "assphrase") != NULL ||
+	if (w->is_7z && arc_unsupported_error(s))
+		arc_event(w, ARC_EV_ENCRYPTED, name, ARC_7Z_UNSUPPORTED);
+	else if (strstr(s, "ncrypt") != NULL || strstr(s, "assphrase") != NULL ||
 	    strstr(s, "assword") != NULL)
 		arc_event(w, ARC_EV_ENCRYPTED, name, s);
 	else
@@ -906,6 +922,21 @@ zip_add_mismatch(struct walk *w, const unsigned char *a, size_t alen,
 
 static int	walk_member(struct walk *w, struct archive_entry *ae,
 		    const char *why, struct err *err);
+static int	pw_probe(const unsigned char *buf, size_t len,
+		    const struct arc_limits *lim, bool zip, const char *pass,
+		    uint64_t deadline_ms, bool *enc_r, bool *unsup_r);
+
+/* Whether this 7z's encryption is one the library cannot decrypt: one
+ * look of its own (the walk's reader stops at a failed member). */
+static int
+arc_7z_unsupported(const struct walk *w)
+{
+	bool	enc, unsup;
+
+	(void)pw_probe(w->buf, w->len, w->lim, false, NULL,
+	    w->lim->deadline_ms, &enc, &unsup);
+	return unsup ? 1 : 0;
+}
 
 /*
  * Reads the one member whose local header is at lho with libarchive's
@@ -1089,7 +1120,14 @@ walk_member(struct walk *w, struct archive_entry *ae, const char *why,
 		arc_event(w, ARC_EV_ANOMALY, e.name, why);
 	if (!e.is_dir && names_seen(w, e.name))
 		arc_event(w, ARC_EV_ANOMALY, e.name, "duplicate member name");
-	if (archive_entry_filetype(ae) == AE_IFREG &&
+	if (e.encrypted && w->is_7z) {
+		/* no passphrase opens it: not read (the reader would stop) */
+		if (w->enc_unsup == -1)
+			w->enc_unsup = arc_7z_unsupported(w);
+		if (w->enc_unsup == 1)
+			e.enc_why = ARC_7Z_UNSUPPORTED;
+	}
+	if (archive_entry_filetype(ae) == AE_IFREG && e.enc_why == NULL &&
 	    (!e.encrypted || lim->passphrase != NULL)) {
 		bool	enc = e.encrypted;
 
@@ -1129,6 +1167,8 @@ archive_walk(const unsigned char *buf, size_t len,
 		xpanic("archive_walk: no limits or callbacks");
 	memset(&w, 0, sizeof w);
 	memset(&zv, 0, sizeof zv);
+	w.enc_unsup = -1;
+	w.is_7z = strcmp(hint, "7z") == 0;
 	w.buf = buf;
 	w.len = len;
 	w.lim = lim;
@@ -1222,12 +1262,15 @@ pw_error_encrypted(struct archive *a)
 
 /*
  * One look at buf with at most one passphrase (NULL = none). Without one
- * it says whether anything is encrypted (*enc_r); with one, whether it
- * opens: 1 opens, 0 does not (or nothing was encrypted).
+ * it says whether anything is encrypted (*enc_r) and whether that is an
+ * encryption the library cannot decrypt at all (*unsup_r: it reads the
+ * first encrypted member's first block to find out); with one, whether
+ * it opens: 1 opens, 0 does not (or nothing was encrypted).
  */
 static int
 pw_probe(const unsigned char *buf, size_t len, const struct arc_limits *lim,
-    bool zip, const char *pass, uint64_t deadline_ms, bool *enc_r)
+    bool zip, const char *pass, uint64_t deadline_ms, bool *enc_r,
+    bool *unsup_r)
 {
 	struct archive		*a;
 	struct archive_entry	*ae;
@@ -1237,6 +1280,7 @@ pw_probe(const unsigned char *buf, size_t len, const struct arc_limits *lim,
 	int			 r, ret = 0;
 
 	*enc_r = false;
+	*unsup_r = false;
 	if ((a = archive_read_new()) == NULL)
 		xpanic("archive_read_new: out of memory");
 	if ((zip ? archive_read_support_format_zip(a) :
@@ -1246,6 +1290,7 @@ pw_probe(const unsigned char *buf, size_t len, const struct arc_limits *lim,
 		xpanic("archive_read_add_passphrase: out of memory");
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
 		*enc_r = pw_error_encrypted(a);
+		*unsup_r = arc_unsupported_error(archive_error_string(a));
 		goto out;
 	}
 	mlim = lim->member_size != 0 ? lim->member_size : UINT64_MAX;
@@ -1263,13 +1308,20 @@ pw_probe(const unsigned char *buf, size_t len, const struct arc_limits *lim,
 		}
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			*enc_r = pw_error_encrypted(a);
+			*unsup_r = arc_unsupported_error(
+			    archive_error_string(a));
 			goto out;
 		}
 		if (archive_entry_is_encrypted(ae) == 0 ||
 		    archive_entry_filetype(ae) != AE_IFREG)
 			continue;
 		if (pass == NULL) {
+			unsigned char	probe[512];
+
 			*enc_r = true;
+			if (archive_read_data(a, probe, sizeof probe) < 0)
+				*unsup_r = arc_unsupported_error(
+				    archive_error_string(a));
 			goto out;
 		}
 		/* the first encrypted member, read through: its check */
@@ -1305,7 +1357,7 @@ archive_find_passphrase(const unsigned char *buf, size_t len,
 {
 	const char	*hint = archive_format_hint(buf, len);
 	locale_t	 loc = (locale_t)0, prev = (locale_t)0;
-	bool		 zip, enc;
+	bool		 zip, enc, unsup;
 	size_t		 i;
 	unsigned	 tried = 0;
 	int		 ret = ARC_PW_PLAIN;
@@ -1321,8 +1373,11 @@ archive_find_passphrase(const unsigned char *buf, size_t len,
 		if (loc != (locale_t)0)
 			prev = uselocale(loc);
 	}
-	(void)pw_probe(buf, len, lim, zip, NULL, deadline_ms, &enc);
+	(void)pw_probe(buf, len, lim, zip, NULL, deadline_ms, &enc, &unsup);
 	if (!enc)
+		goto out;
+	ret = ARC_PW_UNSUPPORTED;
+	if (unsup)
 		goto out;
 	ret = ARC_PW_NONE;
 	for (i = 0; i < npw && tried < max_attempts; i++) {
@@ -1332,7 +1387,7 @@ archive_find_passphrase(const unsigned char *buf, size_t len,
 			break;
 		tried++;
 		if (pw_probe(buf, len, lim, zip, pw[i], deadline_ms,
-		    &enc) == 1) {
+		    &enc, &unsup) == 1) {
 			ret = (int)i;
 			break;
 		}

@@ -79,6 +79,10 @@ struct arc_entry {
 	const unsigned char	*data;		/* decoded bytes (maybe truncated) */
 	size_t			 len;
 	bool			 encrypted;	/* not read: no or wrong passphrase */
+	const char		*enc_why;	/* encrypted and no passphrase
+						 * can open it: why (static,
+						 * ARC_7Z_UNSUPPORTED); else
+						 * NULL */
 	bool			 decrypted;	/* encrypted, read with passphrase */
 	bool			 truncated;	/* stopped at a limit (event sent) */
 	bool			 is_dir;
@@ -121,12 +125,22 @@ int	archive_walk(const unsigned char *buf, size_t len,
 	    struct err *err) __attribute__((warn_unused_result));
 
 /*
+ * Why an encrypted 7z stays encrypted, whatever the password: libarchive
+ * (3.6 and 3.7 at least) reads a 7z's list of names but decrypts neither
+ * its data nor encrypted headers ("... is encrypted, but currently not
+ * supported"). The finding's detail for such an archive or its members.
+ */
+#define ARC_7Z_UNSUPPORTED	"7z encryption is not supported by the " \
+				"archive library"
+
+/*
  * Password-protected zip and 7z archives. Returns the index in pw[] of the
  * first passphrase that opens buf (every header, and the data of the first
  * encrypted member read through without an error, which checks the
  * CRC or MAC), ARC_PW_NONE when buf is encrypted and none of the first
- * max_attempts opens it before deadline_ms (0 = none), or ARC_PW_PLAIN when
- * nothing in buf is encrypted, it is neither zip nor 7z, or its format is
+ * max_attempts opens it before deadline_ms (0 = none), ARC_PW_UNSUPPORTED
+ * when the library says it cannot decrypt it at all (7z: nothing is tried),
+ * or ARC_PW_PLAIN when nothing in buf is encrypted, it is neither zip nor 7z, or its format is
  * not enabled (nothing to try). *tried_r (may be NULL) gets the number of
  * passphrases tried. Each attempt is bounded by lim (entries, member_size,
  * deadline) and does not touch lim->budget. One passphrase per attempt:
@@ -135,6 +149,9 @@ int	archive_walk(const unsigned char *buf, size_t len,
  */
 #define ARC_PW_NONE	(-1)
 #define ARC_PW_PLAIN	(-2)
+#define ARC_PW_UNSUPPORTED (-3)	/* encrypted in a way the library cannot
+				 * decrypt (ARC_7Z_UNSUPPORTED): nothing
+				 * tried */
 int	archive_find_passphrase(const unsigned char *buf, size_t len,
 	    const struct arc_limits *lim, const char *const *pw, size_t npw,
 	    unsigned max_attempts, uint64_t deadline_ms, unsigned *tried_r);

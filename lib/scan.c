@@ -227,11 +227,16 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 	if (e->truncated)
 		ac->incomplete = true;
 	if (e->encrypted) {
+		char *d = xasprintf("encrypted archive entry%s%s",
+		    e->enc_why != NULL ? ": " : "",
+		    e->enc_why != NULL ? e->enc_why : "");
+
 		ac->incomplete = true;
-		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp,
-		    "encrypted archive entry");
+		verdict_add(sc->v, sc->pol, RULE_ENCRYPTED, path, disp, d);
 		verdict_explain(sc->v, "part %s: encrypted entry, content "
-		    "cannot be inspected", path);
+		    "cannot be inspected%s%s", path, e->enc_why != NULL ?
+		    ": " : "", e->enc_why != NULL ? e->enc_why : "");
+		free(d);
 	} else if (!e->is_dir && e->len > 0) {
 		opened = inspect_blob(sc, path, NULL, e->name, e->data, e->len,
 		    ac->adepth + 1);
@@ -292,6 +297,12 @@ arc_passphrase(struct sctx *sc, const char *path, const unsigned char *data,
 	    &tried);
 	if (i == ARC_PW_PLAIN)
 		return NULL;
+	if (i == ARC_PW_UNSUPPORTED) {
+		verdict_explain(sc->v, "part %s: encrypted; %s: none of the "
+		    "%zu candidate passwords tried", path, ARC_7Z_UNSUPPORTED,
+		    passwords_count(sc->pw));
+		return NULL;
+	}
 	if (i < 0) {
 		verdict_explain(sc->v, "part %s: encrypted; %u of %zu candidate "
 		    "passwords tried, none opens it", path, tried,
@@ -769,6 +780,8 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 		for (i = 0; i < pol->ncontent; i++) {
 			const struct content_rule *c = &pol->content[i];
 
+			if (c->off[sc->v->direction])
+				continue;
 			if (c->header != NULL && strlen(c->header) == nlen &&
 			    strncasecmp(c->header, (const char *)f, nlen) == 0 &&
 			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
@@ -789,7 +802,7 @@ content_pass(struct sctx *sc, const unsigned char *msg, size_t hlen,
 		for (i = 0; i < pol->ncontent; i++) {
 			const struct content_rule *c = &pol->content[i];
 
-			if (c->header == NULL &&
+			if (c->header == NULL && !c->off[sc->v->direction] &&
 			    regexec(c->re, buf_cstr(&val), 0, NULL, 0) == 0)
 				content_hit(sc, c, l->path, "the text");
 		}

@@ -1085,7 +1085,56 @@ content_get(struct policy *pol, const char *name)
 	return c;
 }
 
-/* [content:NAME]: header or body, pattern, nocase, action(_outbound). */
+/* The word that switches a content rule off, where an action is named. */
+#define CONTENT_OFF	"off"
+
+/* A [content:NAME] action key's value: an action or "off". 0, or -1
+ * after reporting an action that is not defined. */
+static int
+content_action(struct loader *ld, const struct entry *e,
+    const struct action **a_r)
+{
+	*a_r = NULL;
+	if (strcmp(e->value, CONTENT_OFF) == 0)
+		return 0;
+	if ((*a_r = policy_action(ld->pol, e->value)) == NULL) {
+		loader_err(ld, e->line, "[%s] %s: action \"%s\" is not defined",
+		    e->section, e->name, e->value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Direction d of c: action a, or off when a is NULL. */
+static void
+content_dir_set(struct content_rule *c, enum direction d,
+    const struct action *a)
+{
+	c->off[d] = a == NULL;
+	c->action[d] = a;
+}
+
+/* Whether the file (not an overlay) gives key in [content:name]. */
+static bool
+content_key_given(const struct loader *ld, const char *name, const char *key)
+{
+	size_t	j;
+
+	for (j = 0; j < ld->nents; j++)
+		if (!ld->ents[j].ovl &&
+		    strncmp(ld->ents[j].section, "content:", 8) == 0 &&
+		    strcmp(ld->ents[j].section + 8, name) == 0 &&
+		    strcmp(ld->ents[j].name, key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * [content:NAME]: header or body, pattern, nocase, action(_outbound).
+ * An overlay's content.NAME (overlay_translate) arrives as action or
+ * action_outbound entries marked ovl: each sets its one direction, after
+ * the file's own keys and their outbound default are settled.
+ */
 static void
 apply_content(struct loader *ld)
 {
@@ -1132,14 +1181,9 @@ apply_content(struct loader *ld)
 				    e->value);
 		} else if (strcmp(e->name, "action") == 0 ||
 		    strcmp(e->name, "action_outbound") == 0) {
-			if ((a = policy_action(pol, e->value)) == NULL)
-				loader_err(ld, e->line, "[%s] %s: action \"%s\" "
-				    "is not defined", e->section, e->name,
-				    e->value);
-			else if (e->name[6] == '\0')
-				c->action[DIR_INBOUND] = a;
-			else
-				c->action[DIR_OUTBOUND] = a;
+			if (content_action(ld, e, &a) == 0 && !e->ovl)
+				content_dir_set(c, e->name[6] == '\0' ?
+				    DIR_INBOUND : DIR_OUTBOUND, a);
 		} else
 			loader_err(ld, e->line, "[%s] %s: unknown key",
 			    e->section, e->name);
@@ -1180,8 +1224,30 @@ apply_content(struct loader *ld)
 			continue;
 		}
 		c->re = re;
-		if (c->action[DIR_OUTBOUND] == NULL)
-			c->action[DIR_OUTBOUND] = c->action[DIR_INBOUND];
+		if (!content_key_given(ld, c->name, "action_outbound"))
+			content_dir_set(c, DIR_OUTBOUND, c->off[DIR_INBOUND] ?
+			    NULL : c->action[DIR_INBOUND]);
+	}
+	for (i = 0; i < ld->nents; i++) {	/* an overlay's, on top */
+		struct entry		*e = &ld->ents[i];
+		const struct action	*a;
+		size_t			 j;
+
+		if (!e->ovl || strncmp(e->section, "content:", 8) != 0 ||
+		    (strcmp(e->name, "action") != 0 &&
+		    strcmp(e->name, "action_outbound") != 0))
+			continue;
+		for (j = 0; j < pol->ncontent; j++)
+			if (strcmp(pol->content[j].name, e->section + 8) == 0)
+				break;
+		if (j == pol->ncontent)
+			continue;
+		a = strcmp(e->value, CONTENT_OFF) == 0 ? NULL :
+		    policy_action(pol, e->value);
+		if (a == NULL && strcmp(e->value, CONTENT_OFF) != 0)
+			continue;		/* reported above */
+		content_dir_set(&pol->content[j], e->name[6] == '\0' ?
+		    DIR_INBOUND : DIR_OUTBOUND, a);
 	}
 }
 
@@ -1210,6 +1276,11 @@ apply_entries(struct loader *ld)
 		if (!action_name_ok(name)) {
 			loader_err(ld, e->line, "[%s]: bad action name \"%s\" "
 			    "(letters, digits, - and _)", e->section, name);
+			continue;
+		}
+		if (strcmp(name, CONTENT_OFF) == 0) {
+			loader_err(ld, e->line, "[%s]: \"%s\" is reserved (it "
+			    "switches a content rule off)", e->section, name);
 			continue;
 		}
 		a = (struct action *)policy_action(pol, name);
@@ -1307,6 +1378,12 @@ apply_entries(struct loader *ld)
 				continue;
 			}
 			a = policy_action(pol, e->value);
+			if (a == NULL && strcmp(e->value, CONTENT_OFF) == 0) {
+				loader_err(ld, e->line, "[%s] %s: only a content "
+				    "rule can be off; give accept (the finding "
+				    "is still listed)", e->section, e->name);
+				continue;
+			}
 			if (a == NULL) {
 				loader_err(ld, e->line, "[%s] %s: action \"%s\" "
 				    "is not defined", e->section, e->name,
@@ -1821,11 +1898,47 @@ rule_known(const char *name)
 }
 
 /*
+ * content.NAME = ACTION or off, in direction dir (DIR__N = both): the
+ * action of the file's [content:NAME], as its action and action_outbound
+ * entries marked ovl (apply_content applies them last, one direction
+ * each). A name the file does not define is an error at the overlay's
+ * line.
+ */
+static void
+overlay_content(struct loader *ld, const struct policy *base,
+    const struct entry *e, const char *name, enum direction dir,
+    struct loader *out)
+{
+	char	*sect;
+	size_t	 i;
+
+	for (i = 0; i < base->ncontent; i++)
+		if (strcmp(base->content[i].name, name) == 0)
+			break;
+	if (i == base->ncontent) {
+		loader_err(ld, e->line, "[%s] %s: no content rule \"%s\" (the "
+		    "file has no [content:%s])", e->section, e->name, name,
+		    name);
+		return;
+	}
+	sect = xasprintf("content:%s", name);
+	if (dir != DIR_OUTBOUND)
+		entry_push(out, sect, "action", e->value, e->line, true);
+	if (dir != DIR_INBOUND)
+		entry_push(out, sect, "action_outbound", e->value, e->line,
+		    true);
+	free(sect);
+}
+
+/*
  * One key of [policy:NAME] as the entries it stands for, pushed to out:
  *   KEY of [limits] or [attachments]     that key
  *   RULE                                 [rules] and [rules:outbound] RULE
  *   inbound.RULE, outbound.RULE          one direction only (the other
  *                                        keeps the base file's action)
+ *   content.NAME                         the action of [content:NAME], or
+ *                                        off; inbound.content.NAME and
+ *                                        outbound.content.NAME likewise
  *   action.ACTION.KEY                    [action:ACTION] KEY
  * Errors go to ld (the base loader), with the overlay's line.
  */
@@ -1836,6 +1949,10 @@ overlay_translate(struct loader *ld, const struct policy *base,
 	const char	*k = e->name, *dot;
 	char		*sect;
 
+	if (strncmp(k, "content.", 8) == 0) {
+		overlay_content(ld, base, e, k + 8, DIR__N, out);
+		return;
+	}
 	if (strncmp(k, "action.", 7) == 0) {
 		dot = strrchr(k + 7, '.');
 		sect = dot != NULL ? xasprintf("action:%.*s",
@@ -1855,6 +1972,11 @@ overlay_translate(struct loader *ld, const struct policy *base,
 
 		size_t		 j, ri;
 
+		if (strncmp(r, "content.", 8) == 0) {
+			overlay_content(ld, base, e, r + 8, in ? DIR_INBOUND :
+			    DIR_OUTBOUND, out);
+			return;
+		}
 		for (ri = 0; ri < RULE__N; ri++)
 			if (strcmp(r, rule_names[ri]) == 0)
 				break;
@@ -1895,7 +2017,8 @@ overlay_translate(struct loader *ld, const struct policy *base,
 	else
 		loader_err(ld, e->line, "[%s] %s: unknown key (an overlay "
 		    "sets [limits] and [attachments] keys, RULE, inbound.RULE, "
-		    "outbound.RULE or action.NAME.KEY)", e->section, k);
+		    "outbound.RULE, content.NAME or action.NAME.KEY)",
+		    e->section, k);
 }
 
 static bool

@@ -119,6 +119,7 @@ struct content_rule {
 	char			*pattern;
 	void			*re;		/* regex_t, compiled at load */
 	const struct action	*action[DIR__N];	/* NULL = [rules] content */
+	bool			 off[DIR__N];	/* "off": not applied at all */
 };
 
 struct strlist {

@@ -82,12 +82,12 @@ static const struct err_case err_cases[] = {
 	    "t.ini:8: [nosuch]: unknown section\n" },
 	{ "overlay: unknown key", "[policy:p]\nbogus = 1\n",
 	    "t.ini:2: [policy:p] bogus: unknown key (an overlay sets [limits] "
-	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE or "
-	    "action.NAME.KEY)\n" },
+	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE, "
+	    "content.NAME or action.NAME.KEY)\n" },
 	{ "overlay: key of another section", "[policy:p]\nsocket = x\n",
 	    "t.ini:2: [policy:p] socket: unknown key (an overlay sets [limits] "
-	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE or "
-	    "action.NAME.KEY)\n" },
+	    "and [attachments] keys, RULE, inbound.RULE, outbound.RULE, "
+	    "content.NAME or action.NAME.KEY)\n" },
 	{ "overlay: unknown rule", "[policy:p]\noutbound.spam = tag\n",
 	    "t.ini:2: [policy:p] outbound.spam: unknown rule\n" },
 	{ "overlay: undefined action, once", "[policy:p]\nvirus = nope\n",
@@ -117,6 +117,27 @@ static const struct err_case err_cases[] = {
 	    "t.ini:2: [select:outbound] @x: want an address, a domain or "
 	    ".domain\n"
 	    "t.ini:5: [select:outbound] a@b: duplicate key\n" },
+	{ "overlay: unknown content rule", "[content:inv]\nheader = Subject\n"
+	    "pattern = x\n[policy:p]\ncontent.inv = tag\n"
+	    "content.nosuch = tag\n",
+	    "t.ini:6: [policy:p] content.nosuch: no content rule \"nosuch\" "
+	    "(the file has no [content:nosuch])\n" },
+	{ "overlay: content rule, one direction, undefined action",
+	    "[content:inv]\nheader = Subject\npattern = x\n[policy:p]\n"
+	    "inbound.content.inv = nope\noutbound.content. = tag\n",
+	    "t.ini:5: [policy:p] inbound.content.inv: action \"nope\" is not "
+	    "defined\n"
+	    "t.ini:6: [policy:p] outbound.content.: no content rule \"\" (the "
+	    "file has no [content:])\n" },
+	{ "off: only content rules", "[rules]\nvirus = off\n[policy:p]\n"
+	    "encrypted = off\n",
+	    "t.ini:2: [rules] virus: only a content rule can be off; give "
+	    "accept (the finding is still listed)\n"
+	    "t.ini:4: [policy:p] encrypted: only a content rule can be off; "
+	    "give accept (the finding is still listed)\n" },
+	{ "off: not an action name", "[action:off]\ndisposition = accept\n",
+	    "t.ini:2: [action:off]: \"off\" is reserved (it switches a "
+	    "content rule off)\n" },
 	{ "select: unknown map", "[select:sideways]\nx = default\n",
 	    "t.ini:2: [select:sideways]: unknown section (want select:inbound "
 	    "or select:outbound)\n" },
@@ -375,6 +396,151 @@ overlay_values(struct t *t)
 	    p->overrides.n);
 out:
 	policy_unref(&pol);
+}
+
+/* content.NAME in overlays: an action or off, per direction; the file's
+ * [content:NAME] action may be off too, and an overlay switch it on. */
+static void
+overlay_content_rules(struct t *t)
+{
+	static const struct {
+		const char	*policy, *rule;
+		const char	*want_in, *want_out;	/* action, "off", or
+							 * "-" = [rules] */
+	} cases[] = {
+		{ "default", "inv", "hold", "hold" },
+		{ "default", "wire", "-", "tag" },
+		{ "default", "dormant", "off", "off" },
+		{ "partner", "inv", "accept", "accept" },
+		{ "partner", "wire", "off", "off" },
+		{ "partner", "dormant", "reject", "reject" },
+		{ "split", "inv", "off", "hold" },
+		{ "split", "wire", "-", "accept" },
+		{ "split", "dormant", "off", "tag" },
+	};
+	struct policy		*pol = NULL;
+	char			*errs = NULL;
+	size_t			 i, j;
+	int			 d;
+	const char		*text =
+	    "[content:inv]\nheader = Subject\npattern = invoice\n"
+	    "action = hold\n"
+	    "[content:wire]\nbody = yes\npattern = wire\n"
+	    "action_outbound = tag\n"
+	    "[content:dormant]\nheader = Subject\npattern = x\n"
+	    "action = off\n"
+	    "[policy:partner]\ncontent.inv = accept\ncontent.wire = off\n"
+	    "content.dormant = reject\n"
+	    "[policy:split]\ninbound.content.inv = off\n"
+	    "outbound.content.wire = accept\n"
+	    "outbound.content.dormant = tag\n";
+
+	if (!t_check(t, policy_load_string(text, "t.ini", NULL, 0, &pol,
+	    &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		return;
+	}
+	for (i = 0; i < T_NCASES(cases); i++) {
+		const struct policy		*p = policy_overlay(pol,
+		    cases[i].policy);
+		const struct content_rule	*c = NULL;
+
+		if (!t_check(t, p != NULL, "%s: no policy", cases[i].policy))
+			continue;
+		for (j = 0; j < p->ncontent; j++)
+			if (strcmp(p->content[j].name, cases[i].rule) == 0)
+				c = &p->content[j];
+		if (!t_check(t, c != NULL && p->ncontent == 3, "%s: rule %s "
+		    "missing or %zu rules", cases[i].policy, cases[i].rule,
+		    p->ncontent))
+			continue;
+		for (d = 0; d < DIR__N; d++) {
+			const char *want = d == DIR_INBOUND ?
+			    cases[i].want_in : cases[i].want_out;
+			const char *got = c->off[d] ? "off" :
+			    c->action[d] == NULL ? "-" : c->action[d]->name;
+
+			t_check(t, strcmp(got, want) == 0, "%s %s %s: got %s, "
+			    "want %s", cases[i].policy, cases[i].rule,
+			    direction_str(d), got, want);
+		}
+	}
+	policy_unref(&pol);
+}
+
+/* A content rule judged under the overlay that changes it. */
+static void
+overlay_content_scan(struct t *t)
+{
+	static const char	 msg[] =
+	    "From: a@partner.example\r\nTo: x@example.com\r\n"
+	    "Subject: invoice 42\r\n\r\nsee the invoice\r\n";
+	static const struct {
+		const char	*name;
+		const char	*policy;	/* env.policy */
+		int		 direction;
+		enum disposition want;
+		bool		 want_finding;
+	} cases[] = {
+		{ "the file's action", "default", DIR_INBOUND, DISP_HOLD, true },
+		{ "overlay: accept, still listed", "partner", DIR_INBOUND,
+		    DISP_ACCEPT, true },
+		{ "overlay: off, not applied", "quiet", DIR_INBOUND,
+		    DISP_ACCEPT, false },
+		{ "overlay: off inbound only, inbound", "half", DIR_INBOUND,
+		    DISP_ACCEPT, false },
+		{ "overlay: off inbound only, outbound", "half", DIR_OUTBOUND,
+		    DISP_HOLD, true },
+	};
+	struct policy		*pol = NULL;
+	struct typer		*typer = NULL;
+	struct scan_deps	 deps;
+	struct err		 err = ERR_INIT;
+	char			*errs = NULL;
+	size_t			 i;
+
+	mime_init();
+	if (!t_check(t, typer_new(&typer, &err) == 0, "typer: %s", err.msg))
+		return;
+	if (!t_check(t, policy_load_string("[antivirus]\nenabled = no\n"
+	    "[content:invoices]\nheader = Subject\npattern = invoice [0-9]\n"
+	    "action = hold\n"
+	    "[policy:partner]\ncontent.invoices = accept\n"
+	    "[policy:quiet]\ncontent.invoices = off\n"
+	    "[policy:half]\ninbound.content.invoices = off\n", "t.ini", NULL,
+	    0, &pol, &errs) == 0, "load: %s", errs != NULL ? errs : "")) {
+		free(errs);
+		typer_free(&typer);
+		return;
+	}
+	memset(&deps, 0, sizeof deps);
+	deps.typer = typer;
+	for (i = 0; i < T_NCASES(cases); i++) {
+		const char *const	 rcpt[] = { "x@example.com" };
+		struct envelope		 env;
+		struct verdict		*v = NULL;
+
+		memset(&env, 0, sizeof env);
+		env.sender = "a@partner.example";
+		env.rcpts = rcpt;
+		env.nrcpts = 1;
+		env.direction = cases[i].direction;
+		env.policy = cases[i].policy;
+		if (!t_check(t, scan_message(pol, &deps, &env,
+		    (const unsigned char *)msg, sizeof msg - 1, &v, &err) == 0,
+		    "%s: scan: %s", cases[i].name, err.msg))
+			continue;
+		t_check(t, v->disposition == cases[i].want, "%s: got %s, want %s",
+		    cases[i].name, disposition_str(v->disposition),
+		    disposition_str(cases[i].want));
+		t_check(t, verdict_has(v, RULE_CONTENT) ==
+		    cases[i].want_finding, "%s: content finding got %s, want %s",
+		    cases[i].name, t_findings(v),
+		    cases[i].want_finding ? "one" : "none");
+		verdict_free(&v);
+	}
+	policy_unref(&pol);
+	typer_free(&typer);
 }
 
 struct select_case {
@@ -758,6 +924,8 @@ static const struct t_case cases[] = {
 	T_CASE(overlay_values),
 	T_CASE(overlay_select),
 	T_CASE(overlay_scan),
+	T_CASE(overlay_content_rules),
+	T_CASE(overlay_content_scan),
 	T_CASE(errors_reported),
 	T_CASE(long_lines_keep_line_numbers),
 	T_CASE(values_and_defaults),
