@@ -148,8 +148,8 @@ write_file(const char *path)
 		m.warned = false;
 	else {
 		if (!m.warned)		/* once until it works again */
-			log_msg(LOG_WARNING, "metrics_file %s: %s", path,
-			    strerror(errno));
+			log_event(LOG_WARNING, NULL, "warning",
+			    strerror(errno), " what=metrics_file");
 		m.warned = true;
 		unlink(tmp);
 	}

@@ -16,7 +16,7 @@ T.check(stage == "eom" and r == SMFIR_REPLYCODE, "blocked: rejected")
 T.wait_log("ME2:")
 mt.disconnect(conn)
 
-T.signal_and_wait(T.SIGUSR1, "policy reloaded", 1)
+T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok", 1)
 -- the file is replaced in one step (rename): wait until it counts both
 local text = T.wait_for(file .. " counting the reject", function()
 	local t = T.read_file(file)
