@@ -10,7 +10,9 @@
  * in the program that exits (from main, with the status of a command).
  *
  * Every command reads the quarantine index (store/); "import" builds it
- * from the record files of a quarantine that has none.
+ * from the record files of a quarantine that has none. A release is also
+ * logged on syslog facility mail, in the daemon's shape (milter/log.h), as
+ * portcullisctl[PID]: QUEUEID: event=release ...
  *
  * Exit status: 0 ok, 1 not found, 3 output cut by --limit (said on
  * stderr), 64 usage, 74 quarantine I/O error (also: no quarantine, no
@@ -24,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "av.h"
+#include "log.h"
 #include "mime.h"
 #include "notify.h"
 #include "policy.h"
@@ -332,6 +336,66 @@ release_by(void)
 	return who;
 }
 
+/* The first NAME header of msg, unfolded and cut to 200 bytes, or NULL.
+ * Caller frees. */
+static char *
+msg_header(const unsigned char *msg, size_t len, const char *name)
+{
+	struct buf	b = BUF_INIT;
+	size_t		i, n = strlen(name);
+	bool		in = false;
+
+	for (i = 0; i < len && i < 65536; i++) {
+		if (i == 0 || msg[i - 1] == '\n') {
+			if (msg[i] == '\r' || msg[i] == '\n')
+				break;			/* end of header */
+			if (in && msg[i] != ' ' && msg[i] != '\t')
+				break;			/* next field */
+			if (!in && i + n < len && msg[i + n] == ':' &&
+			    strncasecmp((const char *)msg + i, name, n) == 0) {
+				in = true;
+				i += n;
+				continue;
+			}
+		}
+		if (in && msg[i] != '\r' && msg[i] != '\n' && b.len < 200 &&
+		    !(b.len == 0 && (msg[i] == ' ' || msg[i] == '\t')))
+			buf_append(&b, msg + i, 1);
+	}
+	if (!in || b.len == 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_cstr(&b);
+}
+
+/* One line per release attempt, in the daemon's log shape. */
+static void
+release_log(const struct qmeta *m, const unsigned char *msg, size_t len,
+    size_t nr, bool given, const char *failed)
+{
+	struct buf	 b = BUF_INIT;
+	char		*s;
+
+	log_open_as("portcullisctl");
+	buf_printf(&b, " result=%s", failed == NULL ? "ok" : "failed");
+	log_kv(&b, "quarantine_id", m->id, 64);
+	log_kv(&b, "area", m->area, 64);
+	s = xasprintf("<%s>", str_or(m->sender, ""));
+	log_kv(&b, "from", s, 258);
+	free(s);
+	buf_printf(&b, " rcpts=%zu to=%s", nr, given ? "given" : "original");
+	log_kv(&b, "by", release_by(), 64);
+	s = msg_header(msg, len, "Message-ID");
+	log_kv(&b, "msgid", s, 120);
+	free(s);
+	log_kv(&b, "detail", failed, LOG_VALUE_MAX);
+	log_line(failed == NULL ? LOG_INFO : LOG_WARNING,
+	    str_or(m->queue_id, "NOQUEUE"), "release", buf_cstr(&b));
+	log_close();
+	buf_free(&b);
+}
+
 static int
 cmd_release(struct ctl *c)
 {
@@ -360,11 +424,13 @@ cmd_release(struct ctl *c)
 	    &err) == -1) {
 		fprintf(stderr, "portcullisctl: release %s: %s\n", m->id,
 		    err.msg);
+		release_log(m, msg, len, nr, c->nto > 0, err.msg);
 		st = CTL_EX_TEMPFAIL;
 		goto out;
 	}
 	printf("released %s to %zu recipient%s\n", m->id, nr,
 	    nr == 1 ? "" : "s");
+	release_log(m, msg, len, nr, c->nto > 0, NULL);
 	if (store_set_released(c->st, m->id, (int64_t)time(NULL),
 	    release_by(), &err) == QUAR_ERROR)
 		fprintf(stderr, "portcullisctl: %s: released, but not marked "

@@ -90,8 +90,8 @@ cannot(enum alert_kind k, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	log_msg(LOG_WARNING, "alerts: %s not measured: %s",
-	    alerts_kind_str(k), line);
+	log_event(LOG_WARNING, NULL, "alert", line, " state=not_measured "
+	    "kind=%s", alerts_kind_str(k));
 }
 
 static void
@@ -330,7 +330,7 @@ number_text(char *out, size_t len, enum alert_kind k, double v)
 static void
 report(struct policy *pol, const struct alert_event *e, int64_t now)
 {
-	static const char *const change[] = { "raised", "still raised",
+	static const char *const change[] = { "raised", "reminded",
 	    "cleared" };
 	struct notification	*n;
 	struct err		 err = ERR_INIT;
@@ -340,19 +340,20 @@ report(struct policy *pol, const struct alert_event *e, int64_t now)
 
 	number_text(val, sizeof val, e->kind, e->value);
 	number_text(thr, sizeof thr, e->kind, e->threshold);
-	log_msg(e->change == ALERT_CLEARED ? LOG_INFO : LOG_WARNING,
-	    "alert %s: %s value=%s threshold=%s%s mail=%s%s%s%s",
+	log_event(e->change == ALERT_CLEARED ? LOG_INFO : LOG_WARNING, NULL,
+	    "alert", note[0] != '\0' ? note : NULL,
+	    " state=%s kind=%s value=%s threshold=%s%s mail=%s",
 	    change[e->change], alerts_kind_str(e->kind), val, thr,
-	    e->off ? " (check turned off)" : "",
-	    mail ? "yes" : pol->alert_mail_to.n == 0 ? "no ([alerts] "
-	    "mail_to is empty)" : "no (one per [alerts] period)",
-	    note[0] != '\0' ? " (" : "", note, note[0] != '\0' ? ")" : "");
+	    e->off ? " check=off" : "",
+	    mail ? "yes" : pol->alert_mail_to.n == 0 ? "no_mail_to" :
+	    "once_per_period");
 	free(note);
 	if (!mail)
 		return;
 	n = xcalloc(1, sizeof *n);
 	if (alerts_compose(pol, e, daemon_hostname(pol), now, n, &err) == -1) {
-		log_msg(LOG_WARNING, "alerts: %s", err.msg);
+		log_event(LOG_WARNING, NULL, "warning", err.msg,
+		    " what=alert_mail");
 		notify_list_free(&n, 1);
 		return;
 	}
@@ -402,7 +403,8 @@ check(void)
 	for (i = 0; i < ALERT__N; i++)
 		raised += a.st.c[i].raised;
 	if (pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
-		log_msg(LOG_DEBUG, "alerts: checked, %zu raised", raised);
+		log_event(LOG_DEBUG, NULL, "alert", NULL,
+		    " state=checked raised=%zu", raised);
 	policy_unref(&pol);
 }
 

@@ -167,12 +167,13 @@ reload_policy(int sig)
 				*next++ = '\0';
 			if (*line == '\0')
 				continue;
-			log_msg(LOG_ERR, "policy reload: %s", line);
+			log_event(LOG_ERR, NULL, "reload", line,
+			    " what=policy result=error");
 			n++;
 		}
-		log_msg(LOG_ERR, "policy reload (%s) failed with %u error%s: "
-		    "the policy in force is kept", strsignal(sig), n,
-		    n == 1 ? "" : "s");
+		log_event(LOG_ERR, NULL, "reload", "the policy in force is "
+		    "kept", " what=policy result=failed signal=SIG%s "
+		    "errors=%u", sigabbrev_np(sig), n);
 		free(errors);
 		return;
 	}
@@ -189,11 +190,11 @@ reload_policy(int sig)
 	    str_differ(old->pid_file, np->pid_file) ||
 	    old->socket_mode != np->socket_mode ||
 	    str_differ(old->socket_group, np->socket_group))
-		log_msg(LOG_WARNING, "policy reload: [daemon] socket, "
+		log_event(LOG_WARNING, NULL, "warning", "[daemon] socket, "
 		    "socket_mode, socket_group, user and pid_file take effect "
-		    "at the next start");
-	log_msg(LOG_INFO, "policy reloaded (%s) from %s", strsignal(sig),
-	    path);
+		    "at the next start", " what=reload");
+	log_event(LOG_INFO, NULL, "reload", NULL, " what=policy result=ok "
+	    "signal=SIG%s", sigabbrev_np(sig));
 	policy_unref(&old);
 	metrics_poke();
 	alerts_poke();		/* new thresholds judged at once */
@@ -263,14 +264,15 @@ drain(void)
 	while (msgctx_active() > 0 && clock_ms() < deadline) {
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
-			log_msg(LOG_INFO, "stopping now (%s)", strsignal(sig));
+			log_event(LOG_INFO, NULL, "stop", NULL, " state=now "
+			    "signal=SIG%s", sigabbrev_np(sig));
 			break;
 		}
 	}
 	if (msgctx_active() > 0)
-		log_msg(LOG_WARNING, "stopping with %u message(s) still in "
-		    "flight ([daemon] shutdown_timeout); the MTA will "
-		    "tempfail them", msgctx_active());
+		log_event(LOG_WARNING, NULL, "stop", "[daemon] "
+		    "shutdown_timeout: the MTA will tempfail them",
+		    " state=timeout inflight=%u", msgctx_active());
 }
 
 static void *
@@ -285,8 +287,8 @@ signal_thread(void *arg)
 		sig = sigwaitinfo(&set, NULL);
 		if (sig == -1) {
 			if (errno != EINTR)
-				log_msg(LOG_ERR, "sigwaitinfo: %s",
-				    strerror(errno));
+				log_event(LOG_ERR, NULL, "error",
+				    strerror(errno), " what=sigwaitinfo");
 			continue;
 		}
 		switch (sig) {
@@ -295,14 +297,15 @@ signal_thread(void *arg)
 			reload_policy(sig);
 			break;
 		case SIGUSR2:
-			log_msg(LOG_INFO, "signature reload requested (%s)",
-			    strsignal(sig));
+			log_event(LOG_INFO, NULL, "reload", NULL,
+			    " what=signatures result=requested "
+			    "signal=SIG%s", sigabbrev_np(sig));
 			pool_reload(WIRE_RELOAD_SIGNATURES);
 			break;
 		default:	/* SIGTERM, SIGINT */
-			log_msg(LOG_INFO, "stopping (%s): finishing %u "
-			    "message(s) in flight", strsignal(sig),
-			    msgctx_active());
+			log_event(LOG_INFO, NULL, "stop", NULL,
+			    " state=stopping signal=SIG%s inflight=%u",
+			    sigabbrev_np(sig), msgctx_active());
 			atomic_store(&g.stopping, true);
 			drain();
 			stop_milter();
@@ -327,7 +330,7 @@ startup_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	log_msg(LOG_ERR, "%s", line);
+	log_event(LOG_ERR, NULL, "error", line, " what=startup");
 	if (!log_to_stderr())
 		fprintf(stderr, "portcullis: %s\n", line);
 }
@@ -384,7 +387,8 @@ resolve_creds(const struct policy *pol, struct creds *cr)
 
 	memset(cr, 0, sizeof *cr);
 	if (root && pol->user == NULL)
-		log_msg(LOG_WARNING, "[daemon] user is empty: staying root");
+		log_event(LOG_WARNING, NULL, "warning", "[daemon] user is "
+		    "empty: staying root", " what=startup");
 	else if (root) {
 		if ((pw = getpwnam(pol->user)) == NULL) {
 			startup_error("[daemon] user \"%s\" does not exist: "
@@ -405,9 +409,9 @@ resolve_creds(const struct policy *pol, struct creds *cr)
 			    "exist", pol->socket_group);
 			return -1;
 		} else
-			log_msg(LOG_WARNING, "[daemon] socket_group \"%s\" "
-			    "does not exist: socket group left as is",
-			    pol->socket_group);
+			log_event(LOG_WARNING, NULL, "warning", "[daemon] "
+			    "socket_group does not exist: socket group left "
+			    "as is", " what=startup");
 	}
 	return 0;
 }
@@ -453,8 +457,8 @@ open_socket(const struct policy *pol, const struct creds *cr)
 			startup_error("chown %s: %s", path, strerror(errno));
 			return -1;
 		}
-		log_msg(LOG_WARNING, "socket %s: cannot give it group %s: %s",
-		    path, pol->socket_group, strerror(errno));
+		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
+		    " what=socket_group");
 	}
 	return 0;
 }
@@ -582,7 +586,8 @@ daemonize(int *ready_fd)
 	close(p[0]);
 	setsid();
 	if (chdir("/") == -1)
-		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
+		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
+		    " what=chdir");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -602,7 +607,8 @@ tell_parent(int *ready_fd, int status)
 	if (*ready_fd == -1)
 		return;
 	if (write(*ready_fd, &c, 1) != 1)
-		log_msg(LOG_WARNING, "could not report start-up to the parent");
+		log_event(LOG_WARNING, NULL, "warning", "could not report "
+		    "start-up to the parent", " what=startup");
 	close(*ready_fd);
 	*ready_fd = -1;
 }
@@ -613,6 +619,7 @@ milter_run(const struct cli_opts *o)
 	struct policy		*pol = NULL;
 	struct creds		 cr;
 	struct err		 err = ERR_INIT;
+	struct buf		 sb = BUF_INIT;
 	pthread_t		 tid;
 	sigset_t		 set;
 	struct sigaction	 sa;
@@ -683,10 +690,14 @@ milter_run(const struct cli_opts *o)
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
 	}
-	log_msg(LOG_INFO, "starting: socket=%s policy=%s antivirus=%s "
-	    "user=%s", g.conn, g.policy_path,
-	    pol->av_enabled ? signature_dir(pol) : "disabled",
-	    cr.drop ? cr.name : "unchanged");
+	log_kv(&sb, "socket", g.conn, 256);
+	log_kv(&sb, "policy", g.policy_path, 256);
+	log_kv(&sb, "antivirus", pol->av_enabled ? signature_dir(pol) :
+	    "disabled", 256);
+	log_kv(&sb, "user", cr.drop ? cr.name : "unchanged", 64);
+	buf_printf(&sb, " version=%s", PACKAGE_VERSION);
+	log_line(LOG_INFO, NULL, "start", buf_cstr(&sb));
+	buf_free(&sb);
 	tell_parent(&ready_fd, CLI_EX_OK);
 
 	r = smfi_main();
@@ -701,10 +712,10 @@ milter_run(const struct cli_opts *o)
 	pool_stop();
 	if (pol->pid_file != NULL && unlink(pol->pid_file) == -1 &&
 	    errno != ENOENT)
-		log_msg(LOG_WARNING, "could not remove %s: %s", pol->pid_file,
-		    strerror(errno));
+		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
+		    " what=pid_file");
 	policy_unref(&pol);
-	log_msg(LOG_INFO, "stopped");
+	log_event(LOG_INFO, NULL, "stop", NULL, " state=stopped");
 	log_close();
 	/* The policy stays: sessions that outlived
 	 * the timeout may still hold them until the process exits. */

@@ -47,7 +47,8 @@ http_log(void *cls, const char *fmt, va_list ap)
 	if (!atomic_load(&h->started))
 		snprintf(h->why, sizeof h->why, "%s", line);
 	else
-		log_msg(LOG_WARNING, "metrics_listen %s: %s", h->addr, line);
+		log_event(LOG_WARNING, NULL, "warning", line,
+		    " what=metrics_listen listen=%s", h->addr);
 }
 
 static enum MHD_Result

@@ -333,12 +333,14 @@ spawn_worker(void)
 	if (w == NULL)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_msg(LOG_ERR, "keeper: socketpair: %s", strerror(errno));
+		log_event(LOG_ERR, NULL, "error", strerror(errno),
+		    " process=keeper what=socketpair");
 		return -1;
 	}
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
-		log_msg(LOG_ERR, "keeper: fork: %s", strerror(errno));
+		log_event(LOG_ERR, NULL, "error", strerror(errno),
+		    " process=keeper what=fork");
 		close(sp[0]);
 		close(sp[1]);
 		return -1;
@@ -353,8 +355,8 @@ spawn_worker(void)
 		prctl(PR_SET_NAME, "portcullis-wkr");
 		if (sandbox_enter(k.pol->worker_memory, scratch_dir(k.pol), &rep,
 		    &err) == -1) {
-			log_msg(LOG_ERR, "keeper: worker %ld: %s: exiting",
-			    (long)getpid(), err.msg);
+			log_event(LOG_ERR, NULL, "worker", err.msg,
+			    " state=exiting pid=%ld", (long)getpid());
 			_exit(1);
 		}
 		wc.pol = k.pol;
@@ -373,11 +375,12 @@ spawn_worker(void)
 	w->gen = k.gen;
 	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (w->pidfd == -1)
-		log_msg(LOG_WARNING, "keeper: pidfd_open: %s (deaths seen "
-		    "at the next second)", strerror(errno));
+		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
+		    " process=keeper what=pidfd_open");
 	if (k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
-		log_msg(LOG_INFO, "keeper: worker %ld started in %llu ms",
-		    (long)pid, (unsigned long long)(clock_ms() - t0));
+		log_event(LOG_INFO, NULL, "worker", NULL, " state=started "
+		    "pid=%ld ms=%llu", (long)pid,
+		    (unsigned long long)(clock_ms() - t0));
 	return 0;
 }
 
@@ -478,8 +481,9 @@ reap(struct kworker *w)
 		return;				/* not yet */
 	if (w->chan == -1) {
 		if (!w->retiring && !k.stopping)
-			log_msg(LOG_WARNING, "keeper: idle worker %ld ended "
-			    "(status %d)", (long)w->pid, st);
+			log_event(LOG_WARNING, NULL, "worker", NULL,
+			    " state=ended pid=%ld status=%d", (long)w->pid,
+			    st);
 		worker_free(w);
 		return;
 	}
@@ -488,12 +492,12 @@ reap(struct kworker *w)
 	answer(w->chan, WS_DIED, why);
 	digest_hex(w->digest, hex);
 	if (bad && poison_add(k.poison, w->digest, why, &err) == -1)
-		log_msg(LOG_ERR, "keeper: poison list: %s", err.msg);
-	log_msg(LOG_ERR, "keeper: %s: worker %ld died (%s) after %llu ms%s%s",
-	    w->qid[0] != '\0' ? w->qid : "NOQUEUE", (long)w->pid, why,
+		log_event(LOG_ERR, NULL, "error", err.msg,
+		    " process=keeper what=poison_list");
+	log_event(LOG_ERR, w->qid[0] != '\0' ? w->qid : "NOQUEUE", "worker",
+	    why, " state=died pid=%ld ms=%llu%s%s", (long)w->pid,
 	    (unsigned long long)(clock_ms() - w->started),
-	    bad ? "; message remembered as poison, sha256=" : "",
-	    bad ? hex : "");
+	    bad ? " poison=" : "", bad ? hex : "");
 	worker_free(w);
 }
 
@@ -504,8 +508,8 @@ assign(struct kworker *w, struct pending *p)
 
 	wire_init(&m, WIRE_ASSIGN);
 	if (wire_send(w->fd, &m, &p->chan, 1, true) == -1) {
-		log_msg(LOG_ERR, "keeper: worker %ld: %s", (long)w->pid,
-		    strerror(errno));
+		log_event(LOG_ERR, NULL, "worker", strerror(errno),
+		    " state=unreachable pid=%ld", (long)w->pid);
 		answer(p->chan, WS_ERROR, "scanning worker unreachable");
 		chan_close(p->chan);
 		retire(w);
@@ -627,8 +631,8 @@ start_build(const struct policy *pol)
 	k.b.r = 0;
 	k.b.err = (struct err)ERR_INIT;
 	if ((r = pthread_create(&k.bt, NULL, build_main, &k.b)) != 0) {
-		log_msg(LOG_ERR, "keeper: cannot start the engine build: %s",
-		    strerror(r));
+		log_event(LOG_ERR, NULL, "error", strerror(r),
+		    " process=keeper what=engine_build");
 		return;
 	}
 	k.building = true;
@@ -645,10 +649,10 @@ want_build(const struct policy *pol)
 	avail = mem_available();
 	if (k.engine != NULL && k.engine_bytes != 0 &&
 	    avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
-		log_msg(LOG_WARNING, "keeper: a reload beside the current "
-		    "engine needs about %llu MiB, MemAvailable is %llu MiB: "
-		    "reloading without the overlap once the workers are idle "
-		    "(messages wait meanwhile)",
+		log_event(LOG_WARNING, NULL, "reload", "reloading without "
+		    "the overlap once the workers are idle (messages wait "
+		    "meanwhile)", " what=signatures result=deferred "
+		    "need_mib=%llu available_mib=%llu",
 		    (unsigned long long)((k.engine_bytes + KEEPER_MEM_MARGIN) >>
 		    20), (unsigned long long)(avail >> 20));
 		k.quiet = true;
@@ -703,25 +707,26 @@ build_done(void)
 		k.engine = e;
 		if (b->rss_after > b->rss_before)
 			k.engine_bytes = b->rss_after - b->rss_before;
-		log_msg(LOG_INFO, "signatures loaded from %s: %u signatures, "
-		    "version %s, %llu ms (keeper: engine about %llu MiB)",
-		    sig_dir(k.pol), av_engine_signatures(e),
+		log_event(LOG_INFO, NULL, "signatures", NULL, " result=loaded "
+		    "dir=\"%s\" signatures=%u version=%s ms=%llu "
+		    "engine_mib=%llu", sig_dir(k.pol), av_engine_signatures(e),
 		    av_engine_db_version(e) != NULL ? av_engine_db_version(e) :
 		    "unknown", (unsigned long long)b->ms,
 		    (unsigned long long)(k.engine_bytes >> 20));
 		if (k.pol->worker_memory != 0 && k.engine_bytes +
 		    (512ull << 20) > k.pol->worker_memory)
-			log_msg(LOG_WARNING, "keeper: the engine (about %llu "
-			    "MiB) leaves less than 512 MiB of [daemon] "
-			    "worker_memory (%llu MiB) for scanning",
+			log_event(LOG_WARNING, NULL, "warning", "the engine "
+			    "leaves less than 512 MiB of [daemon] "
+			    "worker_memory for scanning", " what=memory "
+			    "engine_mib=%llu worker_memory_mib=%llu",
 			    (unsigned long long)(k.engine_bytes >> 20),
 			    (unsigned long long)(k.pol->worker_memory >> 20));
 		send_status(true);
 	} else {
-		log_msg(k.engine == NULL ? LOG_ERR : LOG_WARNING,
-		    "signatures %s: %s (%s)", sig_dir(k.pol), b->err.msg,
-		    k.engine == NULL ? "messages get tempfail until the "
-		    "scanner is ready" : "the loaded ones stay");
+		log_event(k.engine == NULL ? LOG_ERR : LOG_WARNING, NULL,
+		    "signatures", b->err.msg, " result=failed dir=\"%s\" "
+		    "effect=%s", sig_dir(k.pol), k.engine == NULL ?
+		    "tempfail" : "kept");
 		send_status(false);
 	}
 	k.first_build = false;
@@ -747,8 +752,8 @@ poison_load(const struct policy *pol)
 	    pol->spool_dir) : NULL;
 	k.poison = poison_new(path, POISON_MAX, &n);
 	if (n > 0)
-		log_msg(LOG_INFO, "keeper: %u poison message digest(s) from %s",
-		    n, path);
+		log_event(LOG_INFO, NULL, "poison", NULL, " result=loaded "
+		    "digests=%u file=\"%s\"", n, path);
 	free(path);
 }
 
@@ -765,8 +770,8 @@ reload(unsigned flags)
 	if ((flags & WIRE_RELOAD_POLICY) != 0) {
 		if (policy_load(k.opts->policy, k.opts->ov, k.opts->nov, &np,
 		    &errors) == -1) {
-			log_msg(LOG_ERR, "keeper: policy reload failed, the "
-			    "policy in force is kept: %s", errors);
+			log_event(LOG_ERR, NULL, "reload", errors,
+			    " what=policy result=failed process=keeper");
 			free(errors);
 			np = NULL;
 		}
@@ -802,8 +807,8 @@ dispatch(struct wire_msg *m, int chan)
 	if (poison_has(k.poison, m->digest)) {
 		digest_hex(m->digest, hex);
 		qid = str_sanitise(m->text, 60);
-		log_msg(LOG_NOTICE, "keeper: %s: poison message, sha256=%s: "
-		    "not parsed again", *qid != '\0' ? qid : "NOQUEUE", hex);
+		log_event(LOG_NOTICE, *qid != '\0' ? qid : "NOQUEUE",
+		    "poison", NULL, " result=refused sha256=%s", hex);
 		free(qid);
 		answer(chan, WS_POISON, NULL);
 		chan_close(chan);
@@ -850,8 +855,8 @@ control(void)
 				return;
 			if (errno == EPROTO)
 				continue;
-			log_msg(LOG_ERR, "keeper: control socket: %s",
-			    strerror(errno));
+			log_event(LOG_ERR, NULL, "error", strerror(errno),
+			    " process=keeper what=control_socket");
 			k.stopping = true;
 			return;
 		}
@@ -962,7 +967,8 @@ keeper_loop(void)
 		}
 		r = poll(pfd, (nfds_t)n, poll_timeout(clock_ms()));
 		if (r == -1 && errno != EINTR) {
-			log_msg(LOG_ERR, "keeper: poll: %s", strerror(errno));
+			log_event(LOG_ERR, NULL, "error", strerror(errno),
+			    " process=keeper what=poll");
 			break;
 		}
 		if (r > 0 && (pfd[1].revents & POLLIN) != 0)
@@ -1027,21 +1033,23 @@ keeper_run(int ctl, const struct cli_opts *o)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 
 	if (cli_load_policy(o, &k.pol) == -1) {
-		log_msg(LOG_ERR, "keeper: the policy does not load");
+		log_event(LOG_ERR, NULL, "keeper", "the policy does not load",
+		    " state=failed");
 		return CLI_EX_CONFIG;
 	}
 	if (typer_new(&k.typer, &err) == -1) {
-		log_msg(LOG_ERR, "keeper: %s", err.msg);
+		log_event(LOG_ERR, NULL, "keeper", err.msg, " state=failed");
 		policy_unref(&k.pol);
 		return CLI_EX_SOFTWARE;
 	}
 	poison_load(k.pol);
 	if ((k.b.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		log_msg(LOG_ERR, "keeper: eventfd: %s", strerror(errno));
+		log_event(LOG_ERR, NULL, "keeper", strerror(errno),
+		    " state=failed what=eventfd");
 		return CLI_EX_SOFTWARE;
 	}
-	log_msg(LOG_INFO, "keeper: started (pid %ld), %u worker(s)",
-	    (long)k.pid, target_workers());
+	log_event(LOG_INFO, NULL, "keeper", NULL, " state=started pid=%ld "
+	    "workers=%u", (long)k.pid, target_workers());
 	k.first_build = true;
 	if (k.pol->av_enabled)
 		start_build(k.pol);
@@ -1061,7 +1069,7 @@ keeper_run(int ctl, const struct cli_opts *o)
 	policy_unref(&k.next_pol);
 	policy_unref(&k.pol);
 	close(k.ctl);
-	log_msg(LOG_INFO, "keeper: stopped");
+	log_event(LOG_INFO, NULL, "keeper", NULL, " state=stopped");
 	log_close();
 	return CLI_EX_OK;
 }

@@ -324,8 +324,8 @@ write_file(const char *path)
 		m.warned = false;
 	else {
 		if (!m.warned)		/* once until it works again */
-			log_msg(LOG_WARNING, "metrics_file %s: %s", path,
-			    strerror(saved));
+			log_event(LOG_WARNING, NULL, "warning",
+			    strerror(saved), " what=metrics_file");
 		m.warned = true;
 		unlink(tmp);
 	}
@@ -342,9 +342,9 @@ listen_changed(const char *now)
 
 	if (!differ(m.listen, now) || !differ(was, now))
 		return;
-	log_msg(LOG_WARNING, "policy reload: [daemon] metrics_listen takes "
-	    "effect at the next start (serving %s)", m.listen != NULL ?
-	    m.listen : "nothing");
+	log_event(LOG_WARNING, NULL, "reload", "[daemon] metrics_listen takes "
+	    "effect at the next start", " what=policy result=deferred "
+	    "listen=%s", m.listen != NULL ? m.listen : "none");
 	free(m.listen_warned);
 	m.listen_warned = xstrdup(now);
 }
@@ -391,7 +391,8 @@ metrics_start(struct err *err)
 			return -1;
 		}
 		m.listen = xstrdup(pol->metrics_listen);
-		log_msg(LOG_INFO, "metrics: serving http://%s/metrics",
+		log_event(LOG_INFO, NULL, "metrics", NULL,
+		    " state=serving url=http://%s/metrics",
 		    http_address(m.http));
 	}
 	policy_unref(&pol);

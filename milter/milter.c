@@ -90,7 +90,8 @@ unbracket(const char *s)
 	return xstrdup(s);
 }
 
-/* The line prefix: the queue id, or NOQUEUE c=N before the MTA has one. */
+/* The id of a line about the message (log.h): the queue id, or
+ * "NOQUEUE c=N" (c=N after the event) before the MTA has told us one. */
 static const char *
 msg_logid(const struct connctx *cc, char *buf, size_t len)
 {
@@ -100,7 +101,7 @@ msg_logid(const struct connctx *cc, char *buf, size_t len)
 	return buf;
 }
 
-/* client=... from=<...> rcpts=N [auth=...], sanitised, into b. */
+/* " client=... from=<...> rcpts=N [auth=...]", sanitised, into b. */
 static void
 env_fields(const struct connctx *cc, struct buf *b)
 {
@@ -109,40 +110,17 @@ env_fields(const struct connctx *cc, struct buf *b)
 
 	/* No reverse name: libmilter's host is "[addr]"; Postfix writes
 	 * unknown[addr]. */
-	buf_printf(b, "client=%s", cc->cc_host[0] == '[' &&
+	buf_printf(b, " client=%s", cc->cc_host[0] == '[' &&
 	    cc->cc_addr != NULL ? "unknown" : cc->cc_host);
 	if (cc->cc_addr != NULL)
 		buf_printf(b, "[%s]", cc->cc_addr);
-	s = str_sanitise(mc->mc_sender != NULL ? mc->mc_sender : "", 256);
-	buf_printf(b, " from=<%s> rcpts=%zu", s, mc->mc_nrcpts);
+	s = xasprintf("<%s>", mc->mc_sender != NULL ? mc->mc_sender : "");
+	log_kv(b, "from", s, 258);		/* "<>" too */
 	free(s);
+	buf_printf(b, " rcpts=%zu", mc->mc_nrcpts);
 	if (mc->mc_nrefused != 0)
 		buf_printf(b, " rcpts_refused=%u", mc->mc_nrefused);
-	if (mc->mc_auth != NULL) {
-		s = str_sanitise(mc->mc_auth, 128);
-		buf_printf(b, " auth=%s", s);
-		free(s);
-	}
-}
-
-/* Appends " key=value", the value sanitised, and quoted (logfmt) when it
- * holds a space; a double quote inside becomes a single one. */
-static void
-field(struct buf *b, const char *key, const char *val, size_t max)
-{
-	char	*s, *p;
-
-	if (val == NULL || *val == '\0')
-		return;
-	s = str_sanitise(val, max);
-	for (p = s; *p != '\0'; p++)
-		if (*p == '"')
-			*p = '\'';
-	if (strchr(s, ' ') != NULL)
-		buf_printf(b, " %s=\"%s\"", key, s);
-	else
-		buf_printf(b, " %s=%s", key, s);
-	free(s);
+	log_kv(b, "auth", mc->mc_auth, 128);
 }
 
 /* Printable ASCII, '%' doubled (libmilter drops a text with a lone %),
@@ -171,7 +149,7 @@ reply_text(const char *s)
  * so a code of the wrong class is replaced by the default.
  */
 static void
-set_reply(SMFICTX *ctx, const char *reply, char cls)
+set_reply(SMFICTX *ctx, const char *id, const char *reply, char cls)
 {
 	char		 rcode[4], xcode[32];
 	const char	*p = reply != NULL ? reply : "";
@@ -205,8 +183,8 @@ set_reply(SMFICTX *ctx, const char *reply, char cls)
 		    "Message could not be checked now, try again later";
 	text = reply_text(p);
 	if (smfi_setreply(ctx, rcode, xcode, text) != MI_SUCCESS)
-		log_msg(LOG_WARNING, "smfi_setreply(%s %s) failed", rcode,
-		    xcode);
+		log_event(LOG_WARNING, id, "warning", "smfi_setreply failed",
+		    " reply=\"%s %s\"", rcode, xcode);
 	free(text);
 }
 
@@ -340,22 +318,26 @@ refuse(SMFICTX *ctx, struct connctx *cc, sfsistat st, const char *rcode,
 {
 	struct buf	 b = BUF_INIT;
 	char		 idbuf[64];
+	const char	*id = msg_logid(cc, idbuf, sizeof idbuf);
 	const char	*action = st == SMFIS_REJECT ? "reject" : "tempfail";
+	bool		 rcpt = strcmp(stage, "rcpt") == 0;
 
 	if (smfi_setreply(ctx, (char *)rcode, (char *)xcode,
 	    (char *)text) != MI_SUCCESS)
-		log_msg(LOG_WARNING, "smfi_setreply(%s %s) failed", rcode,
-		    xcode);
+		log_event(LOG_WARNING, id, "warning", "smfi_setreply failed",
+		    " reply=\"%s %s\"", rcode, xcode);
+	/* One recipient refused: event rcpt; the message refused before
+	 * its end: its verdict, with the stage. */
 	env_fields(cc, &b);
-	buf_printf(&b, " action=%s reason=%s stage=%s", action, reason,
-	    stage);
+	buf_printf(&b, " action=%s reason=%s", action, reason);
+	if (!rcpt)
+		buf_printf(&b, " stage=%s", stage);
 	if (detail != NULL)
 		buf_printf(&b, " %s", detail);
 	buf_printf(&b, " reply=\"%s %s\"", rcode, xcode);
-	log_msg(LOG_INFO, "%s: %s", msg_logid(cc, idbuf, sizeof idbuf),
-	    buf_cstr(&b));
+	log_line(LOG_INFO, id, rcpt ? "rcpt" : "verdict", buf_cstr(&b));
 	buf_free(&b);
-	if (strcmp(stage, "rcpt") != 0)
+	if (!rcpt)
 		msgctx_reset(cc->cc_msg);	/* abort will not be called */
 	return st;
 }
@@ -367,8 +349,8 @@ local_error(SMFICTX *ctx, struct connctx *cc, const char *stage,
 {
 	char	idbuf[64];
 
-	log_msg(LOG_ERR, "%s: %s", msg_logid(cc, idbuf, sizeof idbuf),
-	    err->msg);
+	log_event(LOG_ERR, msg_logid(cc, idbuf, sizeof idbuf), "error",
+	    err->msg, " stage=%s", stage);
 	return refuse(ctx, cc, SMFIS_TEMPFAIL, "451", "4.3.0",
 	    "Temporary local problem, try again later", stage, "error",
 	    NULL);
@@ -555,7 +537,7 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 		struct buf	b = BUF_INIT;
 		sfsistat	st;
 
-		field(&b, "rcpt", rcpt, 256);
+		log_kv(&b, "rcpt", rcpt, 256);
 		buf_printf(&b, " policy=%s rcpt_policy=%s", cc->cc_ovl->name,
 		    ovl->name);
 		free(rcpt);
@@ -587,7 +569,7 @@ too_big(SMFICTX *ctx, struct connctx *cc, const char *stage)
 {
 	char	detail[64];
 
-	snprintf(detail, sizeof detail, "size>%llu",
+	snprintf(detail, sizeof detail, "limit=%llu",
 	    (unsigned long long)cc->cc_msg->mc_pol->message_size);
 	return refuse(ctx, cc, SMFIS_REJECT, "552", "5.3.4",
 	    "Message too big for this system", stage, "size_limit", detail);
@@ -817,47 +799,47 @@ log_verdict(const struct connctx *cc, const struct verdict *v,
 		buf_printf(&b, " policy=%s", cc->cc_ovl->name);
 	if (f != NULL) {
 		buf_printf(&b, " reason=%s", rule_str(f->rule));
-		field(&b, f->rule == RULE_VIRUS ? "sig" : "detail", f->detail,
+		log_kv(&b, f->rule == RULE_VIRUS ? "sig" : "detail", f->detail,
 		    160);
-		field(&b, "part", f->part, 160);
-		field(&b, "file", f->filename, 160);
+		log_kv(&b, "part", f->part, 160);
+		log_kv(&b, "file", f->filename, 160);
 		if (v->nfindings > 1)
 			buf_printf(&b, " findings=%zu", v->nfindings);
 	}
 	if (failed != NULL)
 		buf_printf(&b, " error=\"%s\"", failed);
-	field(&b, "quarantine", v->quarantine, 64);
-	field(&b, "quarantine_id", qid, 64);
+	log_kv(&b, "quarantine", v->quarantine, 64);
+	log_kv(&b, "quarantine_id", qid, 64);
 	if (v->new_body != NULL)
 		buf_puts(&b, " stripped=yes");
 	if (!v->scanned)
 		buf_puts(&b, " scanned=partial");
 	if (msgctx_spilled(mc))
 		buf_puts(&b, " spooled=yes");
-	field(&b, "msgid", mc->mc_msgid, 120);	/* sanitised, like Postfix's */
+	log_kv(&b, "msgid", mc->mc_msgid, 120);	/* sanitised, like Postfix's */
 	buf_printf(&b, " size=%llu ms=%llu",
 	    (unsigned long long)mc->mc_size, (unsigned long long)ms);
-	log_msg(done >= DISP_TEMPFAIL || done == DISP_HOLD ? LOG_NOTICE :
-	    LOG_INFO, "%s: %s", id, buf_cstr(&b));
+	log_line(done >= DISP_TEMPFAIL || done == DISP_HOLD ? LOG_NOTICE :
+	    LOG_INFO, id, "verdict", buf_cstr(&b));
 	buf_free(&b);
 
 	if (mc->mc_pol->log_level < LOG_LEVEL_DIAGNOSTIC)
 		return;
 	for (i = 0; i < v->nfindings; i++) {
 		f = &v->findings[i];
-		buf_printf(&b, "finding rule=%s action=%s", rule_str(f->rule),
-		    f->action != NULL ? f->action->name : "-");
-		field(&b, "part", f->part, 160);
-		field(&b, "file", f->filename, 160);
-		field(&b, "detail", f->detail, 160);
-		log_msg(LOG_INFO, "%s: %s", id, buf_cstr(&b));
+		buf_printf(&b, " rule=%s", rule_str(f->rule));
+		log_kv(&b, "action", f->action != NULL ? f->action->name :
+		    "-", 64);
+		log_kv(&b, "part", f->part, 160);
+		log_kv(&b, "file", f->filename, 160);
+		log_kv(&b, "detail", f->detail, 160);
+		log_line(LOG_INFO, id, "finding", buf_cstr(&b));
 		buf_reset(&b);
 	}
 	for (i = 0; i < v->nexplain; i++) {
-		char *s = str_sanitise(v->explain[i], 400);
-
-		log_msg(LOG_INFO, "%s: explain: %s", id, s);
-		free(s);
+		log_kv(&b, "text", v->explain[i], LOG_VALUE_MAX);
+		log_line(LOG_INFO, id, "explain", buf_cstr(&b));
+		buf_reset(&b);
 	}
 	buf_free(&b);
 }
@@ -880,8 +862,8 @@ mlt_quarantine(const struct connctx *cc, const struct envelope *env,
 	if (quarantine_store(pol, v->quarantine, msg, len, env, v, &qid,
 	    &err) == 0)
 		return qid;
-	log_msg(LOG_ERR, "%s: quarantine=%s failed: %s",
-	    msg_logid(cc, idbuf, sizeof idbuf), v->quarantine, err.msg);
+	log_event(LOG_ERR, msg_logid(cc, idbuf, sizeof idbuf), "error",
+	    err.msg, " stage=quarantine quarantine=%s", v->quarantine);
 	if (*done == DISP_DISCARD)
 		*done = DISP_TEMPFAIL;
 	return NULL;
@@ -908,7 +890,7 @@ mlt_notify(const struct connctx *cc, const struct envelope *env,
 	no.quarantine_id = qid;
 	no.attach_original = pol->notify_attach_original;
 	if (notify_build(pol, env, v, msg, len, &no, &nl, &nn, &err) == -1)
-		log_msg(LOG_WARNING, "%s: notify: %s", id, err.msg);
+		log_event(LOG_WARNING, id, "notify", err.msg, " result=failed");
 	else
 		outbox_post(pol, nl, nn, id);
 }
@@ -982,15 +964,16 @@ mlt_scan(const struct connctx *cc, const struct envelope *env,
 		return poison_verdict(pol, env);
 	case WS_NOT_READY:
 		if (res.detail[0] != '\0')
-			log_msg(LOG_ERR, "%s: %s", id, res.detail);
+			log_event(LOG_ERR, id, "error", res.detail,
+			    " stage=scan");
 		return not_ready_verdict(pol, env);
 	case WS_DIED:
 		alerts_note_worker_died();
-		log_msg(LOG_ERR, "%s: scanning worker died: %s", id,
-		    res.detail);
+		log_event(LOG_ERR, id, "error", res.detail,
+		    " stage=scan cause=worker_died");
 		return scan_error_verdict(pol, env, res.detail);
 	default:
-		log_msg(LOG_ERR, "%s: scan failed: %s", id, res.detail);
+		log_event(LOG_ERR, id, "error", res.detail, " stage=scan");
 		return scan_error_verdict(pol, env, res.detail);
 	}
 }
@@ -1012,6 +995,7 @@ mlt_eom(SMFICTX *ctx)
 	sfsistat		 st;
 	char			*qid = NULL, *released = NULL, idbuf[64];
 	struct buf		 rb = BUF_INIT;
+	const char		*id;
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;		/* invariant broken */
@@ -1020,6 +1004,7 @@ mlt_eom(SMFICTX *ctx)
 	msgctx_set_qid(mc, getsym(ctx, "i"));	/* Postfix sends {i} late */
 	if (mc->mc_deferred != MC_OK)		/* kept from a no-reply step */
 		return deferred(ctx, cc, 0);
+	id = msg_logid(cc, idbuf, sizeof idbuf);
 	msgctx_set_auth(mc, getsym(ctx, "{auth_authen}"));
 
 	memset(&env, 0, sizeof env);
@@ -1034,8 +1019,7 @@ mlt_eom(SMFICTX *ctx)
 
 	t0 = clock_ms();
 	if (msgctx_bytes(mc, &msg, &len, &err) == -1) {
-		log_msg(LOG_ERR, "%s: %s", msg_logid(cc, idbuf, sizeof idbuf),
-		    err.msg);
+		log_event(LOG_ERR, id, "error", err.msg, " stage=eom");
 		msg = NULL;
 		len = 0;
 		v = scan_error_verdict(pol, &env, err.msg);
@@ -1045,10 +1029,10 @@ mlt_eom(SMFICTX *ctx)
 		 * sendmail): the body must match the stored copy, so the
 		 * header is no key. */
 		env_fields(cc, &rb);
-		buf_printf(&rb, " action=accept reason=released released=%s",
-		    released);
-		log_msg(LOG_INFO, "%s: %s", msg_logid(cc, idbuf,
-		    sizeof idbuf), buf_cstr(&rb));
+		buf_puts(&rb, " action=accept reason=released");
+		log_kv(&rb, "quarantine_id", released, 64);
+		log_kv(&rb, "msgid", mc->mc_msgid, 120);
+		log_line(LOG_INFO, id, "verdict", buf_cstr(&rb));
 		buf_free(&rb);
 		free(released);
 		msgctx_reset(mc);
@@ -1060,11 +1044,11 @@ mlt_eom(SMFICTX *ctx)
 	qid = mlt_quarantine(cc, &env, v, msg, len, &done);
 	switch (done) {
 	case DISP_REJECT:
-		set_reply(ctx, v->reply, '5');
+		set_reply(ctx, id, v->reply, '5');
 		st = SMFIS_REJECT;
 		break;
 	case DISP_TEMPFAIL:
-		set_reply(ctx, v->reply, '4');
+		set_reply(ctx, id, v->reply, '4');
 		st = SMFIS_TEMPFAIL;
 		break;
 	case DISP_DISCARD:
@@ -1074,7 +1058,7 @@ mlt_eom(SMFICTX *ctx)
 		st = SMFIS_CONTINUE;
 		if (deliver_edits(ctx, cc, v, &failed) == -1) {
 			/* never deliver content we meant to change */
-			set_reply(ctx, NULL, '4');
+			set_reply(ctx, id, NULL, '4');
 			st = SMFIS_TEMPFAIL;
 			done = DISP_TEMPFAIL;
 		}
@@ -1086,11 +1070,12 @@ mlt_eom(SMFICTX *ctx)
 	alerts_note_message(done, verdict_has(v, RULE_ERROR));
 	if (quarantine_traffic(pol, v, disposition_str(done), mc->mc_size,
 	    clock_ms() - t0, qid, &err) == -1)	/* said once, not per message */
-		log_msg(LOG_WARNING, "traffic statistics not written: %s",
-		    err.msg);
+		log_event(LOG_WARNING, NULL, "warning", err.msg,
+		    " what=statistics");
 	if (events_write(pol, &env, v, disposition_str(done), qid,
 	    mc->mc_size, clock_ms() - t0, &err) == -1)	/* said once */
-		log_msg(LOG_WARNING, "event log not written: %s", err.msg);
+		log_event(LOG_WARNING, NULL, "warning", err.msg,
+		    " what=event_log");
 	if (done != DISP_TEMPFAIL)	/* a retry would notify again */
 		mlt_notify(cc, &env, v, msg, len, qid);
 	free(qid);

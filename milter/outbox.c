@@ -57,8 +57,8 @@ outbox_thread(void *arg)
 		if (notify_send(l.pol, &l.nt->message, l.nt->from,
 		    (const char *const *)l.nt->rcpts, l.nt->nrcpts,
 		    OUTBOX_SEND_MS, &err) == -1) {
-			log_msg(LOG_WARNING, "%s: notify failed: %s", l.logid,
-			    err.msg);
+			log_event(LOG_WARNING, l.logid, "notify", err.msg,
+			    " result=failed");
 			metrics_notification(METRICS_NOTIFY_FAILED);
 		} else
 			metrics_notification(METRICS_NOTIFY_SENT);
@@ -66,8 +66,8 @@ outbox_thread(void *arg)
 		pthread_mutex_lock(&ob.mu);
 	}
 	while (ob.n > 0) {		/* left at stop: say so */
-		log_msg(LOG_WARNING, "%s: notification not sent (stopping)",
-		    ob.q[ob.head].logid);
+		log_event(LOG_WARNING, ob.q[ob.head].logid, "notify",
+		    NULL, " result=dropped reason=stopping");
 		metrics_notification(METRICS_NOTIFY_DROPPED);
 		letter_free(&ob.q[ob.head]);
 		ob.head = (ob.head + 1) % OUTBOX_MAX;
@@ -99,9 +99,9 @@ outbox_post(struct policy *pol, struct notification *list, size_t n,
 		struct letter *l;
 
 		if (ob.n == OUTBOX_MAX || !ob.running || ob.quit) {
-			log_msg(LOG_WARNING, "%s: notification dropped (%s)",
-			    logid, ob.n == OUTBOX_MAX ? "queue full" :
-			    "stopping");
+			log_event(LOG_WARNING, logid, "notify", NULL,
+			    " result=dropped reason=%s", ob.n == OUTBOX_MAX ?
+			    "queue_full" : "stopping");
 			metrics_notification(METRICS_NOTIFY_DROPPED);
 			continue;
 		}

@@ -138,12 +138,12 @@ keeper_gone(void)
 		waitpid(p.keeper, &st, 0);
 	}
 	if (WIFSIGNALED(st))
-		log_msg(LOG_ERR, "engine keeper (pid %ld) killed by signal %d "
-		    "(%s): messages get tempfail until it is back",
-		    (long)p.keeper, WTERMSIG(st), strsignal(WTERMSIG(st)));
+		log_event(LOG_ERR, NULL, "keeper", "messages get tempfail "
+		    "until it is back", " state=died pid=%ld signal=SIG%s",
+		    (long)p.keeper, sigabbrev_np(WTERMSIG(st)));
 	else
-		log_msg(LOG_ERR, "engine keeper (pid %ld) exited with status "
-		    "%d: messages get tempfail until it is back",
+		log_event(LOG_ERR, NULL, "keeper", "messages get tempfail "
+		    "until it is back", " state=died pid=%ld status=%d",
 		    (long)p.keeper, WEXITSTATUS(st));
 	p.fast_deaths = clock_ms() - p.started < POOL_RESTART_FAST_MS ?
 	    p.fast_deaths + 1 : 0;
@@ -175,10 +175,11 @@ watch_thread(void *arg)
 				break;
 			pthread_mutex_lock(&p.lock);
 			if (spawn_keeper(&err) == -1)
-				log_msg(LOG_ERR, "%s", err.msg);
+				log_event(LOG_ERR, NULL, "keeper", err.msg,
+				    " state=failed");
 			else
-				log_msg(LOG_INFO, "engine keeper restarted "
-				    "(pid %ld)", (long)p.keeper);
+				log_event(LOG_INFO, NULL, "keeper", NULL,
+				    " state=restarted pid=%ld", (long)p.keeper);
 			pthread_mutex_unlock(&p.lock);
 			continue;
 		}
@@ -270,8 +271,9 @@ pool_reload(unsigned flags)
 	m.flags = flags;
 	pthread_mutex_lock(&p.lock);
 	if (p.ctl == -1 || wire_send(p.ctl, &m, NULL, 0, true) == -1)
-		log_msg(LOG_WARNING, "reload: the engine keeper is not "
-		    "running; it loads the files in force when it starts");
+		log_event(LOG_WARNING, NULL, "reload", "the engine keeper "
+		    "is not running; it loads the files in force when it "
+		    "starts", " result=deferred");
 	pthread_mutex_unlock(&p.lock);
 }
 

@@ -16,10 +16,10 @@
 # alert_reload TEXT: the test policy plus TEXT, by SIGHUP, waiting for the
 # daemon to say it reloaded.
 alert_reload() {
-	_ar_n=$(log_count "policy reloaded (Hangup)")
+	_ar_n=$(log_count "event=reload what=policy result=ok signal=SIGHUP")
 	write_policy "$T/policy.ini" "$1"
 	kill -HUP "$DPID"
-	wait_until "$PORTCULLIS_TEST_WAIT" log_more "policy reloaded (Hangup)" \
+	wait_until "$PORTCULLIS_TEST_WAIT" log_more "event=reload what=policy result=ok signal=SIGHUP" \
 	    "$_ar_n"
 }
 
@@ -75,20 +75,20 @@ EOF
 	    grep -q '^X-Portcullis:' "${_f:-/dev/null}"
 	expect "alerts: it went to mail_to" \
 	    grep -qE '^X-Rcpt-Args: .*alerts@example\.com' "${_f:-/dev/null}"
-	_l=$(grep 'alert raised: spool_disk' "$T/daemon.log" | tail -n 1)
+	_l=$(grep 'event=alert state=raised kind=spool_disk' "$T/daemon.log" | tail -n 1)
 	expect "alerts: logged with value and threshold (\"${_l#*: }\")" \
 	    grep -qE 'value=[0-9.]+% threshold=100\.0% mail=yes' <<<"$_l"
 	row "alert: spool disk_free = 100" "(alert mail)" "${_f:+yes}" \
 	    "${_l:-none}"
 
 	# three more checks: not mailed again within the period
-	_n=$(log_count "alerts: checked")
-	wait_until "$PORTCULLIS_TEST_WAIT" log_more "alerts: checked" \
+	_n=$(log_count "event=alert state=checked")
+	wait_until "$PORTCULLIS_TEST_WAIT" log_more "event=alert state=checked" \
 	    $((_n + 2))
 	expect "alerts: one alert mail through three more checks (got $(token_count "$_tag"))" \
 	    test "$(token_count "$_tag")" -eq 1
 	expect "alerts: raised once in the log" \
-	    test "$(log_count "alert raised: spool_disk")" -eq 1
+	    test "$(log_count "event=alert state=raised kind=spool_disk")" -eq 1
 
 	if alert_reload "$(alert_policy 1)"; then
 		ok "alerts: policy with disk_free = 1 reloaded"
@@ -99,7 +99,7 @@ EOF
 	_f=$(wait_token "$_r")
 	expect "alerts: the recovery notice arrived${_f:+ (${_f#$T/})}" \
 	    test -n "$_f"
-	_l=$(grep 'alert cleared: spool_disk' "$T/daemon.log" | tail -n 1)
+	_l=$(grep 'event=alert state=cleared kind=spool_disk' "$T/daemon.log" | tail -n 1)
 	expect "alerts: cleared in the log (\"${_l#*: }\")" \
 	    grep -q 'threshold=1\.0% mail=yes' <<<"$_l"
 	expect "alerts: still one alert mail (got $(token_count "$_tag"))" \

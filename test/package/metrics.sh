@@ -44,7 +44,7 @@ if wait_until "$PORTCULLIS_TEST_WAIT" test -s $mfile; then
 	    sh -c "runuser -u $reader -- cat $mfile > '$work/m.prom' &&
 	    grep -q '^portcullis_messages_total{direction=\"inbound\",action=\"accept\"} 0\$' '$work/m.prom' &&
 	    promtool check metrics < '$work/m.prom'"
-	port=$(sed -n 's|.*metrics: serving http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' \
+	port=$(sed -n 's|.*event=metrics state=serving url=http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' \
 	    "$work/daemon.log" | head -n 1)
 	check "metrics_listen: GET /metrics on 127.0.0.1:${port:-?}" \
 	    sh -c "python3 -c 'import sys, urllib.request

@@ -61,10 +61,10 @@ local function wait_mail(needle)
 end
 
 T.start(policy("100", "1s", "2"))
-T.wait_log("signatures loaded")
+T.wait_log("event=signatures result=loaded")
 
 -- raised: logged with value and threshold, mailed
-local line = T.wait_log("alert raised: spool_disk")
+local line = T.wait_log("event=alert state=raised kind=spool_disk")
 T.line_has(line, { "threshold=100.0%", "mail=yes", tmp .. "/spool" })
 T.check(line:match("value=%d+%.%d%%") ~= nil, "value in " .. line)
 local m = wait_mail("ALERT: spool disk nearly full")
@@ -78,13 +78,13 @@ T.check(m.argv:find("alerts@example.com", 1, true) ~= nil and
     m.argv:find("MAILER-DAEMON", 1, true) ~= nil,
     "envelope from [notify] from to mail_to: " .. m.argv)
 
-line = T.wait_log("alert raised: signatures")
+line = T.wait_log("event=alert state=raised kind=signatures")
 T.line_has(line, { "threshold=1s", "mail=yes" })
 m = wait_mail("ALERT: signature database too old")
 T.check(m.msg:find("(threshold 1 s)", 1, true) ~= nil,
     "age threshold: " .. m.msg)
 
-line = T.wait_log("alert raised: queue")
+line = T.wait_log("event=alert state=raised kind=queue")
 T.line_has(line, { "value=3 threshold=2 mail=yes",
     "3 messages listed by /usr/bin/printf" })
 m = wait_mail("ALERT: mail queue too long")
@@ -92,30 +92,30 @@ T.check(m.msg:find("3 messages (threshold 2 messages)", 1, true) ~= nil,
     "queue: " .. m.msg)
 
 -- three more checks: nothing mailed again within the period
-local checks = T.count_log("alerts: checked")
-T.wait_log("alerts: checked", nil, checks + 3)
-T.check(T.count_log("alert raised:") == 3, "raised once each, got " ..
-    T.count_log("alert raised:") .. " lines")
+local checks = T.count_log("event=alert state=checked")
+T.wait_log("event=alert state=checked", nil, checks + 3)
+T.check(T.count_log("event=alert state=raised") == 3, "raised once each, got " ..
+    T.count_log("event=alert state=raised") .. " lines")
 T.check(T.count_log("still raised") == 0, "no reminder within the period")
 local n = mails("ALERT:")
 T.check(n == 3, "three alert mails within the period, got " .. n)
 
 -- passing thresholds: both clear, with a recovery notice each
 T.write_policy(policy("1", "365d", "3"))	-- 3 is not over 3
-T.signal_and_wait(T.SIGHUP, "policy reloaded (Hangup)")
-T.line_has(T.wait_log("alert cleared: spool_disk"),
+T.signal_and_wait(T.SIGHUP, "event=reload what=policy result=ok signal=SIGHUP")
+T.line_has(T.wait_log("event=alert state=cleared kind=spool_disk"),
     { "threshold=1.0%", "mail=yes" })
-T.line_has(T.wait_log("alert cleared: signatures"), { "mail=yes" })
-T.line_has(T.wait_log("alert cleared: queue"),
+T.line_has(T.wait_log("event=alert state=cleared kind=signatures"), { "mail=yes" })
+T.line_has(T.wait_log("event=alert state=cleared kind=queue"),
     { "value=3 threshold=3 mail=yes" })
 m = wait_mail("RECOVERED: spool disk nearly full")
 T.check(m.msg:find("has recovered", 1, true) ~= nil, "recovery: " .. m.msg)
 wait_mail("RECOVERED: signature database too old")
 wait_mail("RECOVERED: mail queue too long")
-checks = T.count_log("alerts: checked")
-T.wait_log("alerts: checked", nil, checks + 2)
+checks = T.count_log("event=alert state=checked")
+T.wait_log("event=alert state=checked", nil, checks + 2)
 n = mails("ALERT:")
 local r = mails("RECOVERED:")
 T.check(n == 3 and r == 3, "3 alerts and 3 recoveries, got " .. n ..
     " and " .. r)
-T.check(T.count_log("alert raised:") == 3, "not raised again")
+T.check(T.count_log("event=alert state=raised") == 3, "not raised again")

@@ -16,7 +16,7 @@ T.start("workers = 2\nworker_memory = 768M\n" ..
     "[rules]\npoison = reject-poison\n" ..
     "[action:reject-poison]\ndisposition = reject\nquarantine = poison\n" ..
     "reply = 554 5.7.0 Message refused: it cannot be inspected safely\n")
-T.wait_log("signatures loaded", 60)
+T.wait_log("event=signatures result=loaded", 60)
 local pid = T.pid()
 
 local conn = T.postfix_conn()
@@ -42,8 +42,8 @@ for i, k in ipairs(kinds) do
 	T.check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.7.1",
 	    "Message could not be checked now, try again later"),
 	    k[1] .. ": 451 4.7.1")
-	T.line_has(T.wait_log("F" .. i .. "A: scanning worker died"), { k[2] })
-	T.line_has(T.wait_log("F" .. i .. "A: client="), { "action=tempfail",
+	T.line_has(T.wait_log("F" .. i .. "A: event=error stage=scan cause=worker_died"), { k[2] })
+	T.line_has(T.wait_log("F" .. i .. "A: event=verdict"), { "action=tempfail",
 	    "reason=error" })
 	if k[1] == "loop" then
 		T.check(os.time() - t0 >= 10, "loop: killed at scan_time, " ..
@@ -54,11 +54,11 @@ for i, k in ipairs(kinds) do
 	T.check(mt.eom_check(conn, MT_SMTPREPLY, "554", "5.7.0",
 	    "Message refused: it cannot be inspected safely"),
 	    k[1] .. ": 554 5.7.0 on the retry")
-	T.line_has(T.wait_log("F" .. i .. "B: client="), { "action=reject",
+	T.line_has(T.wait_log("F" .. i .. "B: event=verdict"), { "action=reject",
 	    "reason=poison", "quarantine=poison" })
 	clean("F" .. i .. "C")		-- the pool is whole again
 end
-T.check(T.count_log(": poison message, sha256=") == 3, "three poison refusals")
+T.check(T.count_log(": event=poison result=refused sha256=") == 3, "three poison refusals")
 
 -- the list is on disk: three digests
 local f = assert(io.open(tmp .. "/spool/poison", "r"))
@@ -74,9 +74,9 @@ T.check(n == 3, "poison file lines: got " .. n .. ", want 3")
 local keeper = T.sh("pgrep -P " .. pid .. " -f 'portcullis keeper'"):match("%d+")
 T.check(keeper ~= nil, "keeper process found")
 os.execute("kill -KILL " .. keeper)
-T.wait_log("engine keeper (pid " .. keeper .. ") killed by signal 9")
-T.wait_log("engine keeper restarted", 15)
-T.wait_log("signatures loaded", 60, 2)
+T.wait_log("event=keeper state=died pid=" .. keeper .. " signal=SIGKILL")
+T.wait_log("event=keeper state=restarted", 15)
+T.wait_log("event=signatures result=loaded", 60, 2)
 clean("K1")
 local r, stage = faulty("K2", "abort")
 T.check(stage == "eom" and mt.eom_check(conn, MT_SMTPREPLY, "554", "5.7.0",

@@ -8,7 +8,7 @@ T.check(sigs ~= nil and sigs ~= "", "no test signature database " ..
     "(test/signatures/make-testdb failed)")
 T.start("memory_buffer = 64K\n[antivirus]\nenabled = yes\ndatabase = " ..
     sigs .. "\n")
-T.wait_log("signatures loaded")
+T.wait_log("event=signatures result=loaded")
 
 local conn = T.postfix_conn()
 local r, stage = T.postfix_message(conn, { qid = "EC0" })

@@ -25,7 +25,7 @@ local reloads = 0
 local function switch(action)
 	T.write_policy(policy(action))
 	reloads = reloads + 1
-	T.signal_and_wait(T.SIGUSR1, "policy reloaded", reloads)
+	T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok", reloads)
 end
 
 local r, stage = send(conn, "VR1")

@@ -18,8 +18,8 @@ r, stage = T.postfix_message(conn, { esmtp = "SIZE=4000", qid = "9B",
     rcpts = { "a@example.com", "b@example.com", "c@example.com" },
     rcpt_may_fail = true })
 T.delivered(r, stage, "message with a refused recipient")
-T.line_has(T.wait_log("reason=recipients stage=rcpt"),
-    { "action=tempfail", "reply=\"452 4.5.3\"" })
+T.line_has(T.wait_log("reason=recipients"),
+    { "event=rcpt", "action=tempfail", "reply=\"452 4.5.3\"" })
 T.line_has(T.wait_log("9B:"), { "rcpts=2", "rcpts_refused=1",
     "action=accept" })
 -- 3: a body over 4K in 1K chunks: refused at the chunk that passes it

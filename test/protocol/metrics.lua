@@ -43,8 +43,8 @@ mt.startfilter("/bin/sh", "-c", 'umask 0077 && exec "$0" "$@"', bin,
     "daemon", "--foreground", "--policy", T.policy_file, "--socket",
     "unix:" .. T.sock, "-o", "daemon.user=" ..
     (os.getenv("PORTCULLIS_TEST_USER") or ""))
-T.wait_log("starting:")
-local port = T.wait_log("metrics: serving http://127.0.0.1:"):match(
+T.wait_log("event=start ")
+local port = T.wait_log("event=metrics state=serving url=http://127.0.0.1:"):match(
     "http://127%.0%.0%.1:(%d+)/metrics")
 T.check(port ~= nil and tonumber(port) > 0, "a port in the log line")
 local base = "http://127.0.0.1:" .. port
@@ -120,7 +120,7 @@ T.check(text:match('portcullis_message_bytes_total{direction="inbound"} ' ..
     '(%d+)') ~= "0", "inbound bytes counted:\n" .. text)
 
 -- The file: rewritten on SIGUSR1, in one step (rename).
-T.signal_and_wait(T.SIGUSR1, "policy reloaded", 1)
+T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok", 1)
 local ftext = T.wait_for(file .. " counting the notification", function()
 	local t = T.read_file(file)
 	return t ~= nil and
@@ -154,7 +154,7 @@ T.check(st == 405, "DELETE /metrics: got " .. tostring(st) .. ", want 405")
 
 -- A failing sendmail: the notification is counted as failed.
 T.write_policy(policy("/bin/false"))
-T.signal_and_wait(T.SIGUSR1, "policy reloaded", 2)
+T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok", 2)
 r, stage = T.postfix_message(conn, { qid = "ME4",
     headers = T.mime_headers("exe"),
     body = T.mime_with_attachment("run.exe", "MZ") })

@@ -1,6 +1,6 @@
 -- An MTA that sends no macros at all (no i, no auth, no daemon name) and
 -- a client of unknown address family: the message is still judged and
--- logged as NOQUEUE c=<connection number>.
+-- logged as NOQUEUE, with c=<connection number> after the event.
 dofile(top .. "/test/protocol/lib/common.lua")
 T.start("[antivirus]\nenabled = no\n")
 
@@ -19,7 +19,7 @@ T.check(mt.eom(conn) == nil, "eom")
 local r = mt.getreply(conn)
 T.check(r == SMFIR_CONTINUE or r == SMFIR_ACCEPT, "delivered")
 mt.disconnect(conn)
-local line = T.wait_log("NOQUEUE c=")
+local line = T.wait_log("NOQUEUE: event=verdict c=")
 T.line_has(line, { "client=strange.example ", "from=<>", "rcpts=1",
     "action=accept" })
 T.check(not line:find("auth=", 1, true), "no auth field")

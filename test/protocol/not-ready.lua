@@ -14,4 +14,4 @@ for i = 1, 2 do
 	T.check(not mt.eom_check(conn, MT_HDRADD), "nothing added")
 end
 mt.disconnect(conn)
-T.wait_log("messages get tempfail until the scanner is ready")
+T.wait_log("event=signatures result=failed")

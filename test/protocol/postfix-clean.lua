@@ -25,7 +25,7 @@ T.check(not mt.eom_check(conn, MT_QUARANTINE), "not held")
 mt.disconnect(conn)
 
 local line = T.wait_log("4ABC123DEF:")
-T.line_has(line, { "4ABC123DEF: client=client.example[192.0.2.10]",
+T.line_has(line, { "4ABC123DEF: event=verdict client=client.example[192.0.2.10]",
     "from=<sender@example.net>", "rcpts=2", "dir=inbound", "action=accept",
     "size=", "ms=" })
 T.check(T.count_log("4ABC123DEF:") == 1, "one line per message")

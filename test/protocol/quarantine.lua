@@ -31,7 +31,7 @@ T.start("[antivirus]\nenabled = yes\ndatabase = " .. sigs .. "\n" ..
     "[rules]\nvirus = keep\n" ..
     "[action:keep]\ndisposition = reject\nquarantine = virus\n" ..
     "notify = admin\nreply = 554 5.7.1 Virus found: %VIRUS%\n")
-T.wait_log("signatures loaded")
+T.wait_log("event=signatures result=loaded")
 
 local body = T.mime_with_attachment("eicar.txt", T.eicar())
 local conn = T.postfix_conn()
@@ -71,7 +71,8 @@ conn = T.postfix_conn("localhost", "127.0.0.1")
 r, stage = T.postfix_message(conn, { qid = "QU2", headers = hdrs,
     body = body })
 T.check(stage == "eom" and r == SMFIR_ACCEPT, "released copy accepted")
-T.line_has(T.wait_log("QU2:"), { "released=" .. (id or "?") })
+T.line_has(T.wait_log("QU2:"), { "event=verdict", "action=accept",
+    "reason=released", "quarantine_id=" .. (id or "?") })
 -- a forged id is no key
 hdrs[#hdrs] = { "X-Portcullis-Released", "20260101T000000Z-0000000000000000" }
 r, stage = T.postfix_message(conn, { qid = "QU3", headers = hdrs,

@@ -14,8 +14,8 @@ T.check(mt.getheader(conn, "X-Portcullis", 0):find("(mx.test)", 1, true),
 
 -- a bad policy: two errors
 T.write_policy(av .. "[limits]\nrecipients = lots\n[no-such-section]\nx = 1\n")
-T.signal_and_wait(T.SIGUSR1, "failed with")
-T.check(T.count_log("policy reload: ") >= 2, "every error logged")
+T.signal_and_wait(T.SIGUSR1, "what=policy result=failed")
+T.check(T.count_log("event=reload what=policy result=error") >= 2, "every error logged")
 T.check(T.count_log("policy.ini:") >= 2, "errors carry file:line")
 r, stage = T.postfix_message(conn, { qid = "RL2" })
 T.delivered(r, stage, "after the failed reload")
@@ -30,7 +30,7 @@ T.check(mt.rcptto(conn, "<r@example.com>") == nil, "rcptto")
 T.check(mt.header(conn, "Subject", "in flight") == nil, "header")
 T.check(mt.eoh(conn) == nil, "eoh")
 T.write_policy(av, "mx2.test")
-T.signal_and_wait(T.SIGHUP, "policy reloaded (Hangup)")
+T.signal_and_wait(T.SIGHUP, "event=reload what=policy result=ok signal=SIGHUP")
 T.check(mt.bodystring(conn, "body\r\n") == nil, "body")
 mt.macro(conn, string.byte("E"), "i", "RL3")
 T.check(mt.eom(conn) == nil, "eom")
@@ -47,11 +47,11 @@ mt.disconnect(conn)
 
 -- SIGUSR1 reloads as well, and the daemon still takes new connections
 T.write_policy(av, "mx3.test")
-T.signal_and_wait(T.SIGUSR1, "policy reloaded (User defined signal 1)")
+T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok signal=SIGUSR1")
 conn = T.postfix_conn()
 r, stage = T.postfix_message(conn, { qid = "RL5" })
 T.delivered(r, stage, "after SIGUSR1")
 T.check(mt.getheader(conn, "X-Portcullis", 0):find("(mx3.test)", 1, true),
     "SIGUSR1 reloaded")
 mt.disconnect(conn)
-T.check(T.count_log("stopping") == 0, "never stopped")
+T.check(T.count_log("event=stop") == 0, "never stopped")

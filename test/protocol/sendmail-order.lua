@@ -40,7 +40,7 @@ for n = 1, 2 do
 	T.check(r == SMFIR_CONTINUE or r == SMFIR_ACCEPT, "delivered")
 	T.check(mt.eom_check(conn, MT_HDRADD, "X-Portcullis"), "header added")
 	local line = T.wait_log(qid .. ":")
-	T.line_has(line, { qid .. ": client=relay.example[198.51.100.7]",
+	T.line_has(line, { qid .. ": event=verdict client=relay.example[198.51.100.7]",
 	    "from=<alice@example.net>", "rcpts=1", "auth=alice",
 	    "action=accept" })
 end

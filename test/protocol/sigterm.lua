@@ -14,7 +14,7 @@ T.check(mt.bodystring(conn, "first part\r\n") == nil, "body")
 
 -- a second connection opens a message while the first is in flight
 local c2 = T.postfix_conn()
-T.signal_and_wait(T.SIGTERM, "stopping (Terminated): finishing 1 message")
+T.signal_and_wait(T.SIGTERM, "event=stop state=stopping signal=SIGTERM inflight=1")
 -- meanwhile, a new message is told to come back later
 local r2, stage = T.postfix_message(c2, { qid = "TERM2" })
 T.check(stage == "mail" and r2 == SMFIR_REPLYCODE, "421 while stopping")
@@ -30,4 +30,4 @@ T.check(r == SMFIR_CONTINUE or r == SMFIR_ACCEPT, "in-flight message " ..
 T.line_has(T.wait_log("TERM1:"), { "action=accept" })
 
 mt.disconnect(conn)
-T.wait_log(": stopped")
+T.wait_log("event=stop state=stopped")

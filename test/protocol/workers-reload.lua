@@ -10,7 +10,7 @@ local function policy(n)
 	    "database = " .. sigs .. "\n"
 end
 T.start(policy(2))
-T.wait_log("signatures loaded", 60)
+T.wait_log("event=signatures result=loaded", 60)
 local pid = T.pid()
 local function keeper()
 	return T.sh("pgrep -P " .. pid .. " -f 'portcullis keeper'"):match("%d+")
@@ -54,7 +54,7 @@ T.reply(conn, SMFIR_CONTINUE, "mail")
 T.check(mt.rcptto(conn, "<r@example.com>") == nil, "rcptto")
 T.check(mt.header(conn, "Subject", "across the reload") == nil, "header")
 T.check(mt.eoh(conn) == nil, "eoh")
-T.signal_and_wait(12, "signatures loaded", 2)	-- SIGUSR2
+T.signal_and_wait(12, "event=signatures result=loaded", 2)	-- SIGUSR2
 T.check(mt.bodystring(conn, "body\r\n") == nil, "body")
 mt.macro(conn, string.byte("E"), "i", "WR1")
 T.check(mt.eom(conn) == nil, "eom")
@@ -67,7 +67,7 @@ T.delivered(r2, stage, "after the signature reload")
 
 -- policy reload: one worker
 T.write_policy(policy(1))
-T.signal_and_wait(T.SIGUSR1, "policy reloaded")
+T.signal_and_wait(T.SIGUSR1, "event=reload what=policy result=ok")
 local one = wait_workers(1, after, "workers = 1")
 r2, stage = T.postfix_message(conn, { qid = "WR3" })
 T.delivered(r2, stage, "with one worker")

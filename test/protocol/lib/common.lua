@@ -101,7 +101,7 @@ function T.start(text, ...)
 	    T.policy_file, "--socket", "unix:" .. T.sock,
 	    "-o", "daemon.user=" .. user, ...)
 	-- logged once the socket listens
-	T.wait_log("starting:")
+	T.wait_log("event=start ")
 end
 
 -- Waits (at most secs, default T.WAIT, of wall-clock time) until fn()
