@@ -207,7 +207,7 @@ voici la facture ; le mot de passe est « Fr4nc3 »." \
 Password: wrong-one" "$_pc_d/zc-wrong.zip" invoice.zip application/zip
 	pol_reject pw-wrong-password "$T/msg/pw4" '^5[0-9][0-9] 5\.7\.1' \
 	    'action=reject reason=encrypted .*part=2/invoice\.zip/eicar\.txt' \
-	    'explain: part 2: encrypted; [0-9]+ of [0-9]+ candidate passwords tried, none opens it'
+	    'event=explain text="part 2: encrypted; [0-9]+ of [0-9]+ candidate passwords tried, none opens it'
 	expect "pw-wrong-password: no encrypted_opened in its log" \
 	    test -z "$(pol_lines "${POL_QID:-none}" | grep encrypted_opened)"
 
