@@ -877,8 +877,13 @@ mlt_quarantine(const struct connctx *cc, const struct envelope *env,
 	if (v->quarantine == NULL || msg == NULL)
 		return NULL;
 	if (quarantine_store(pol, v->quarantine, msg, len, env, v, &qid,
-	    &err) == 0)
+	    &err) == 0) {
+		if (err.msg[0] != '\0')	/* kept on this node until sync */
+			log_msg(LOG_WARNING, "%s: quarantine=%s id=%s %s",
+			    msg_logid(cc, idbuf, sizeof idbuf), v->quarantine,
+			    qid, err.msg);
 		return qid;
+	}
 	log_msg(LOG_ERR, "%s: quarantine=%s failed: %s",
 	    msg_logid(cc, idbuf, sizeof idbuf), v->quarantine, err.msg);
 	if (*done == DISP_DISCARD)
