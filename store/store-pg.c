@@ -234,8 +234,9 @@ pg_fail(struct pgstore *s, struct err *err, const char *what)
 
 	snprintf(msg, sizeof msg, "%s", s->conn != NULL ?
 	    PQerrorMessage(s->conn) : "no connection");
-	while ((nl = strchr(msg, '\n')) != NULL)
-		*nl = nl[1] != '\0' ? ' ' : '\0';
+	for (nl = msg; *nl != '\0'; nl++)	/* one line for the log */
+		if (*nl == '\n' || *nl == '\t')
+			*nl = nl[1] != '\0' ? ' ' : '\0';
 	return err_set(err, "PostgreSQL: %s: %s", what, msg);
 }
 
