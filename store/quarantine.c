@@ -1619,9 +1619,11 @@ struct syncctx {
 };
 
 /* Copies one local record (and its message) to PostgreSQL, then removes
- * it here: the message file, the record file, the row. */
+ * it here: the message file, the record file, the row. 0, 1 when its
+ * message cannot be read here (it stays, *why says why), -1 with err. */
 static int
-sync_one(struct syncctx *sc, struct qmeta *m, struct err *err)
+sync_one(struct syncctx *sc, struct qmeta *m, struct err *why,
+    struct err *err)
 {
 	const char	*dir = files_dir(sc->pol, sc->pg);
 	unsigned char	*msg = NULL;
@@ -1630,10 +1632,12 @@ sync_one(struct syncctx *sc, struct qmeta *m, struct err *err)
 	char		 name[QUARANTINE_ID_MAX + 8];
 	int		 afd = -1, qfd = -1, rc = -1;
 
-	if (!quarantine_id_ok(m->id))
-		return err_set(err, "bad ID in the local index");
-	if (load_body(sc->pol, sc->local, m, &msg, &len, err) != QUAR_OK)
-		return -1;
+	if (!quarantine_id_ok(m->id)) {
+		err_set(why, "bad ID in the local index");
+		return 1;
+	}
+	if (load_body(sc->pol, sc->local, m, &msg, &len, why) != QUAR_OK)
+		return 1;
 	if (m->node == NULL)	/* imported from before nodes were named */
 		m->node = xstrdup(sc->node);
 	if (dir != NULL) {
@@ -1694,10 +1698,11 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 	struct syncctx		 sc;
 	struct listctx		 lc;
 	struct store_query	 q;
+	struct err		 why = ERR_INIT, first = ERR_INIT;
 	char			 path[4096], host[256];
-	size_t			 n, i;
+	size_t			 n, i, skipped = 0;
 	bool			 more;
-	int			 rc = -1;
+	int			 rc = -1, r = 0;
 
 	*msgs_r = 0;
 	*traffic_r = 0;
@@ -1715,21 +1720,26 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 		return -1;
 	if (quarantine_open_local(pol, 0, &sc.local, err) == -1)
 		goto out;
+	/* Oldest first; what cannot be read stays, first in the list, and
+	 * is skipped in the next batches. */
 	for (;;) {
 		memset(&lc, 0, sizeof lc);
 		memset(&q, 0, sizeof q);
-		q.limit = SYNC_BATCH;
+		q.limit = skipped + SYNC_BATCH;
 		q.full = true;
 		if (store_list(sc.local, &q, list_one, &lc, &n, &more,
 		    err) == -1) {
 			qmeta_list_free(&lc.v, lc.n);
 			goto out;
 		}
-		for (i = 0; i < lc.n; i++)
-			if (sync_one(&sc, &lc.v[i], err) == -1)
+		for (i = skipped; i < lc.n; i++) {
+			if ((r = sync_one(&sc, &lc.v[i], &why, err)) == -1)
 				break;
+			if (r == 1 && skipped++ == 0)
+				err_set(&first, "%s: %s", lc.v[i].id, why.msg);
+		}
 		qmeta_list_free(&lc.v, lc.n);
-		if (i < n)
+		if (r == -1)
 			goto out;
 		if (!more)
 			break;
@@ -1739,6 +1749,12 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 		    &sc, &n, err) == -1)
 			goto out;
 	} while (n == SYNC_BATCH);
+	if (skipped > 0) {
+		err_set(err, "%zu record%s kept here, their messages unreadable; "
+		    "the first: %s", skipped, skipped == 1 ? "" : "s",
+		    first.msg);
+		goto out;
+	}
 	rc = 0;
 out:
 	*msgs_r = sc.msgs;

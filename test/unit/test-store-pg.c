@@ -601,6 +601,49 @@ out:
 	quarantine_close_shared();
 }
 
+/* A kept record whose message file is gone stays here, named; the others
+ * are copied, and a second run copies nothing more. */
+static void
+pg_sync_skips_unreadable(struct t *t)
+{
+	struct policy	*pol;
+	struct err	 err = ERR_INIT;
+	size_t		 n = 0, nt = 0;
+	char		*extra, *id1 = NULL, *id2 = NULL, *path = NULL, v[64];
+
+	if (!pg_clean(t))
+		return;
+	pol = load_policy(t, "node = mx-a\nstats_days = 0\n");
+	if (pol == NULL || !t_check(t, store_one(pol, &id1, &err) == 0 &&
+	    store_one(pol, &id2, &err) == 0, "store: %s", err.msg))
+		goto out;
+	policy_unref(&pol);
+	quarantine_close_shared();
+	path = xasprintf("%s/q/virus/%s.eml", t_tmpdir(t), id1);
+	t_check(t, unlink(path) == 0, "unlink %s", path);
+	extra = xasprintf("database = %s\n", conninfo);
+	pol = load_policy(t, extra);
+	free(extra);
+	if (pol == NULL)
+		goto out;
+	t_check(t, quarantine_sync(pol, &n, &nt, &err) == -1 && n == 1 &&
+	    strstr(err.msg, id1) != NULL, "sync: %zu copied, \"%s\"; want 1 "
+	    "and an error naming %s", n, err.msg, id1);
+	t_check(t, quarantine_sync(pol, &n, &nt, &err) == -1 && n == 0,
+	    "sync again: %zu copied, want 0", n);
+	t_check(t, quarantine_pending(pol, &n, &err) == 0 && n == 1,
+	    "pending: %zu, want 1", n);
+	pg_value("SELECT id FROM message", v, sizeof v);
+	t_check(t, strcmp(v, id2) == 0, "in the database: %s, want %s", v,
+	    id2);
+out:
+	free(path);
+	free(id1);
+	free(id2);
+	policy_unref(&pol);
+	quarantine_close_shared();
+}
+
 /* Bodies as files on a shared directory, the index in PostgreSQL. */
 static void
 pg_bodies_shared_dir(struct t *t)
@@ -644,6 +687,7 @@ static const struct t_case cases[] = {
 	T_CASE(pg_report_same),
 	T_CASE(pg_quarantine_fallback_sync),
 	T_CASE(pg_sync_twice_one_row),
+	T_CASE(pg_sync_skips_unreadable),
 	T_CASE(pg_bodies_shared_dir),
 };
 
