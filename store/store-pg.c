@@ -308,15 +308,17 @@ run_once(struct pgstore *s, enum stmt_id id, const struct args *a,
 	return r;
 }
 
-/* run_once, and once more on a new connection when the old one was
- * found lost outside a transaction (the server restarted meanwhile). */
+/* run_once, and once more on a new connection when the one that was up
+ * was found lost outside a transaction (the server restarted meanwhile);
+ * a server that cannot be reached is tried once, not twice. */
 static PGresult *
 run(struct pgstore *s, enum stmt_id id, const struct args *a, int binres,
     struct err *err)
 {
+	bool		 was_up = conn_ok(s);
 	PGresult	*r = run_once(s, id, a, binres, err);
 
-	if (r == NULL && !s->in_txn && s->conn != NULL && !conn_ok(s))
+	if (r == NULL && was_up && !s->in_txn && !conn_ok(s))
 		r = run_once(s, id, a, binres, err);
 	return r;
 }
@@ -337,13 +339,16 @@ simple(struct pgstore *s, const char *what, struct err *err)
 	return rc;
 }
 
-/* BEGIN, once more on a new connection if the old one was lost. */
+/* BEGIN, once more on a new connection if the one that was up was
+ * lost. */
 static int
 begin_txn(struct pgstore *s, const char *what, struct err *err)
 {
+	bool	was_up = conn_ok(s);
+
 	if (simple(s, what, err) == 0)
 		return 0;
-	if (s->conn != NULL && !conn_ok(s))
+	if (was_up && !conn_ok(s))
 		return simple(s, what, err);
 	return -1;
 }

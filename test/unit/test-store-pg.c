@@ -357,6 +357,31 @@ pg_expire(struct t *t)
 	store_close(&st);
 }
 
+/* A connection lost to a server restart is made again within the call;
+ * a server that is down is an error, and is found again once it is up. */
+static void
+pg_reconnect(struct t *t)
+{
+	struct store	*st = NULL;
+	struct err	 err = ERR_INIT;
+	bool		 used;
+
+	if (!pg_clean(t) || !t_check(t, store_open_pg(conninfo, STORE_CREATE,
+	    &st, &err) == 0, "open: %s", err.msg))
+		return;
+	t_check(t, pg_stop() && pg_start(), "restart the server");
+	t_check(t, store_area_used(st, "virus", &used, &err) == 0 && !used,
+	    "after a restart: %s", err.msg);
+	t_check(t, pg_stop(), "stop the server");
+	t_check(t, store_area_used(st, "virus", &used, &err) == -1 &&
+	    strstr(err.msg, "PostgreSQL") != NULL, "server down: got \"%s\", "
+	    "want a PostgreSQL error", err.msg);
+	t_check(t, pg_start(), "start the server");
+	t_check(t, store_area_used(st, "virus", &used, &err) == 0,
+	    "server back: %s", err.msg);
+	store_close(&st);
+}
+
 /* The same rows in SQLite and PostgreSQL give the same report. */
 static void
 pg_report_same(struct t *t)
@@ -684,6 +709,7 @@ out:
 static const struct t_case cases[] = {
 	T_CASE(pg_records),
 	T_CASE(pg_expire),
+	T_CASE(pg_reconnect),
 	T_CASE(pg_report_same),
 	T_CASE(pg_quarantine_fallback_sync),
 	T_CASE(pg_sync_twice_one_row),
