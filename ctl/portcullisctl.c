@@ -10,14 +10,18 @@
  * in the program that exits (from main, with the status of a command).
  *
  * Every command reads the quarantine index (store/); "import" builds it
- * from the record files of a quarantine that has none. A release is also
- * logged on syslog facility mail, in the daemon's shape (milter/log.h), as
- * portcullisctl[PID]: QUEUEID: event=release ...
+ * from the record files of a quarantine that has none. With a PostgreSQL
+ * index ([quarantine] database) every command sees the whole site, and
+ * "sync" copies to it what this node kept while it was unreachable;
+ * release re-injects through this node's sendmail whichever node
+ * quarantined the message.
+ * A release is also logged on syslog facility mail, in the daemon's shape
+ * (milter/log.h), as portcullisctl[PID]: QUEUEID: event=release ...
  *
  * Exit status: 0 ok, 1 not found, 3 output cut by --limit (said on
  * stderr), 64 usage, 74 quarantine I/O error (also: no quarantine, no
- * index, an unknown area), 75 sendmail failed (try again), 78
- * configuration error.
+ * index, an unknown area), 75 sendmail failed or sync could not finish
+ * (try again), 78 configuration error.
  */
 #include "config.h"
 
@@ -83,6 +87,8 @@ usage(FILE *fp)
 "  report [--days N] [--json | --html]\n"
 "                                traffic and quarantine counts, top lists\n"
 "  import                        build the index from the record files\n"
+"  sync                          copy what this node kept while the\n"
+"                                PostgreSQL index was unreachable\n"
 "  rescan [AREA]                 re-judge with today's policy and\n"
 "                                signatures: what would now pass\n"
 "The policy is --policy FILE, else $PORTCULLIS_POLICY, else\n"
@@ -173,6 +179,22 @@ check_area(struct ctl *c, const char *area)
 	return CTL_EX_OK;
 }
 
+/* With PostgreSQL: says what this node keeps that the index lacks. */
+static void
+note_pending(struct ctl *c)
+{
+	struct err	err = ERR_INIT;
+	size_t		n = 0;
+
+	if (quarantine_pending(c->pol, &n, &err) == -1)
+		fprintf(stderr, "portcullisctl: this node's local index: %s\n",
+		    err.msg);
+	else if (n > 0)
+		fprintf(stderr, "portcullisctl: %zu record%s kept on this node "
+		    "while the database was unreachable, not listed: run "
+		    "\"portcullisctl sync\"\n", n, n == 1 ? "" : "s");
+}
+
 static int
 cmd_list(struct ctl *c)
 {
@@ -203,6 +225,7 @@ cmd_list(struct ctl *c)
 	}
 	out_buf(&lo.b);
 	buf_free(&lo.b);
+	note_pending(c);
 	if (more) {
 		fprintf(stderr, "portcullisctl: list stopped at --limit %zu: "
 		    "more records match\n", c->limit);
@@ -279,6 +302,8 @@ cmd_show(struct ctl *c)
 		    str_or(m->queue_id, "NOQUEUE"), m->sender);
 		for (i = 0; i < m->nrcpts; i++)
 			buf_printf(&b, "Recipient:   <%s>\n", m->rcpts[i]);
+		if (m->node != NULL)
+			buf_printf(&b, "Node:        %s\n", m->node);
 		buf_printf(&b, "Client:      %s\nAuth user:   %s\n"
 		    "Direction:   %s\nAction:      %s (%s)\nSize:        %llu "
 		    "bytes\nPolicy:      %s (version %llu)\nSummary:     %s\n",
@@ -559,6 +584,32 @@ cmd_import(struct ctl *c)
 	return CTL_EX_OK;
 }
 
+/* ---- sync ---- */
+
+static int
+cmd_sync(struct ctl *c)
+{
+	struct err	err = ERR_INIT;
+	size_t		msgs = 0, traffic = 0;
+	int		rc;
+
+	if (c->nargs != 0)
+		return CTL_EX_USAGE;
+	if (c->pol->quarantine_database == NULL) {
+		fprintf(stderr, "portcullisctl: sync: [quarantine] database "
+		    "names no PostgreSQL database\n");
+		return CTL_EX_CONFIG;
+	}
+	rc = quarantine_sync(c->pol, &msgs, &traffic, &err);
+	printf("synced %zu record%s and %zu traffic row%s\n", msgs,
+	    msgs == 1 ? "" : "s", traffic, traffic == 1 ? "" : "s");
+	if (rc == -1) {
+		fprintf(stderr, "portcullisctl: sync: %s\n", err.msg);
+		return CTL_EX_TEMPFAIL;
+	}
+	return CTL_EX_OK;
+}
+
 /* ---- rescan ---- */
 
 /* The stored disposition (a name), DISP__N when unknown. */
@@ -665,6 +716,7 @@ static const struct command {
 	{ "expire", cmd_expire, "d", false },
 	{ "report", cmd_report, "jhd", true },
 	{ "import", cmd_import, "", false },
+	{ "sync", cmd_sync, "", false },
 	{ "rescan", cmd_rescan, "", true },
 };
 

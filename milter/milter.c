@@ -860,8 +860,13 @@ mlt_quarantine(const struct connctx *cc, const struct envelope *env,
 	if (v->quarantine == NULL || msg == NULL)
 		return NULL;
 	if (quarantine_store(pol, v->quarantine, msg, len, env, v, &qid,
-	    &err) == 0)
+	    &err) == 0) {
+		if (err.msg[0] != '\0')	/* kept on this node until sync */
+			log_event(LOG_WARNING, msg_logid(cc, idbuf,
+			    sizeof idbuf), "warning", err.msg, " what=quarantine"
+			    " quarantine=%s quarantine_id=%s", v->quarantine, qid);
 		return qid;
+	}
 	log_event(LOG_ERR, msg_logid(cc, idbuf, sizeof idbuf), "error",
 	    err.msg, " stage=quarantine quarantine=%s", v->quarantine);
 	if (*done == DISP_DISCARD)

@@ -187,6 +187,11 @@ static const struct policy_key keys[] = {
 	    OFF(quarantine_expire_days) },
 	{ "quarantine", "stats_days", PK_UINT, 0, 36500, "400",
 	    OFF(quarantine_stats_days) },
+	{ "quarantine", "database", PK_STR, 0, 0, "",
+	    OFF(quarantine_database) },
+	{ "quarantine", "bodies", PK_STR, 0, 0, "database",
+	    OFF(quarantine_bodies) },
+	{ "quarantine", "node", PK_STR, 0, 0, "", OFF(quarantine_node) },
 
 	{ "notify", "admin", PK_STR, 0, 0, "postmaster", OFF(notify_admin) },
 	{ "notify", "from", PK_STR, 0, 0, "MAILER-DAEMON", OFF(notify_from) },
@@ -1411,6 +1416,10 @@ apply_entries(struct loader *ld)
 		if (key_set(pol, k, e->value, why, sizeof why) == -1)
 			loader_err(ld, e->line, "[%s] %s: %s", e->section,
 			    e->name, why);
+		else if (k->off == OFF(quarantine_bodies) &&
+		    strcmp(e->value, "database") != 0 && e->value[0] != '/')
+			loader_err(ld, e->line, "[%s] %s: want \"database\" "
+			    "or an absolute directory", e->section, e->name);
 	}
 }
 

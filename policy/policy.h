@@ -225,6 +225,9 @@ struct policy {
 	char		*quarantine_dir;
 	unsigned	 quarantine_expire_days;
 	unsigned	 quarantine_stats_days;	/* 0 = no traffic rows */
+	char		*quarantine_database;	/* PostgreSQL; NULL = SQLite */
+	char		*quarantine_bodies;	/* "database" or a directory */
+	char		*quarantine_node;	/* NULL = the host name */
 
 	/* [notify] */
 	char		*notify_admin;

@@ -214,6 +214,7 @@ qmeta_clear(struct qmeta *m)
 
 	free(m->id);
 	free(m->area);
+	free(m->node);
 	free(m->queue_id);
 	free(m->sender);
 	for (i = 0; i < m->nrcpts; i++)
@@ -284,6 +285,8 @@ qmeta_to_json(const struct qmeta *m)
 
 	json_set_str(o, "id", m->id);
 	json_set_str(o, "area", m->area);
+	if (m->node != NULL)
+		json_set_str(o, "node", m->node);
 	set_time(o, "time", "date", m->time);
 	json_set_str(o, "queue_id", m->queue_id);
 	json_set_str(env, "sender", m->sender != NULL ? m->sender : "");
@@ -359,6 +362,7 @@ qmeta_parse(const char *text, size_t len, struct qmeta **meta_r,
 	m = xcalloc(1, sizeof *m);
 	m->id = json_get_strdup(root, "id");
 	m->area = json_get_strdup(root, "area");
+	m->node = json_get_strdup(root, "node");
 	m->time = json_get_int(root, "time");
 	m->queue_id = json_get_strdup(root, "queue_id");
 	env = json_get(root, "envelope");
@@ -433,6 +437,7 @@ quarantine_db_path(const struct policy *pol, char *out, size_t len)
 }
 
 static bool	has_areas(const char *dir);
+static void	mark_import_needed(const struct policy *pol);
 
 #define IMPORT_MARK	".import-needed"
 
@@ -454,43 +459,136 @@ mark_import_needed(const struct policy *pol)
 		close(fd);
 }
 
-/*
- * The daemon's handle on the index, opened on first use and kept (one
- * per process; store calls are serialised inside). Reopened when the
- * policy names another directory.
- */
-static pthread_mutex_t	 shared_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct store	*shared_st;
-static char		 shared_path[4096];
-
-static struct store *
-shared_get(const struct policy *pol, struct err *err)
+/* True when the index is PostgreSQL ([quarantine] database). */
+static bool
+pg_mode(const struct policy *pol)
 {
-	char		 path[sizeof shared_path];
-	struct store	*st = NULL;
+	return pol->quarantine_database != NULL &&
+	    pol->quarantine_database[0] != '\0';
+}
+
+/* Where the message files of st's records are: the quarantine
+ * directory, or with PostgreSQL the shared [quarantine] bodies
+ * directory; NULL when the database keeps the bodies. */
+static const char *
+files_dir(const struct policy *pol, const struct store *st)
+{
+	if (!store_is_shared(st))
+		return pol->quarantine_dir;
+	if (pol->quarantine_bodies != NULL &&
+	    pol->quarantine_bodies[0] == '/')
+		return pol->quarantine_bodies;
+	return NULL;
+}
+
+const char *
+quarantine_node(const struct policy *pol, char *buf, size_t len)
+{
+	if (pol->quarantine_node != NULL && pol->quarantine_node[0] != '\0')
+		return pol->quarantine_node;
+	if (gethostname(buf, len) == -1 || buf[0] == '\0')
+		snprintf(buf, len, "localhost");
+	buf[len - 1] = '\0';
+	return buf;
+}
+
+/*
+ * The daemon's handles on the index, opened on first use and kept (one
+ * per process; store calls are serialised inside): shared_st is the
+ * configured index (SQLite, or PostgreSQL), local_st the SQLite index of
+ * the quarantine directory that takes what PostgreSQL cannot. Reopened
+ * when the policy names another database. After PostgreSQL failed, no new
+ * connection is tried for PG_RETRY seconds: messages go to the local
+ * index without waiting for a dead server each time.
+ */
+#define PG_RETRY	10
+
+static pthread_mutex_t	 shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct store	*shared_st, *local_st;
+static char		 shared_path[4096], local_path[4096];
+static int64_t		 pg_retry_at;
+
+/* The SQLite index of pol's quarantine directory; shared_mu held. */
+static struct store *
+local_get_locked(const struct policy *pol, struct err *err)
+{
+	char	path[sizeof local_path];
 
 	if (pol->quarantine_dir == NULL || pol->quarantine_dir[0] == '\0') {
 		err_set(err, "no quarantine directory configured");
 		return NULL;
 	}
 	quarantine_db_path(pol, path, sizeof path);
-	pthread_mutex_lock(&shared_mu);
-	if (shared_st != NULL && strcmp(shared_path, path) != 0)
-		store_close(&shared_st);
-	if (shared_st == NULL) {
+	if (local_st != NULL && strcmp(local_path, path) != 0)
+		store_close(&local_st);
+	if (local_st == NULL) {
 		(void)mkdir(pol->quarantine_dir, 0700);
 		/* An old quarantine (areas, no index): the daemon must keep
 		 * working, but portcullisctl must not show the new index as
 		 * the whole quarantine until "import" has run. */
-		if (access(path, F_OK) == -1 && errno == ENOENT &&
-		    has_areas(pol->quarantine_dir))
+		if (!pg_mode(pol) && access(path, F_OK) == -1 &&
+		    errno == ENOENT && has_areas(pol->quarantine_dir))
 			mark_import_needed(pol);
-		if (store_open(path, STORE_CREATE, &shared_st, err) == 0)
-			snprintf(shared_path, sizeof shared_path, "%s", path);
+		if (store_open(path, STORE_CREATE, &local_st, err) == 0)
+			snprintf(local_path, sizeof local_path, "%s", path);
+	}
+	return local_st;
+}
+
+static struct store *
+local_get(const struct policy *pol, struct err *err)
+{
+	struct store	*st;
+
+	pthread_mutex_lock(&shared_mu);
+	st = local_get_locked(pol, err);
+	pthread_mutex_unlock(&shared_mu);
+	return st;
+}
+
+/* The configured index: the local one, or PostgreSQL (NULL with err
+ * while it cannot be reached). */
+static struct store *
+shared_get(const struct policy *pol, struct err *err)
+{
+	struct store	*st = NULL;
+	int64_t		 now;
+
+	if (pol->quarantine_dir == NULL || pol->quarantine_dir[0] == '\0') {
+		err_set(err, "no quarantine directory configured");
+		return NULL;
+	}
+	if (!pg_mode(pol))
+		return local_get(pol, err);
+	pthread_mutex_lock(&shared_mu);
+	if (shared_st != NULL &&
+	    strcmp(shared_path, pol->quarantine_database) != 0)
+		store_close(&shared_st);
+	now = (int64_t)time(NULL);
+	if (shared_st == NULL && now < pg_retry_at)
+		err_set(err, "PostgreSQL unreachable a moment ago (tried "
+		    "again in %lld s)", (long long)(pg_retry_at - now));
+	else if (shared_st == NULL) {
+		if (store_open_pg(pol->quarantine_database, STORE_CREATE,
+		    &shared_st, err) == 0)
+			snprintf(shared_path, sizeof shared_path, "%s",
+			    pol->quarantine_database);
+		else
+			pg_retry_at = now + PG_RETRY;
 	}
 	st = shared_st;
 	pthread_mutex_unlock(&shared_mu);
 	return st;
+}
+
+/* A write to PostgreSQL failed: wait before trying it again. */
+static void
+shared_failed(void)
+{
+	pthread_mutex_lock(&shared_mu);
+	pg_retry_at = (int64_t)time(NULL) + PG_RETRY;
+	store_close(&shared_st);
+	pthread_mutex_unlock(&shared_mu);
 }
 
 void
@@ -498,6 +596,8 @@ quarantine_close_shared(void)
 {
 	pthread_mutex_lock(&shared_mu);
 	store_close(&shared_st);
+	store_close(&local_st);
+	pg_retry_at = 0;
 	pthread_mutex_unlock(&shared_mu);
 }
 
@@ -528,7 +628,7 @@ has_areas(const char *dir)
 }
 
 int
-quarantine_open(const struct policy *pol, unsigned flags,
+quarantine_open_local(const struct policy *pol, unsigned flags,
     struct store **st_r, struct err *err)
 {
 	char		path[4096];
@@ -570,6 +670,17 @@ quarantine_open(const struct policy *pol, unsigned flags,
 	return store_open(path, flags, st_r, err);
 }
 
+int
+quarantine_open(const struct policy *pol, unsigned flags,
+    struct store **st_r, struct err *err)
+{
+	*st_r = NULL;
+	if (pg_mode(pol))
+		return store_open_pg(pol->quarantine_database, flags, st_r,
+		    err);
+	return quarantine_open_local(pol, flags, st_r, err);
+}
+
 bool
 quarantine_area_known(const struct policy *pol, struct store *st,
     const char *area)
@@ -599,9 +710,11 @@ meta_build(const struct policy *pol, const char *id, const char *area,
 {
 	struct qmeta	*m = xcalloc(1, sizeof *m);
 	size_t		 i, n;
+	char		 host[256];
 
 	m->id = xstrdup(id);
 	m->area = xstrdup(area);
+	m->node = xstrdup(quarantine_node(pol, host, sizeof host));
 	m->time = (int64_t)time(NULL);
 	m->queue_id = xstrdup(env != NULL ? env->queue_id : NULL);
 	m->sender = xstrdup(env != NULL && env->sender != NULL ?
@@ -646,33 +759,24 @@ meta_build(const struct policy *pol, const char *id, const char *area,
 	return m;
 }
 
-int
-quarantine_store(const struct policy *pol, const char *area,
-    const unsigned char *msg, size_t len, const struct envelope *env,
-    const struct verdict *v, char **id_r, struct err *err)
+/*
+ * The message and its record as files in dir/area (created on demand),
+ * then the index row in st (with PostgreSQL, the record alone: the files
+ * are on the shared storage). m->id is set to a new ID.
+ */
+static int
+store_as_files(const char *dir, struct store *st, struct qmeta *m,
+    const unsigned char *msg, size_t len, struct err *err)
 {
 	char		 id[QUARANTINE_ID_MAX], name[QUARANTINE_ID_MAX + 8];
-	struct qmeta	*m = NULL;
-	struct store	*st;
 	struct buf	 json = BUF_INIT;
 	bool		 exists;
 	int		 qfd = -1, afd = -1, rc = -1, tries;
 
-	if (id_r != NULL)
-		*id_r = NULL;
-	if (pol->quarantine_dir == NULL || pol->quarantine_dir[0] == '\0')
-		return err_set(err, "no quarantine directory configured");
-	if (!quarantine_area_ok(area))
-		return err_set(err, "bad quarantine area name");
-	if ((qfd = open_dir(AT_FDCWD, pol->quarantine_dir, err)) == -1)
+	if ((qfd = open_dir(AT_FDCWD, dir, err)) == -1)
 		goto out;
-	/* The index before the area directory: a new index is told from an
-	 * upgrade by the areas it finds (shared_get). */
-	if ((st = shared_get(pol, err)) == NULL)
+	if ((afd = open_dir(qfd, m->area, err)) == -1)
 		goto out;
-	if ((afd = open_dir(qfd, area, err)) == -1)
-		goto out;
-
 	/* The message first: a record never points at a missing file. */
 	for (tries = 0;; tries++) {
 		if (new_id(id, sizeof id, err) == -1)
@@ -687,7 +791,8 @@ quarantine_store(const struct policy *pol, const char *area,
 		if (!exists || tries >= 4)
 			goto out;
 	}
-	m = meta_build(pol, id, area, len, env, v);
+	free(m->id);
+	m->id = xstrdup(id);
 	qmeta_json(m, &json);
 	buf_puts(&json, "\n");
 	snprintf(name, sizeof name, "%s.json", id);
@@ -697,7 +802,7 @@ quarantine_store(const struct policy *pol, const char *area,
 		goto out;
 	}
 	if (fsync(afd) == -1) {
-		err_set(err, "fsync %s/%s: %s", pol->quarantine_dir, area,
+		err_set(err, "fsync %s/%s: %s", dir, m->area,
 		    strerror(errno));
 		goto out;	/* both files stay: the record may be durable */
 	}
@@ -710,8 +815,6 @@ quarantine_store(const struct policy *pol, const char *area,
 		fsync(afd);
 		goto out;
 	}
-	if (id_r != NULL)
-		*id_r = xstrdup(id);
 	rc = 0;
 out:
 	if (afd != -1)
@@ -719,6 +822,67 @@ out:
 	if (qfd != -1)
 		close(qfd);
 	buf_free(&json);
+	return rc;
+}
+
+/* With PostgreSQL: the record, and the message in the database or as
+ * files on the shared storage. */
+static int
+store_shared(const struct policy *pol, struct store *st, struct qmeta *m,
+    const unsigned char *msg, size_t len, struct err *err)
+{
+	char	id[QUARANTINE_ID_MAX];
+
+	if (files_dir(pol, st) != NULL)
+		return store_as_files(files_dir(pol, st), st, m, msg, len,
+		    err);
+	if (new_id(id, sizeof id, err) == -1)
+		return -1;
+	free(m->id);
+	m->id = xstrdup(id);
+	return store_put_body(st, m, msg, len, 0, err);
+}
+
+int
+quarantine_store(const struct policy *pol, const char *area,
+    const unsigned char *msg, size_t len, const struct envelope *env,
+    const struct verdict *v, char **id_r, struct err *err)
+{
+	struct qmeta	*m = NULL;
+	struct store	*st;
+	struct err	 why = ERR_INIT;
+	int		 rc = -1;
+
+	if (id_r != NULL)
+		*id_r = NULL;
+	if (pol->quarantine_dir == NULL || pol->quarantine_dir[0] == '\0')
+		return err_set(err, "no quarantine directory configured");
+	if (!quarantine_area_ok(area))
+		return err_set(err, "bad quarantine area name");
+	m = meta_build(pol, "-", area, len, env, v);
+	if (pg_mode(pol)) {
+		if ((st = shared_get(pol, &why)) != NULL &&
+		    store_shared(pol, st, m, msg, len, &why) == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (st != NULL)
+			shared_failed();
+		/* Never lost: the local index keeps it until "sync". */
+	}
+	/* The index before the area directory: a new index is told from an
+	 * upgrade by the areas it finds (local_get). */
+	if ((st = local_get(pol, err)) == NULL)
+		goto out;
+	if (store_as_files(pol->quarantine_dir, st, m, msg, len, err) == -1)
+		goto out;
+	if (why.msg[0] != '\0')
+		err_set(err, "kept in this node's index until \"portcullisctl "
+		    "sync\": %s", why.msg);
+	rc = 0;
+out:
+	if (rc == 0 && id_r != NULL)
+		*id_r = xstrdup(m->id);
 	qmeta_free(&m);
 	return rc;
 }
@@ -904,22 +1068,63 @@ quarantine_list(const struct policy *pol, const char *area,
 	return 0;
 }
 
+/* Counts (store_list does): nothing to do per record. */
+static int
+count_one(void *ctx, const struct qmeta *m, struct err *err)
+{
+	(void)ctx;
+	(void)m;
+	(void)err;
+	return 0;
+}
+
 /* ---- load, delete ---- */
 
-/* Opens the area directory of record m. */
+/* Opens the area directory below dir. */
 static int
-open_area(const struct policy *pol, const char *area, struct err *err)
+open_area(const char *dir, const char *area, struct err *err)
 {
 	char	path[4096];
 	int	afd;
 
 	if (!quarantine_area_ok(area))
 		return err_set(err, "bad area name in the index");
-	snprintf(path, sizeof path, "%s/%s", pol->quarantine_dir, area);
+	snprintf(path, sizeof path, "%s/%s", dir, area);
 	afd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (afd == -1)
 		return err_set(err, "open %s: %s", path, strerror(errno));
 	return afd;
+}
+
+/* The message of record m: from the database, else its file. */
+static enum quar_status
+load_body(const struct policy *pol, struct store *st, const struct qmeta *m,
+    unsigned char **msg_r, size_t *len_r, struct err *err)
+{
+	enum quar_status	 qs;
+	const char		*dir = files_dir(pol, st);
+	char			 name[QUARANTINE_ID_MAX + 8];
+	int			 afd;
+
+	if (store_is_shared(st) && (qs = store_get_body(st, m->id, msg_r,
+	    len_r, err)) != QUAR_NOTFOUND)
+		return qs;
+	if (dir == NULL) {
+		err_set(err, "%s: the database holds no message for this "
+		    "record", m->id);
+		return QUAR_ERROR;
+	}
+	if ((afd = open_area(dir, m->area, err)) == -1)
+		return QUAR_ERROR;
+	snprintf(name, sizeof name, "%s.eml", m->id);
+	if (read_at(afd, name, QUARANTINE_MSG_MAX, msg_r, len_r) == -1) {
+		err_set(err, "read %s/%s: %s", m->area, name,
+		    strerror(errno));
+		close(afd);
+		return QUAR_ERROR;
+	}
+	close(afd);
+	return QUAR_OK;
 }
 
 enum quar_status
@@ -928,9 +1133,7 @@ quarantine_load_from(const struct policy *pol, struct store *st,
     size_t *len_r, struct err *err)
 {
 	enum quar_status	 qs;
-	char			 name[QUARANTINE_ID_MAX + 8];
 	struct qmeta		*m = NULL;
-	int			 afd;
 
 	*meta_r = NULL;
 	if (msg_r != NULL)
@@ -939,21 +1142,10 @@ quarantine_load_from(const struct policy *pol, struct store *st,
 		return QUAR_NOTFOUND;
 	if ((qs = store_get(st, id, &m, err)) != QUAR_OK)
 		return qs;
-	if (msg_r != NULL) {
-		if ((afd = open_area(pol, m->area, err)) == -1) {
-			qmeta_free(&m);
-			return QUAR_ERROR;
-		}
-		snprintf(name, sizeof name, "%s.eml", id);
-		if (read_at(afd, name, QUARANTINE_MSG_MAX, msg_r,
-		    len_r) == -1) {
-			err_set(err, "read %s/%s: %s", m->area, name,
-			    strerror(errno));
-			qmeta_free(&m);
-			close(afd);
-			return QUAR_ERROR;
-		}
-		close(afd);
+	if (msg_r != NULL &&
+	    load_body(pol, st, m, msg_r, len_r, err) != QUAR_OK) {
+		qmeta_free(&m);
+		return QUAR_ERROR;
 	}
 	*meta_r = m;
 	return QUAR_OK;
@@ -1002,15 +1194,18 @@ quarantine_delete_from(const struct policy *pol, struct store *st,
 {
 	enum quar_status	 qs;
 	struct qmeta		*m = NULL;
-	int			 afd, rc;
+	const char		*dir = files_dir(pol, st);
+	int			 afd = -1, rc;
 
 	if (!quarantine_id_ok(id))
 		return QUAR_NOTFOUND;
 	if ((qs = store_get(st, id, &m, err)) != QUAR_OK)
 		return qs;
 	/* Files first: an index row without files is found and removed
-	 * again; files without a row would be forgotten. */
-	if ((afd = open_area(pol, m->area, err)) == -1 && errno != ENOENT) {
+	 * again; files without a row would be forgotten. (A body in the
+	 * database goes with its row.) */
+	if (dir != NULL && (afd = open_area(dir, m->area, err)) == -1 &&
+	    errno != ENOENT) {
 		qmeta_free(&m);
 		return QUAR_ERROR;
 	}
@@ -1136,8 +1331,9 @@ expire_one(void *ctx, const struct qmeta *m, struct err *err)
 	struct expctx	*ec = ctx;
 	int		 afd, rc;
 
-	if (!quarantine_area_ok(m->area) || !quarantine_id_ok(m->id))
-		return 0;	/* a row no file can belong to */
+	if (ec->qfd == -1 || !quarantine_area_ok(m->area) ||
+	    !quarantine_id_ok(m->id))
+		return 0;	/* no files, or a row no file can belong to */
 	afd = openat(ec->qfd, m->area, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (afd == -1)
@@ -1200,11 +1396,12 @@ quarantine_expire(const struct policy *pol, unsigned days, int64_t now,
 {
 	struct expctx	 ec;
 	struct store	*st = NULL;
+	const char	*dir;
 	DIR		*d;
 	struct dirent	*de;
 	unsigned	 seen = 0;
 	size_t		 removed = 0, nt = 0;
-	int		 rc = -1, fd;
+	int		 rc = -1, fd = -1;
 
 	if (removed_r != NULL)
 		*removed_r = 0;
@@ -1214,11 +1411,10 @@ quarantine_expire(const struct policy *pol, unsigned days, int64_t now,
 		return -1;
 	ec.pol = pol;
 	ec.now = now;
-	ec.qfd = open(pol->quarantine_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC);
-	if (ec.qfd == -1) {
-		err_set(err, "open %s: %s", pol->quarantine_dir,
-		    strerror(errno));
+	ec.qfd = -1;
+	if ((dir = files_dir(pol, st)) != NULL &&
+	    (ec.qfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		err_set(err, "open %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	/* days 0 removes everything, even what was stored this second. */
@@ -1228,7 +1424,9 @@ quarantine_expire(const struct policy *pol, unsigned days, int64_t now,
 	if (store_traffic_expire(st, now - (int64_t)pol->quarantine_stats_days
 	    * 86400, &nt, err) == -1)
 		goto out;
-	if ((fd = dup(ec.qfd)) != -1 && (d = fdopendir(fd)) != NULL) {
+	if (ec.qfd == -1)
+		;	/* the database holds the messages */
+	else if ((fd = dup(ec.qfd)) != -1 && (d = fdopendir(fd)) != NULL) {
 		while ((de = readdir(d)) != NULL &&
 		    seen++ < QUARANTINE_AREAS_MAX * 4)
 			if (quarantine_area_ok(de->d_name))
@@ -1312,7 +1510,7 @@ quarantine_import(const struct policy *pol, size_t *imported_r,
 	if (access(pol->quarantine_dir, F_OK) == -1)
 		return err_set(err, "quarantine directory %s: %s",
 		    pol->quarantine_dir, strerror(errno));
-	if (quarantine_open(pol, STORE_CREATE, &ic.st, err) == -1)
+	if (quarantine_open_local(pol, STORE_CREATE, &ic.st, err) == -1)
 		return -1;
 	if (store_begin(ic.st, err) == -1) {
 		store_close(&ic.st);
@@ -1361,13 +1559,13 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	struct store		*st;
 	struct store_traffic	 t;
 	struct store_hit	*hits;
+	struct err		 why = ERR_INIT;
 	size_t			 i, n;
-	int			 rc;
+	char			 host[256];
+	int			 rc = -1;
 
 	if (pol->quarantine_stats_days == 0)
 		return 0;
-	if ((st = shared_get(pol, err)) == NULL)
-		return traffic_failed();
 	n = v->nfindings < QUARANTINE_FINDINGS_MAX ? v->nfindings :
 	    QUARANTINE_FINDINGS_MAX;
 	hits = xcalloc(n + 1, sizeof *hits);
@@ -1382,6 +1580,7 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 			hits[i].detail = f->detail;
 	}
 	memset(&t, 0, sizeof t);
+	t.node = quarantine_node(pol, host, sizeof host);
 	t.time = (int64_t)time(NULL);
 	t.direction = direction_str(v->direction);
 	t.disposition = disposition;
@@ -1390,7 +1589,14 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	t.quarantine_id = qid;
 	t.hits = hits;
 	t.nhits = n;
-	rc = store_traffic_add(st, &t, err);
+	if (pg_mode(pol)) {
+		if ((st = shared_get(pol, &why)) != NULL &&
+		    (rc = store_traffic_add(st, &t, &why)) == -1)
+			shared_failed();
+	}
+	/* Without PostgreSQL, the local index keeps it until "sync". */
+	if (rc == -1 && (st = local_get(pol, err)) != NULL)
+		rc = store_traffic_add(st, &t, err);
 	free(hits);
 	if (rc == 0) {
 		pthread_mutex_lock(&shared_mu);
@@ -1399,4 +1605,182 @@ quarantine_traffic(const struct policy *pol, const struct verdict *v,
 		return 0;
 	}
 	return traffic_failed();
+}
+
+/* ---- sync: the local index into PostgreSQL ---- */
+
+#define SYNC_BATCH	500
+
+struct syncctx {
+	const struct policy	*pol;
+	struct store		*pg, *local;
+	const char		*node;
+	size_t			 msgs, traffic;
+};
+
+/* Copies one local record (and its message) to PostgreSQL, then removes
+ * it here: the message file, the record file, the row. 0, 1 when its
+ * message cannot be read here (it stays, *why says why), -1 with err. */
+static int
+sync_one(struct syncctx *sc, struct qmeta *m, struct err *why,
+    struct err *err)
+{
+	const char	*dir = files_dir(sc->pol, sc->pg);
+	unsigned char	*msg = NULL;
+	size_t		 len = 0;
+	struct buf	 json = BUF_INIT;
+	char		 name[QUARANTINE_ID_MAX + 8];
+	int		 afd = -1, qfd = -1, rc = -1;
+
+	if (!quarantine_id_ok(m->id)) {
+		err_set(why, "bad ID in the local index");
+		return 1;
+	}
+	if (load_body(sc->pol, sc->local, m, &msg, &len, why) != QUAR_OK)
+		return 1;
+	if (m->node == NULL)	/* imported from before nodes were named */
+		m->node = xstrdup(sc->node);
+	if (dir != NULL) {
+		/* Shared storage: the same names; writing twice is the same
+		 * file (rename over it). */
+		if ((qfd = open_dir(AT_FDCWD, dir, err)) == -1 ||
+		    (afd = open_dir(qfd, m->area, err)) == -1)
+			goto out;
+		qmeta_json(m, &json);
+		buf_puts(&json, "\n");
+		snprintf(name, sizeof name, "%s.eml", m->id);
+		if (write_atomic(afd, name, msg, len, NULL, err) == -1)
+			goto out;
+		snprintf(name, sizeof name, "%s.json", m->id);
+		if (write_atomic(afd, name, json.data, json.len, NULL,
+		    err) == -1 || fsync(afd) == -1)
+			goto out;
+	}
+	/* A record already there (synced before a crash) stays one row. */
+	if (store_put_body(sc->pg, m, dir == NULL ? msg : NULL, len,
+	    STORE_PUT_KEEP, err) == -1)
+		goto out;
+	if (quarantine_delete_from(sc->pol, sc->local, m->id, err) ==
+	    QUAR_ERROR)
+		goto out;
+	sc->msgs++;
+	rc = 0;
+out:
+	if (afd != -1)
+		close(afd);
+	if (qfd != -1)
+		close(qfd);
+	buf_free(&json);
+	free(msg);
+	return rc;
+}
+
+static int
+sync_traffic_one(void *ctx, const struct store_traffic *t, struct err *err)
+{
+	struct syncctx		*sc = ctx;
+	struct store_traffic	 c = *t;
+
+	if (c.node == NULL)
+		c.node = sc->node;
+	/* The uid makes a second copy no copy at all. */
+	if (store_traffic_add(sc->pg, &c, err) == -1 ||
+	    store_traffic_delete(sc->local, t->uid, err) == QUAR_ERROR)
+		return -1;
+	sc->traffic++;
+	return 0;
+}
+
+int
+quarantine_sync(const struct policy *pol, size_t *msgs_r,
+    size_t *traffic_r, struct err *err)
+{
+	struct syncctx		 sc;
+	struct listctx		 lc;
+	struct store_query	 q;
+	struct err		 why = ERR_INIT, first = ERR_INIT;
+	char			 path[4096], host[256];
+	size_t			 n, i, skipped = 0;
+	bool			 more;
+	int			 rc = -1, r = 0;
+
+	*msgs_r = 0;
+	*traffic_r = 0;
+	if (!pg_mode(pol))
+		return err_set(err, "[quarantine] database names no "
+		    "PostgreSQL database: nothing to sync to");
+	memset(&sc, 0, sizeof sc);
+	sc.pol = pol;
+	sc.node = quarantine_node(pol, host, sizeof host);
+	quarantine_db_path(pol, path, sizeof path);
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;	/* never fell back: nothing waits */
+	if (store_open_pg(pol->quarantine_database, STORE_CREATE, &sc.pg,
+	    err) == -1)
+		return -1;
+	if (quarantine_open_local(pol, 0, &sc.local, err) == -1)
+		goto out;
+	/* Oldest first; what cannot be read stays, first in the list, and
+	 * is skipped in the next batches. */
+	for (;;) {
+		memset(&lc, 0, sizeof lc);
+		memset(&q, 0, sizeof q);
+		q.limit = skipped + SYNC_BATCH;
+		q.full = true;
+		if (store_list(sc.local, &q, list_one, &lc, &n, &more,
+		    err) == -1) {
+			qmeta_list_free(&lc.v, lc.n);
+			goto out;
+		}
+		for (i = skipped; i < lc.n; i++) {
+			if ((r = sync_one(&sc, &lc.v[i], &why, err)) == -1)
+				break;
+			if (r == 1 && skipped++ == 0)
+				err_set(&first, "%s: %s", lc.v[i].id, why.msg);
+		}
+		qmeta_list_free(&lc.v, lc.n);
+		if (r == -1)
+			goto out;
+		if (!more)
+			break;
+	}
+	do {
+		if (store_traffic_list(sc.local, SYNC_BATCH, sync_traffic_one,
+		    &sc, &n, err) == -1)
+			goto out;
+	} while (n == SYNC_BATCH);
+	if (skipped > 0) {
+		err_set(err, "%zu record%s kept here, their messages unreadable; "
+		    "the first: %s", skipped, skipped == 1 ? "" : "s",
+		    first.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	*msgs_r = sc.msgs;
+	*traffic_r = sc.traffic;
+	store_close(&sc.local);
+	store_close(&sc.pg);
+	return rc;
+}
+
+int
+quarantine_pending(const struct policy *pol, size_t *n_r, struct err *err)
+{
+	struct store		*st = NULL;
+	struct store_query	 q;
+	char			 path[4096];
+	bool			 more;
+	int			 rc;
+
+	*n_r = 0;
+	quarantine_db_path(pol, path, sizeof path);
+	if (!pg_mode(pol) || (access(path, F_OK) == -1 && errno == ENOENT))
+		return 0;
+	if (quarantine_open_local(pol, STORE_READONLY, &st, err) == -1)
+		return -1;
+	memset(&q, 0, sizeof q);
+	rc = store_list(st, &q, count_one, NULL, n_r, &more, err);
+	store_close(&st);
+	return rc;
 }

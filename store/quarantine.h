@@ -14,6 +14,15 @@
  * coming from outside is checked before it is used in a path. The .json
  * files are what "portcullisctl import" rebuilds the index from.
  *
+ * With [quarantine] database naming a PostgreSQL database (several MX
+ * hosts), that database is the index of the whole site, and the messages
+ * are kept in it ([quarantine] bodies = database) or as the same files
+ * below the shared directory [quarantine] bodies names. When PostgreSQL
+ * cannot be written, the message goes to this node's quarantine directory
+ * and SQLite index as above (never lost, never refused for it), and
+ * quarantine_sync() later copies those records and messages, and the
+ * traffic rows, to PostgreSQL and removes them here.
+ *
  * Errors: 0/-1 with struct err; lookups by ID return enum quar_status so
  * that "not found" is told apart from failure.
  * Ownership: struct qmeta is the caller's (qmeta_free / qmeta_list_free).
@@ -51,6 +60,8 @@
  * and v (borrowed). Creates the quarantine directory and the area's on
  * demand. Returns 0 and the new ID in *id_r (caller frees; id_r may be
  * NULL), or -1 with err (nothing is left behind, not even a temp file).
+ * With PostgreSQL, 0 may come with a note in err: the shared database
+ * could not be written and the copy is kept on this node until sync.
  */
 int	quarantine_store(const struct policy *pol, const char *area,
 	    const unsigned char *msg, size_t len, const struct envelope *env,
@@ -59,6 +70,10 @@ int	quarantine_store(const struct policy *pol, const char *area,
 
 /* The index's file name for pol, in out (len bytes). */
 void	quarantine_db_path(const struct policy *pol, char *out, size_t len);
+
+/* This node's name: [quarantine] node, else the host name (in buf). */
+const char *quarantine_node(const struct policy *pol, char *buf,
+	    size_t len);
 
 /*
  * Opens the index (store_close). A missing quarantine directory is an
@@ -69,6 +84,26 @@ void	quarantine_db_path(const struct policy *pol, char *out, size_t len);
 int	quarantine_open(const struct policy *pol, unsigned flags,
 	    struct store **st_r, struct err *err)
 	    __attribute__((warn_unused_result));
+/* The same for this node's SQLite index, whatever the policy's index
+ * (with PostgreSQL: what waits for sync). */
+int	quarantine_open_local(const struct policy *pol, unsigned flags,
+	    struct store **st_r, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * With PostgreSQL: copies every record of this node's SQLite index, with
+ * its message, and every traffic row there, to PostgreSQL, removing each
+ * here once it is there. A record or row copied twice (a crash between
+ * the two steps) is one row in PostgreSQL. 0 with the counts copied, or
+ * -1 with err (what was copied stays copied). An error without
+ * [quarantine] database.
+ */
+int	quarantine_sync(const struct policy *pol, size_t *msgs_r,
+	    size_t *traffic_r, struct err *err)
+	    __attribute__((warn_unused_result));
+/* Records waiting for quarantine_sync (0 without PostgreSQL). */
+int	quarantine_pending(const struct policy *pol, size_t *n_r,
+	    struct err *err) __attribute__((warn_unused_result));
 
 /* True when area is named by an action of pol, used in the index, or has
  * a directory: an area that is none of these is a mistake. */
@@ -140,6 +175,7 @@ bool	quarantine_is_released(const struct policy *pol,
 /*
  * Builds the index from the .json records of every area (the upgrade from
  * a quarantine without an index; records already indexed are replaced).
+ * Always this node's SQLite index; with PostgreSQL, sync then copies it.
  * A record that cannot be read is counted in *bad_r, the first one's
  * reason in *bad_err. 0 with *imported_r, or -1 with err.
  */
@@ -159,7 +195,7 @@ int	quarantine_traffic(const struct policy *pol, const struct verdict *v,
 	    const char *qid, struct err *err)
 	    __attribute__((warn_unused_result));
 
-/* Closes the daemon's shared index handle (at exit; idempotent). */
+/* Closes the daemon's index handles (at exit; idempotent). */
 void	quarantine_close_shared(void);
 
 /* The record as a JSON object (json_free), the format stored on disk. */

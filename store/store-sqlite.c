@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store-impl.h"
 #include "util.h"
 
 #define BUSY_TIMEOUT_MS	10000
@@ -71,7 +71,15 @@ static const char *const migrations[] = {
 	"CREATE INDEX traffic_report ON traffic(time, direction,"
 	" disposition, size, scan_ms, nhits);"
 	"DROP INDEX traffic_hit_time;"
-	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule, tid);"
+	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule, tid);",
+	/* 2 -> 3: the node (host) on each row, and a unique key on each
+	 * traffic row, so that a row copied twice to a shared database
+	 * ("portcullisctl sync") is one row there */
+	"ALTER TABLE message ADD COLUMN node TEXT;"
+	"ALTER TABLE traffic ADD COLUMN node TEXT;"
+	"ALTER TABLE traffic ADD COLUMN uid TEXT;"
+	"UPDATE traffic SET uid = lower(hex(randomblob(16)));"
+	"CREATE UNIQUE INDEX traffic_uid ON traffic(uid);"
 };
 
 enum stmt_id {
@@ -79,8 +87,9 @@ enum stmt_id {
 	S_MSG_INS, S_RCPT_INS, S_FIND_INS,
 	S_MSG_DEL, S_RCPT_DEL, S_FIND_DEL,
 	S_GET, S_GET_RCPTS, S_GET_FINDS,
-	S_LIST, S_LIST_AREA, S_OLD, S_RELEASE, S_AREA_USED,
+	S_LIST, S_LIST_AREA, S_OLD, S_RELEASE, S_AREA_USED, S_EXISTS,
 	S_TRAFFIC_INS, S_HIT_INS, S_TRAFFIC_EXP, S_HIT_EXP,
+	S_TRAFFIC_LIST, S_TRAFFIC_HITS, S_TRAFFIC_DEL, S_TRAFFIC_HIT_DEL,
 	S_Q_SCAN, S_Q_VIRUSES, S_Q_TYPES, S_Q_SENDERS, S_Q_RCPTS,
 	S_T_SCAN, S_T_RULES,
 	S__N
@@ -89,7 +98,8 @@ enum stmt_id {
 #define MSG_COLS "id, area, time, queue_id, sender, client, auth_user," \
 	" direction, action, disposition, summary, size, policy_version," \
 	" policy_source, nrcpts, nfindings, first_rule, first_part," \
-	" first_file, first_detail, first_action, released_time, released_by"
+	" first_file, first_detail, first_action, released_time, released_by," \
+	" node"
 static const char *const sql[S__N] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -97,7 +107,7 @@ static const char *const sql[S__N] = {
 	[S_MSG_INS] = "INSERT OR REPLACE INTO message(" MSG_COLS
 	    ", virus_files, blocked_files, encrypted_files) VALUES (?1, ?2,"
 	    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-	    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+	    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?27, ?24, ?25, ?26)",
 	[S_RCPT_INS] = "INSERT INTO recipient(id, n, time, addr)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_FIND_INS] = "INSERT INTO finding(id, n, time, rule, part,"
@@ -120,13 +130,24 @@ static const char *const sql[S__N] = {
 	[S_RELEASE] = "UPDATE message SET released_time = ?2,"
 	    " released_by = ?3 WHERE id = ?1",
 	[S_AREA_USED] = "SELECT 1 FROM message WHERE area = ?1 LIMIT 1",
-	[S_TRAFFIC_INS] = "INSERT INTO traffic(time, direction, disposition,"
-	    " size, scan_ms, nhits, quarantine_id) VALUES (?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7)",
+	[S_EXISTS] = "SELECT 1 FROM message WHERE id = ?1",
+	[S_TRAFFIC_INS] = "INSERT OR IGNORE INTO traffic(time, direction,"
+	    " disposition, size, scan_ms, nhits, quarantine_id, uid, node)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " coalesce(?8, lower(hex(randomblob(16)))), ?9)",
 	[S_HIT_INS] = "INSERT INTO traffic_hit(tid, time, rule, detail)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_TRAFFIC_EXP] = "DELETE FROM traffic WHERE time < ?1",
 	[S_HIT_EXP] = "DELETE FROM traffic_hit WHERE time < ?1",
+	[S_TRAFFIC_LIST] = "SELECT tid, uid, node, time, direction,"
+	    " disposition, size, scan_ms, quarantine_id FROM traffic"
+	    " ORDER BY tid LIMIT ?1",
+	[S_TRAFFIC_HITS] = "SELECT rule, detail FROM traffic_hit"
+	    " INDEXED BY traffic_hit_time WHERE time = ?2 AND tid = ?1",
+	[S_TRAFFIC_DEL] = "DELETE FROM traffic WHERE uid = ?1",
+	[S_TRAFFIC_HIT_DEL] = "DELETE FROM traffic_hit WHERE time ="
+	    " (SELECT time FROM traffic WHERE uid = ?1) AND tid ="
+	    " (SELECT tid FROM traffic WHERE uid = ?1)",
 	/*
 	 * The reports read covering indexes in time order and count in C
 	 * (report_*): no GROUP BY sorts of hundreds of thousands of rows.
@@ -152,22 +173,32 @@ static const char *const sql[S__N] = {
 	    " INDEXED BY traffic_hit_time WHERE time >= ?1 AND time < ?2",
 };
 
-struct store {
+struct sqstore {
+	struct store	 base;	/* first: the backend's ops */
 	sqlite3		*db;
 	sqlite3_stmt	*st[S__N];
 	pthread_mutex_t	 mu;
 	bool		 in_txn;	/* store_begin .. store_commit */
 };
 
+static const struct store_ops sq_ops;
+static void	sq_close(struct store *);
+
+static struct sqstore *
+sq(struct store *st)
+{
+	return (struct sqstore *)st;
+}
+
 static int
-db_fail(struct store *s, struct err *err, const char *what)
+db_fail(struct sqstore *s, struct err *err, const char *what)
 {
 	return err_set(err, "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* The prepared statement id, reset and unbound; NULL with err. */
 static sqlite3_stmt *
-stmt(struct store *s, enum stmt_id id, struct err *err)
+stmt(struct sqstore *s, enum stmt_id id, struct err *err)
 {
 	if (s->st[id] == NULL && sqlite3_prepare_v3(s->db, sql[id], -1,
 	    SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) != SQLITE_OK) {
@@ -190,7 +221,7 @@ bind_str(sqlite3_stmt *q, int i, const char *v)
 
 /* Runs a statement that returns no rows. */
 static int
-step_done(struct store *s, sqlite3_stmt *q, struct err *err)
+step_done(struct sqstore *s, sqlite3_stmt *q, struct err *err)
 {
 	int	rc = sqlite3_step(q);
 
@@ -201,7 +232,7 @@ step_done(struct store *s, sqlite3_stmt *q, struct err *err)
 }
 
 static int
-exec_simple(struct store *s, enum stmt_id id, struct err *err)
+exec_simple(struct sqstore *s, enum stmt_id id, struct err *err)
 {
 	sqlite3_stmt	*q = stmt(s, id, err);
 
@@ -217,7 +248,7 @@ col_str(sqlite3_stmt *q, int i)
 }
 
 static int
-migrate(struct store *s, struct err *err)
+migrate(struct sqstore *s, struct err *err)
 {
 	sqlite3_stmt	*q = NULL;
 	int		 v = 0;
@@ -269,7 +300,7 @@ int
 store_open(const char *path, unsigned flags, struct store **st_r,
     struct err *err)
 {
-	struct store		*s;
+	struct sqstore		*s;
 	struct stat		 sb;
 	pthread_mutexattr_t	 ma;
 	char			*msg = NULL;
@@ -287,6 +318,7 @@ store_open(const char *path, unsigned flags, struct store **st_r,
 	oflags |= (flags & STORE_CREATE) ? SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
 	s = xcalloc(1, sizeof *s);
+	s->base.ops = &sq_ops;
 	/* Recursive: store_begin holds it until store_commit, and the
 	 * puts in between take it again. */
 	pthread_mutexattr_init(&ma);
@@ -310,60 +342,30 @@ store_open(const char *path, unsigned flags, struct store **st_r,
 	}
 	if (migrate(s, err) == -1)
 		goto fail;
-	*st_r = s;
+	*st_r = &s->base;
 	return 0;
 fail:
-	store_close(&s);
+	sq_close(&s->base);
 	return -1;
 }
 
-void
-store_close(struct store **stp)
+static void
+sq_close(struct store *st)
 {
-	struct store	*s = *stp;
+	struct sqstore	*s = sq(st);
 	size_t		 i;
 
-	if (s == NULL)
-		return;
 	for (i = 0; i < S__N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
-	*stp = NULL;
 }
 
 /* ---- records ---- */
 
-static bool
-rule_is(const char *rule, const char *a, const char *b)
-{
-	return rule != NULL && (strcmp(rule, a) == 0 ||
-	    (b != NULL && strcmp(rule, b) == 0));
-}
-
-/* Files hit by rule a (or b): distinct parts among the findings. */
-static int64_t
-files_hit(const struct qmeta *m, const char *a, const char *b)
-{
-	size_t	i, j;
-	int64_t	n = 0;
-
-	for (i = 0; i < m->nfindings; i++) {
-		if (!rule_is(m->findings[i].rule, a, b))
-			continue;
-		for (j = 0; j < i; j++)
-			if (rule_is(m->findings[j].rule, a, b) &&
-			    strcmp(m->findings[j].part,
-			    m->findings[i].part) == 0)
-				break;
-		n += j == i;
-	}
-	return n;
-}
-
 static int
-put_locked(struct store *s, const struct qmeta *m, struct err *err)
+put_locked(struct sqstore *s, const struct qmeta *m, struct err *err)
 {
 	sqlite3_stmt		*q;
 	const struct qfinding	*f0 = m->nfindings > 0 ? &m->findings[0] :
@@ -404,10 +406,11 @@ put_locked(struct store *s, const struct qmeta *m, struct err *err)
 	if (m->released_time != 0)
 		sqlite3_bind_int64(q, 22, m->released_time);
 	bind_str(q, 23, m->released_by);
-	sqlite3_bind_int64(q, 24, files_hit(m, "virus", NULL));
-	sqlite3_bind_int64(q, 25, files_hit(m, "blocked_extension",
+	sqlite3_bind_int64(q, 24, store_files_hit(m, "virus", NULL));
+	sqlite3_bind_int64(q, 25, store_files_hit(m, "blocked_extension",
 	    "blocked_type"));
-	sqlite3_bind_int64(q, 26, files_hit(m, "encrypted", NULL));
+	sqlite3_bind_int64(q, 26, store_files_hit(m, "encrypted", NULL));
+	bind_str(q, 27, m->node);
 	if (step_done(s, q, err) == -1)
 		return -1;
 	for (i = 0; i < m->nrcpts; i++) {
@@ -441,8 +444,8 @@ put_locked(struct store *s, const struct qmeta *m, struct err *err)
 
 /* Runs fn inside a transaction unless one is open (store_begin). */
 static int
-in_txn(struct store *s, struct err *err,
-    int (*fn)(struct store *, const void *, struct err *), const void *arg)
+in_txn(struct sqstore *s, struct err *err,
+    int (*fn)(struct sqstore *, const void *, struct err *), const void *arg)
 {
 	int	rc;
 
@@ -459,26 +462,64 @@ in_txn(struct store *s, struct err *err,
 }
 
 static int
-put_fn(struct store *s, const void *arg, struct err *err)
+put_fn(struct sqstore *s, const void *arg, struct err *err)
 {
 	return put_locked(s, arg, err);
 }
 
-int
-store_put(struct store *s, const struct qmeta *m, struct err *err)
+/* With STORE_PUT_KEEP: a record already there stays (1, nothing done). */
+static int
+put_keep_fn(struct sqstore *s, const void *arg, struct err *err)
 {
-	int	rc;
+	const struct qmeta	*m = arg;
+	sqlite3_stmt		*q;
+	int			 step;
 
-	pthread_mutex_lock(&s->mu);
-	rc = in_txn(s, err, put_fn, m);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
+	if ((q = stmt(s, S_EXISTS, err)) == NULL)
+		return -1;
+	bind_str(q, 1, m->id);
+	step = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_fail(s, err, "read");
+	return step == SQLITE_ROW ? 1 : put_locked(s, m, err);
 }
 
-int
-store_begin(struct store *s, struct err *err)
+static int
+sq_put(struct store *st, const struct qmeta *m, const unsigned char *body,
+    size_t len, unsigned flags, struct err *err)
 {
-	int	rc;
+	struct sqstore	*s = sq(st);
+	int		 rc;
+
+	(void)len;
+	if (body != NULL)	/* the files hold the messages */
+		return err_set(err, "database: an SQLite index keeps no "
+		    "message bodies");
+	pthread_mutex_lock(&s->mu);
+	rc = in_txn(s, err, (flags & STORE_PUT_KEEP) ? put_keep_fn : put_fn,
+	    m);
+	pthread_mutex_unlock(&s->mu);
+	return rc == -1 ? -1 : 0;
+}
+
+static enum quar_status
+sq_get_body(struct store *st, const char *id, unsigned char **p_r,
+    size_t *len_r, struct err *err)
+{
+	(void)st;
+	(void)id;
+	(void)p_r;
+	(void)len_r;
+	(void)err;
+	return QUAR_NOTFOUND;	/* always a file */
+}
+
+static int
+sq_begin(struct store *st, struct err *err)
+{
+	struct sqstore	*s = sq(st);
+	int		 rc;
 
 	pthread_mutex_lock(&s->mu);
 	rc = exec_simple(s, S_BEGIN, err);
@@ -489,10 +530,11 @@ store_begin(struct store *s, struct err *err)
 	return rc;	/* the lock stays held until store_commit */
 }
 
-int
-store_commit(struct store *s, struct err *err)
+static int
+sq_commit(struct store *st, struct err *err)
 {
-	int	rc = exec_simple(s, S_COMMIT, err);
+	struct sqstore	*s = sq(st);
+	int		 rc = exec_simple(s, S_COMMIT, err);
 
 	if (rc == -1)
 		(void)exec_simple(s, S_ROLLBACK, &(struct err)ERR_INIT);
@@ -538,11 +580,12 @@ row_to_meta(sqlite3_stmt *q, struct qmeta *m)
 		m->nfindings = 0;
 	m->released_time = sqlite3_column_int64(q, 21);
 	m->released_by = col_str(q, 22);
+	m->node = col_str(q, 23);
 }
 
 /* Every recipient and finding of m (which has only the first finding). */
 static int
-load_children(struct store *s, struct qmeta *m, struct err *err)
+load_children(struct sqstore *s, struct qmeta *m, struct err *err)
 {
 	sqlite3_stmt	*q;
 	size_t		 n = 0, i;
@@ -590,13 +633,14 @@ load_children(struct store *s, struct qmeta *m, struct err *err)
 	return 0;
 }
 
-enum quar_status
-store_get(struct store *s, const char *id, struct qmeta **m_r,
+static enum quar_status
+sq_get(struct store *st, const char *id, struct qmeta **m_r,
     struct err *err)
 {
+	struct sqstore		*s = sq(st);
 	sqlite3_stmt		*q;
 	struct qmeta		*m = NULL;
-	enum quar_status	 st = QUAR_ERROR;
+	enum quar_status	 qs = QUAR_ERROR;
 	int			 rc;
 
 	*m_r = NULL;
@@ -606,7 +650,7 @@ store_get(struct store *s, const char *id, struct qmeta **m_r,
 	bind_str(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_DONE) {
-		st = QUAR_NOTFOUND;
+		qs = QUAR_NOTFOUND;
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
@@ -621,18 +665,19 @@ store_get(struct store *s, const char *id, struct qmeta **m_r,
 		goto out;
 	}
 	*m_r = m;
-	st = QUAR_OK;
+	qs = QUAR_OK;
 out:
 	if (q != NULL)
 		sqlite3_reset(q);
 	pthread_mutex_unlock(&s->mu);
-	return st;
+	return qs;
 }
 
-int
-store_list(struct store *s, const struct store_query *qy, store_fn fn,
+static int
+sq_list(struct store *st, const struct store_query *qy, store_fn fn,
     void *ctx, size_t *n_r, bool *more_r, struct err *err)
 {
+	struct sqstore	*s = sq(st);
 	sqlite3_stmt	*q;
 	struct qmeta	 m;
 	size_t		 n = 0;
@@ -684,12 +729,13 @@ out:
 	return rc;
 }
 
-enum quar_status
-store_set_released(struct store *s, const char *id, int64_t when,
+static enum quar_status
+sq_set_released(struct store *st, const char *id, int64_t when,
     const char *by, struct err *err)
 {
+	struct sqstore		*s = sq(st);
 	sqlite3_stmt		*q;
-	enum quar_status	 st = QUAR_ERROR;
+	enum quar_status	 qs = QUAR_ERROR;
 
 	pthread_mutex_lock(&s->mu);
 	if ((q = stmt(s, S_RELEASE, err)) == NULL)
@@ -698,14 +744,14 @@ store_set_released(struct store *s, const char *id, int64_t when,
 	sqlite3_bind_int64(q, 2, when);
 	bind_str(q, 3, by);
 	if (step_done(s, q, err) == 0)
-		st = sqlite3_changes(s->db) > 0 ? QUAR_OK : QUAR_NOTFOUND;
+		qs = sqlite3_changes(s->db) > 0 ? QUAR_OK : QUAR_NOTFOUND;
 out:
 	pthread_mutex_unlock(&s->mu);
-	return st;
+	return qs;
 }
 
 static int
-del_fn(struct store *s, const void *arg, struct err *err)
+del_fn(struct sqstore *s, const void *arg, struct err *err)
 {
 	enum stmt_id	 del[] = { S_MSG_DEL, S_RCPT_DEL, S_FIND_DEL };
 	sqlite3_stmt	*q;
@@ -724,10 +770,11 @@ del_fn(struct store *s, const void *arg, struct err *err)
 	return changed > 0 ? 0 : 1;
 }
 
-enum quar_status
-store_delete(struct store *s, const char *id, struct err *err)
+static enum quar_status
+sq_delete(struct store *st, const char *id, struct err *err)
 {
-	int	rc;
+	struct sqstore	*s = sq(st);
+	int		 rc;
 
 	pthread_mutex_lock(&s->mu);
 	rc = in_txn(s, err, del_fn, id);
@@ -735,10 +782,11 @@ store_delete(struct store *s, const char *id, struct err *err)
 	return rc == -1 ? QUAR_ERROR : rc == 1 ? QUAR_NOTFOUND : QUAR_OK;
 }
 
-int
-store_expire(struct store *s, int64_t cutoff, store_fn fn, void *ctx,
+static int
+sq_expire(struct store *st, int64_t cutoff, store_fn fn, void *ctx,
     size_t *n_r, struct err *err)
 {
+	struct sqstore	*s = sq(st);
 	sqlite3_stmt	*q;
 	struct qmeta	*old = NULL;
 	size_t		 n = 0, i, removed = 0;
@@ -795,10 +843,11 @@ out:
 	return rc;
 }
 
-int
-store_area_used(struct store *s, const char *area, bool *used_r,
+static int
+sq_area_used(struct store *st, const char *area, bool *used_r,
     struct err *err)
 {
+	struct sqstore	*s = sq(st);
 	sqlite3_stmt	*q;
 	int		 rc = -1, step;
 
@@ -823,7 +872,7 @@ out:
 /* ---- traffic ---- */
 
 static int
-traffic_fn(struct store *s, const void *arg, struct err *err)
+traffic_fn(struct sqstore *s, const void *arg, struct err *err)
 {
 	const struct store_traffic	*t = arg;
 	sqlite3_stmt			*q;
@@ -839,8 +888,12 @@ traffic_fn(struct store *s, const void *arg, struct err *err)
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)t->scan_ms);
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)t->nhits);
 	bind_str(q, 7, t->quarantine_id);
+	bind_str(q, 8, t->uid);
+	bind_str(q, 9, t->node);
 	if (step_done(s, q, err) == -1)
 		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;	/* that uid is there: added before */
 	tid = sqlite3_last_insert_rowid(s->db);
 	for (i = 0; i < t->nhits; i++) {
 		if ((q = stmt(s, S_HIT_INS, err)) == NULL)
@@ -856,11 +909,12 @@ traffic_fn(struct store *s, const void *arg, struct err *err)
 	return 0;
 }
 
-int
-store_traffic_add(struct store *s, const struct store_traffic *t,
+static int
+sq_traffic_add(struct store *st, const struct store_traffic *t,
     struct err *err)
 {
-	int	rc;
+	struct sqstore	*s = sq(st);
+	int		 rc;
 
 	pthread_mutex_lock(&s->mu);
 	rc = in_txn(s, err, traffic_fn, t);
@@ -868,8 +922,159 @@ store_traffic_add(struct store *s, const struct store_traffic *t,
 	return rc;
 }
 
+/* The hits of the traffic row tid at time t into *hits_r (rule, detail
+ * strings owned by *hits_r: hits_free). */
 static int
-texp_fn(struct store *s, const void *arg, struct err *err)
+load_hits(struct sqstore *s, int64_t tid, int64_t t, struct store_hit **hits_r,
+    size_t *n_r, struct err *err)
+{
+	sqlite3_stmt	*q;
+	struct store_hit *h = NULL;
+	size_t		 n = 0;
+	int		 step;
+
+	*hits_r = NULL;
+	*n_r = 0;
+	if ((q = stmt(s, S_TRAFFIC_HITS, err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, tid);
+	sqlite3_bind_int64(q, 2, t);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		h = xreallocarray(h, n + 1, sizeof *h);
+		h[n].rule = col_str(q, 0);
+		h[n].detail = col_str(q, 1);
+		n++;
+	}
+	sqlite3_reset(q);
+	*hits_r = h;
+	*n_r = n;
+	if (step != SQLITE_DONE)
+		return db_fail(s, err, "read traffic");
+	return 0;
+}
+
+static void
+hits_free(struct store_hit *h, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)h[i].rule);
+		free((char *)h[i].detail);
+	}
+	free(h);
+}
+
+/* A traffic row as read (strings owned). */
+struct trow_read {
+	struct store_traffic	 t;
+	int64_t			 tid;
+	char			*uid, *node, *dir, *disp, *qid;
+};
+
+static int
+sq_traffic_list(struct store *st, size_t limit, store_traffic_fn fn,
+    void *ctx, size_t *n_r, struct err *err)
+{
+	struct sqstore		*s = sq(st);
+	sqlite3_stmt		*q;
+	struct trow_read	*rows = NULL;
+	struct store_hit	*hits;
+	size_t			 n = 0, i, nh;
+	int			 rc = -1, step, r = 0;
+
+	*n_r = 0;
+	pthread_mutex_lock(&s->mu);
+	/* Read the rows first: the hits need a statement of their own. */
+	if ((q = stmt(s, S_TRAFFIC_LIST, err)) == NULL)
+		goto out;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct trow_read *w;
+
+		rows = xreallocarray(rows, n + 1, sizeof *rows);
+		w = &rows[n++];
+		memset(w, 0, sizeof *w);
+		w->tid = sqlite3_column_int64(q, 0);
+		w->uid = col_str(q, 1);
+		w->node = col_str(q, 2);
+		w->t.time = sqlite3_column_int64(q, 3);
+		w->dir = col_str(q, 4);
+		w->disp = col_str(q, 5);
+		w->t.size = (uint64_t)sqlite3_column_int64(q, 6);
+		w->t.scan_ms = (uint64_t)sqlite3_column_int64(q, 7);
+		w->qid = col_str(q, 8);
+	}
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE) {
+		db_fail(s, err, "read traffic");
+		goto out;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		struct trow_read *w = &rows[i];
+
+		if (load_hits(s, w->tid, w->t.time, &hits, &nh, err) == -1) {
+			hits_free(hits, nh);
+			goto out;
+		}
+		w->t.uid = w->uid;
+		w->t.node = w->node;
+		w->t.direction = w->dir;
+		w->t.disposition = w->disp;
+		w->t.quarantine_id = w->qid;
+		w->t.hits = hits;
+		w->t.nhits = nh;
+		r = fn(ctx, &w->t, err);
+		hits_free(hits, nh);
+		if (r == -1)
+			goto out;
+		(*n_r)++;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free(rows[i].uid);
+		free(rows[i].node);
+		free(rows[i].dir);
+		free(rows[i].disp);
+		free(rows[i].qid);
+	}
+	free(rows);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int
+tdel_fn(struct sqstore *s, const void *arg, struct err *err)
+{
+	sqlite3_stmt	*q;
+
+	if ((q = stmt(s, S_TRAFFIC_HIT_DEL, err)) == NULL)
+		return -1;
+	bind_str(q, 1, arg);
+	if (step_done(s, q, err) == -1 ||
+	    (q = stmt(s, S_TRAFFIC_DEL, err)) == NULL)
+		return -1;
+	bind_str(q, 1, arg);
+	if (step_done(s, q, err) == -1)
+		return -1;
+	return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
+static enum quar_status
+sq_traffic_delete(struct store *st, const char *uid, struct err *err)
+{
+	struct sqstore	*s = sq(st);
+	int		 rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = in_txn(s, err, tdel_fn, uid);
+	pthread_mutex_unlock(&s->mu);
+	return rc == -1 ? QUAR_ERROR : rc == 1 ? QUAR_NOTFOUND : QUAR_OK;
+}
+
+static int
+texp_fn(struct sqstore *s, const void *arg, struct err *err)
 {
 	const int64_t	*cutoff = arg;
 	sqlite3_stmt	*q;
@@ -884,11 +1089,12 @@ texp_fn(struct store *s, const void *arg, struct err *err)
 	return step_done(s, q, err);
 }
 
-int
-store_traffic_expire(struct store *s, int64_t cutoff, size_t *n_r,
+static int
+sq_traffic_expire(struct store *st, int64_t cutoff, size_t *n_r,
     struct err *err)
 {
-	int	rc;
+	struct sqstore	*s = sq(st);
+	int		 rc;
 
 	*n_r = 0;
 	pthread_mutex_lock(&s->mu);
@@ -903,7 +1109,7 @@ store_traffic_expire(struct store *s, int64_t cutoff, size_t *n_r,
 
 /* Runs a report query over [from, to); calls row(ctx, q) per row. */
 static int
-query_rows(struct store *s, enum stmt_id id, int64_t from, int64_t to,
+query_rows(struct sqstore *s, enum stmt_id id, int64_t from, int64_t to,
     void (*row)(void *, sqlite3_stmt *), void *ctx, size_t limit,
     size_t *n_r, struct err *err)
 {
@@ -927,82 +1133,6 @@ query_rows(struct store *s, enum stmt_id id, int64_t from, int64_t to,
 	if (n_r != NULL)
 		*n_r = n;
 	return 0;
-}
-
-/* The day's name; the last one is kept (rows come in time order). */
-static void
-day_key(int64_t d, char *out, size_t len)
-{
-	static __thread int64_t	last_d = -1;
-	static __thread char	last[32];
-	time_t		tt = (time_t)(d * 86400);
-	struct tm	tm;
-
-	if (d == last_d && len >= sizeof last) {
-		memcpy(out, last, sizeof last);
-		return;
-	}
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(last, sizeof last, "%Y-%m-%d", &tm) == 0)
-		snprintf(last, sizeof last, "?");
-	last_d = d;
-	snprintf(out, len, "%s", last);
-}
-
-/* The row keyed key in *rows (added when missing; rows arrive in key
- * order for days, so the last row is looked at first). */
-static void *
-row_for(void **rows, size_t *n, size_t size, const char *key,
-    bool *full)
-{
-	size_t	i;
-	char	*p;
-
-	if (*n > 0) {
-		p = (char *)*rows + (*n - 1) * size;
-		if (strcmp(*(char **)p, key) == 0)
-			return p;
-	}
-	for (i = 0; i < *n; i++) {
-		p = (char *)*rows + i * size;
-		if (strcmp(*(char **)p, key) == 0)
-			return p;
-	}
-	if (*n >= STORE_REPORT_ROWS) {
-		*full = true;
-		return NULL;
-	}
-	*rows = xreallocarray(*rows, *n + 1, size);
-	p = (char *)*rows + (*n)++ * size;
-	memset(p, 0, size);
-	*(char **)p = xstrdup(key);
-	return p;
-}
-
-static void
-qrow_add(struct store_qrow *r, const struct store_qrow *a)
-{
-	if (r == NULL)
-		return;
-	r->messages += a->messages;
-	r->bytes += a->bytes;
-	r->virus_msgs += a->virus_msgs;
-	r->virus_files += a->virus_files;
-	r->blocked_msgs += a->blocked_msgs;
-	r->blocked_files += a->blocked_files;
-	r->encrypted_msgs += a->encrypted_msgs;
-	r->encrypted_files += a->encrypted_files;
-}
-
-static void
-trow_add(struct store_trow *r, const struct store_trow *a)
-{
-	if (r == NULL)
-		return;
-	r->messages += a->messages;
-	r->bytes += a->bytes;
-	r->scan_ms += a->scan_ms;
-	r->files += a->files;
 }
 
 static uint64_t
@@ -1152,7 +1282,7 @@ qscan_cb(void *ctx, sqlite3_stmt *q)
 	const unsigned char	*area = sqlite3_column_text(q, 1);
 	char			 day[32];
 
-	day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
+	store_day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
 	memset(&a, 0, sizeof a);
 	a.messages = 1;
 	a.bytes = col_u64(q, 2);
@@ -1162,11 +1292,12 @@ qscan_cb(void *ctx, sqlite3_stmt *q)
 	a.virus_msgs = a.virus_files > 0;
 	a.blocked_msgs = a.blocked_files > 0;
 	a.encrypted_msgs = a.encrypted_files > 0;
-	qrow_add(&r->qtotal, &a);
-	qrow_add(row_for((void **)&r->qdays, &r->nqdays, sizeof *r->qdays,
-	    day, &r->truncated), &a);
-	qrow_add(row_for((void **)&r->qareas, &r->nqareas, sizeof *r->qareas,
-	    area != NULL ? (const char *)area : "-", &r->truncated), &a);
+	store_qrow_add(&r->qtotal, &a);
+	store_qrow_add(store_row_for((void **)&r->qdays, &r->nqdays,
+	    sizeof *r->qdays, day, &r->truncated), &a);
+	store_qrow_add(store_row_for((void **)&r->qareas, &r->nqareas,
+	    sizeof *r->qareas, area != NULL ? (const char *)area : "-",
+	    &r->truncated), &a);
 }
 
 /* A row of S_T_SCAN: time, direction, disposition, size, ms, hits. */
@@ -1179,32 +1310,28 @@ tscan_cb(void *ctx, sqlite3_stmt *q)
 	const unsigned char	*disp = sqlite3_column_text(q, 2);
 	char			 day[32];
 
-	day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
+	store_day_key(sqlite3_column_int64(q, 0) / 86400, day, sizeof day);
 	memset(&a, 0, sizeof a);
 	a.messages = 1;
 	a.bytes = col_u64(q, 3);
 	a.scan_ms = col_u64(q, 4);
 	a.files = col_u64(q, 5);
-	trow_add(&r->ttotal, &a);
-	trow_add(row_for((void **)&r->tdays, &r->ntdays, sizeof *r->tdays,
-	    day, &r->truncated), &a);
-	trow_add(row_for((void **)&r->tdirs, &r->ntdirs, sizeof *r->tdirs,
-	    dir != NULL ? (const char *)dir : "-", &r->truncated), &a);
-	trow_add(row_for((void **)&r->tactions, &r->ntactions,
+	store_trow_add(&r->ttotal, &a);
+	store_trow_add(store_row_for((void **)&r->tdays, &r->ntdays,
+	    sizeof *r->tdays, day, &r->truncated), &a);
+	store_trow_add(store_row_for((void **)&r->tdirs, &r->ntdirs,
+	    sizeof *r->tdirs, dir != NULL ? (const char *)dir : "-",
+	    &r->truncated), &a);
+	store_trow_add(store_row_for((void **)&r->tactions, &r->ntactions,
 	    sizeof *r->tactions, disp != NULL ? (const char *)disp : "-",
 	    &r->truncated), &a);
 }
 
 static int
-key_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int
-store_report(struct store *s, int64_t from, int64_t to,
+sq_report(struct store *st, int64_t from, int64_t to,
     struct store_report **r_r, struct err *err)
 {
+	struct sqstore		*s = sq(st);
 	struct store_report	*r = xcalloc(1, sizeof *r);
 	struct counter		 c;
 	struct store_top	*rules = NULL;
@@ -1256,13 +1383,7 @@ store_report(struct store *s, int64_t from, int64_t to,
 	}
 	r->ntrules = nrules;
 	free(rules);
-	if (r->nqareas > 1)
-		qsort(r->qareas, r->nqareas, sizeof *r->qareas, key_cmp);
-	if (r->ntdirs > 1)
-		qsort(r->tdirs, r->ntdirs, sizeof *r->tdirs, key_cmp);
-	if (r->ntactions > 1)
-		qsort(r->tactions, r->ntactions, sizeof *r->tactions,
-		    key_cmp);
+	store_report_sort(r);
 	rc = 0;
 rollback:
 	/* frees what a failure left */
@@ -1277,36 +1398,23 @@ out:
 	return rc;
 }
 
-void
-store_report_free(struct store_report **rp)
-{
-	struct store_report	*r = *rp;
-	size_t			 i;
-
-	if (r == NULL)
-		return;
-	free(r->qtotal.key);
-	free(r->ttotal.key);
-	for (i = 0; i < r->nqdays; i++)
-		free(r->qdays[i].key);
-	for (i = 0; i < r->nqareas; i++)
-		free(r->qareas[i].key);
-	free(r->qdays);
-	free(r->qareas);
-#define FREE_KEYS(arr, n) do {					\
-		for (i = 0; i < (n); i++)			\
-			free((arr)[i].key);			\
-		free(arr);					\
-	} while (0)
-	FREE_KEYS(r->viruses, r->nviruses);
-	FREE_KEYS(r->types, r->ntypes);
-	FREE_KEYS(r->senders, r->nsenders);
-	FREE_KEYS(r->rcpts, r->nrcpts);
-	FREE_KEYS(r->tdays, r->ntdays);
-	FREE_KEYS(r->tdirs, r->ntdirs);
-	FREE_KEYS(r->tactions, r->ntactions);
-	FREE_KEYS(r->trules, r->ntrules);
-#undef FREE_KEYS
-	free(r);
-	*rp = NULL;
-}
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.shared = false,
+	.close = sq_close,
+	.put = sq_put,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.get = sq_get,
+	.get_body = sq_get_body,
+	.list = sq_list,
+	.set_released = sq_set_released,
+	.del = sq_delete,
+	.expire = sq_expire,
+	.area_used = sq_area_used,
+	.traffic_add = sq_traffic_add,
+	.traffic_expire = sq_traffic_expire,
+	.traffic_list = sq_traffic_list,
+	.traffic_delete = sq_traffic_delete,
+	.report = sq_report,
+};

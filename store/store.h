@@ -1,12 +1,17 @@
 /*
  * store/store.h - the quarantine index and the traffic statistics behind
- * one interface, whatever database holds them (store/store-sqlite.c is
- * the only includer of <sqlite3.h>).
+ * one interface, whatever database holds them: SQLite on one host
+ * (store/store-sqlite.c, the only includer of <sqlite3.h>) or PostgreSQL
+ * shared by several MX hosts (store/store-pg.c, the only includer of
+ * <libpq-fe.h>). store/store.c hands each call to the backend that
+ * opened the store.
  *
  * The index holds one row per quarantined message (the record of
  * struct qmeta, one row per recipient and per finding, release state);
  * the message files themselves stay in the quarantine directory
- * (store/quarantine.c). The traffic statistics hold one row per judged
+ * (store/quarantine.c), or, with PostgreSQL, may be kept in the database
+ * (store_put_body, store_get_body). Every row names the node (host) that
+ * wrote it. The traffic statistics hold one row per judged
  * message: time, direction, disposition, rules hit, size and scan time,
  * never content nor addresses.
  *
@@ -27,7 +32,8 @@
 
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3	/* SQLite (PRAGMA user_version) */
+#define STORE_PG_SCHEMA_VERSION	1	/* PostgreSQL (table schema_version) */
 #define STORE_TOP		10	/* entries in each top list */
 #define STORE_REPORT_ROWS	5000	/* rows of one by-X table */
 
@@ -67,6 +73,7 @@ struct qmeta {
 	char		*policy_source;
 	int64_t		 released_time;	/* 0 = not released */
 	char		*released_by;	/* NULL = not released */
+	char		*node;		/* who stored it; NULL = unknown */
 };
 
 void	qmeta_free(struct qmeta **mp);
@@ -86,10 +93,46 @@ struct store;
  */
 int	store_open(const char *path, unsigned flags, struct store **st_r,
 	    struct err *err) __attribute__((warn_unused_result));
+
+/*
+ * Opens the PostgreSQL database named by conninfo (a libpq connection
+ * string: "postgresql://..." or "host=... dbname=..."), creating or
+ * migrating its tables to STORE_PG_SCHEMA_VERSION unless flags has
+ * STORE_READONLY. The connection is made again when it was lost (each
+ * call tries once). 0 with *st_r (store_close), or -1 with err (also
+ * when the server cannot be reached).
+ */
+int	store_open_pg(const char *conninfo, unsigned flags,
+	    struct store **st_r, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/* True for a store shared by several hosts (PostgreSQL). */
+bool	store_is_shared(const struct store *st);
+
 void	store_close(struct store **stp);
 
 /* Adds record m (replacing one with the same ID). 0 or -1 with err. */
 int	store_put(struct store *st, const struct qmeta *m, struct err *err)
+	    __attribute__((warn_unused_result));
+
+#define STORE_PUT_KEEP	0x01	/* keep an existing row (sync): no replace */
+
+/*
+ * store_put with the message itself (body, len bytes, borrowed; NULL =
+ * the record alone) written in the same transaction, for a store that
+ * keeps bodies (PostgreSQL; SQLite refuses a body). With STORE_PUT_KEEP
+ * a record already there is left as it is (its body too), so that
+ * putting the same record twice makes one row. 0 or -1 with err.
+ */
+int	store_put_body(struct store *st, const struct qmeta *m,
+	    const unsigned char *body, size_t len, unsigned flags,
+	    struct err *err) __attribute__((warn_unused_result));
+
+/* The stored message of record id: QUAR_OK with *p_r (caller frees,
+ * NUL-terminated after *len_r bytes), QUAR_NOTFOUND when the store holds
+ * no body for id (it is then a file), or QUAR_ERROR with err. */
+enum quar_status store_get_body(struct store *st, const char *id,
+	    unsigned char **p_r, size_t *len_r, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /* Several puts in one transaction (import): begin, puts, commit. */
@@ -159,6 +202,8 @@ struct store_hit {
 
 /* One judged message (borrowed strings). */
 struct store_traffic {
+	const char		*uid;		/* unique key; NULL = new one */
+	const char		*node;		/* NULL = unknown */
 	int64_t			 time;
 	const char		*direction;
 	const char		*disposition;	/* what was done */
@@ -169,7 +214,22 @@ struct store_traffic {
 	size_t			 nhits;
 };
 
+/* Adds one row; a row whose uid is already there is not added again. */
 int	store_traffic_add(struct store *st, const struct store_traffic *t,
+	    struct err *err) __attribute__((warn_unused_result));
+
+typedef int (*store_traffic_fn)(void *ctx, const struct store_traffic *t,
+	    struct err *err);
+/*
+ * Calls fn for at most limit traffic rows (oldest first, with their uid
+ * and hits; borrowed for the call); fn returns 0 to go on, 1 to stop, -1
+ * to fail. 0 with *n_r rows given, or -1 with err. (Sync.)
+ */
+int	store_traffic_list(struct store *st, size_t limit,
+	    store_traffic_fn fn, void *ctx, size_t *n_r, struct err *err)
+	    __attribute__((warn_unused_result));
+/* Removes the traffic row uid (and its hits). */
+enum quar_status store_traffic_delete(struct store *st, const char *uid,
 	    struct err *err) __attribute__((warn_unused_result));
 /* Removes traffic rows older than cutoff; *n_r rows removed. */
 int	store_traffic_expire(struct store *st, int64_t cutoff, size_t *n_r,

@@ -399,7 +399,7 @@ meta_round_trip(struct t *t)
 		"20240101T000000Z-0123456789abcdef", "virus", 1704067200,
 		NULL, "", rc, 4, "2001:db8::1", "user\r\nX-Evil: 1",
 		"outbound", f, 2, "reject-virus", "reject", "sum \x7f mary",
-		12345, 99, "/etc/p.ini", 0, NULL
+		12345, 99, "/etc/p.ini", 0, NULL, NULL
 	};
 	struct qmeta	*r = NULL;
 	struct buf	 b = BUF_INIT;
