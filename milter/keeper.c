@@ -37,6 +37,9 @@
 #define KEEPER_QUIET_WAIT_MS	(60 * 1000)	/* for idle workers */
 #define KEEPER_SIGFILES_MAX	100000	/* entries of the database dir */
 #define KEEPER_MEM_MARGIN	(256ull << 20)
+#define KEEPER_NOFILE_WANT	8192	/* soft RLIMIT_NOFILE, if allowed */
+#define KEEPER_NOFILE_SPARE	128	/* for the engine build, logs, ... */
+#define KEEPER_RETRY_MS		10	/* a hand-over the kernel refused */
 
 struct kworker {
 	bool		 used;
@@ -52,8 +55,13 @@ struct kworker {
 	unsigned	 gen;
 };
 
+/* A message waiting for a worker. The keeper holds its descriptors (the
+ * channel and the job's three), so none is in flight meanwhile. */
 struct pending {
 	int		 chan;
+	int		 job[3];	/* message, envelope, result memfd */
+	uint64_t	 a, b;		/* the job's lengths */
+	uint32_t	 flags;		/* the job's */
 	unsigned char	 digest[DIGEST_LEN];
 	char		 qid[64];
 	uint64_t	 since;
@@ -82,6 +90,10 @@ static struct {
 	unsigned		 gen;
 	struct pending		 q[KEEPER_QUEUE_MAX];
 	unsigned		 qhead, qn;
+	bool			 retry;		/* a refused hand-over */
+	int			 retry_errno;
+	uint64_t		 retry_since;
+	uint64_t		 nofile;	/* our RLIMIT_NOFILE */
 	bool			 building;
 	bool			 first_build;
 	pthread_t		 bt;
@@ -296,7 +308,8 @@ scratch_dir(const struct policy *pol)
 static void
 child_close(int keep)
 {
-	unsigned	i;
+	struct pending	*p;
+	unsigned	 i, j;
 
 	close(k.ctl);
 	if (k.b.efd != -1)
@@ -311,8 +324,12 @@ child_close(int keep)
 		if (k.w[i].chan != -1)
 			close(k.w[i].chan);
 	}
-	for (i = 0; i < k.qn; i++)
-		close(k.q[(k.qhead + i) % KEEPER_QUEUE_MAX].chan);
+	for (i = 0; i < k.qn; i++) {
+		p = &k.q[(k.qhead + i) % KEEPER_QUEUE_MAX];
+		close(p->chan);
+		for (j = 0; j < 3; j++)
+			close(p->job[j]);
+	}
 }
 
 static int
@@ -498,24 +515,49 @@ reap(struct kworker *w)
 }
 
 static void
+job_close(struct pending *p)
+{
+	unsigned	i;
+
+	for (i = 0; i < 3; i++)
+		if (p->job[i] != -1) {
+			close(p->job[i]);
+			p->job[i] = -1;
+		}
+}
+
+/* Hands p to w: 1 = done (the worker has p's descriptors), 0 = the kernel
+ * refused for now (k.retry_errno; p stays queued), -1 = the worker is
+ * unreachable (retired; p stays queued for another). */
+static int
 assign(struct kworker *w, struct pending *p)
 {
 	struct wire_msg	m;
+	int		fds[4];
 
+	fds[0] = p->chan;
+	memcpy(fds + 1, p->job, sizeof p->job);
 	wire_init(&m, WIRE_ASSIGN);
-	if (wire_send(w->fd, &m, &p->chan, 1, true) == -1) {
-		log_msg(LOG_ERR, "keeper: worker %ld: %s", (long)w->pid,
-		    strerror(errno));
-		answer(p->chan, WS_ERROR, "scanning worker unreachable");
-		chan_close(p->chan);
+	m.a = p->a;
+	m.b = p->b;
+	m.flags = p->flags;
+	if (wire_send(w->fd, &m, fds, 4, true) == -1) {
+		if (wire_transient(errno)) {
+			k.retry_errno = errno;
+			return 0;
+		}
+		log_msg(LOG_ERR, "keeper: worker %ld unreachable (%s): "
+		    "replaced", (long)w->pid, strerror(errno));
 		retire(w);
-		return;
+		return -1;
 	}
+	job_close(p);
 	w->chan = p->chan;
 	memcpy(w->digest, p->digest, DIGEST_LEN);
 	memcpy(w->qid, p->qid, sizeof w->qid);
 	w->started = clock_ms();
 	w->killed = false;
+	return 1;
 }
 
 static struct kworker *
@@ -534,32 +576,68 @@ static void
 dispatch_queue(void)
 {
 	struct kworker	*w;
-	struct pending	*p;
+	uint64_t	 now = clock_ms();
+	int		 r = -2;	/* nothing tried */
 
+	if (k.qn == 0)
+		k.retry = false;	/* nobody waits for it any more */
 	while (k.qn > 0 && !k.quiet && (w = idle_worker()) != NULL) {
-		p = &k.q[k.qhead];
+		if ((r = assign(w, &k.q[k.qhead])) == 0)
+			break;
+		if (r == -1)
+			continue;
 		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
 		k.qn--;
-		assign(w, p);
 	}
+	/* a refusal is said once, and so is its end */
+	if (r == 0 && !k.retry) {
+		k.retry = true;
+		k.retry_since = now;
+		log_msg(LOG_WARNING, "keeper: the kernel refuses to pass a "
+		    "message's descriptors to a worker (%s); trying again "
+		    "every %d ms while it waits", strerror(k.retry_errno),
+		    KEEPER_RETRY_MS);
+	} else if (r == 1 && k.retry) {
+		k.retry = false;
+		log_msg(LOG_INFO, "keeper: descriptors pass again, after %llu "
+		    "ms", (unsigned long long)(now - k.retry_since));
+	}
+}
+
+/* Answers and forgets the message at the head of the queue. */
+static void
+queue_drop(enum wire_status st, const char *why)
+{
+	struct pending	*p = &k.q[k.qhead];
+
+	answer(p->chan, st, why);
+	chan_close(p->chan);
+	job_close(p);
+	k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
+	k.qn--;
 }
 
 static void
 expire_queue(uint64_t now)
 {
-	struct pending	*p;
+	char	why[200];
 
 	if (k.quiet || k.building)
 		return;		/* a reload without overlap: they wait */
-	while (k.qn > 0) {
-		p = &k.q[k.qhead];
-		if (now - p->since < k.pol->scan_time_ms)
-			break;
-		answer(p->chan, WS_BUSY, "no scanning worker free within "
-		    "scan_time");
-		chan_close(p->chan);
-		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
-		k.qn--;
+	while (k.qn > 0 && now - k.q[k.qhead].since >= k.pol->scan_time_ms) {
+		if (k.retry)
+			snprintf(why, sizeof why, "queue wait: scan_time %llu "
+			    "ms passed while the kernel refused to pass the "
+			    "message to a worker (%s)",
+			    (unsigned long long)k.pol->scan_time_ms,
+			    strerror(k.retry_errno));
+		else
+			snprintf(why, sizeof why, "queue wait: no scanning "
+			    "worker free within scan_time %llu ms (%u "
+			    "worker(s), %u busy, %u message(s) waiting)",
+			    (unsigned long long)k.pol->scan_time_ms,
+			    count_workers(false), count_busy(), k.qn);
+		queue_drop(WS_BUSY, why);
 	}
 }
 
@@ -792,11 +870,28 @@ reload(unsigned flags)
 		want_build(k.pol);
 }
 
+/* Room for one more waiting message: its four descriptors fit beside
+ * the workers' (socket, pidfd, channel copy) under RLIMIT_NOFILE; a
+ * descriptor the kernel cannot give us would lose the message. */
+static bool
+queue_room(void)
+{
+	unsigned	i, used = 0;
+
+	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
+		if (k.w[i].used)
+			used++;
+	return k.qn < KEEPER_QUEUE_MAX && KEEPER_NOFILE_SPARE + 3ull * used +
+	    4ull * (k.qn + 1) <= k.nofile;
+}
+
 static void
 dispatch(struct wire_msg *m, int chan)
 {
 	struct pending	*p;
+	struct wire_msg	 jm;
 	char		 hex[DIGEST_HEX_LEN + 1], *qid;
+	int		 jfds[WIRE_FDS_MAX], jn = 0, r;
 
 	m->text[sizeof m->text - 1] = '\0';
 	if (poison_has(k.poison, m->digest)) {
@@ -814,15 +909,34 @@ dispatch(struct wire_msg *m, int chan)
 		chan_close(chan);
 		return;
 	}
-	if (k.qn == KEEPER_QUEUE_MAX) {
-		answer(chan, WS_BUSY, "too many messages waiting for a "
-		    "scanning worker");
+	if (!queue_room()) {
+		answer(chan, WS_BUSY, "queue full: too many messages waiting "
+		    "for a scanning worker");
+		chan_close(chan);
+		return;
+	}
+	/* the job out of the channel: nothing stays in flight */
+	r = wire_recv(chan, &jm, jfds, &jn, true);
+	if (r != 1 || jm.type != WIRE_JOB || jn != 3) {
+		while (r == 1 && jn > 0)
+			close(jfds[--jn]);
+		qid = str_sanitise(m->text, 60);
+		log_msg(LOG_ERR, "keeper: %s: no job in the message's channel "
+		    "(%s)", *qid != '\0' ? qid : "NOQUEUE", r == -1 ?
+		    strerror(errno) : r == 0 ? "closed" : "malformed");
+		free(qid);
+		answer(chan, WS_BUSY, "the engine keeper could not take the "
+		    "message's job");
 		chan_close(chan);
 		return;
 	}
 	p = &k.q[(k.qhead + k.qn) % KEEPER_QUEUE_MAX];
 	k.qn++;
 	p->chan = chan;
+	memcpy(p->job, jfds, sizeof p->job);
+	p->a = jm.a;
+	p->b = jm.b;
+	p->flags = jm.flags;
 	memcpy(p->digest, m->digest, DIGEST_LEN);
 	snprintf(p->qid, sizeof p->qid, "%.63s", m->text);
 	qid = str_sanitise(p->qid, sizeof p->qid - 1);
@@ -878,6 +992,14 @@ worker_msg(struct kworker *w)
 	while (r == 1 && nfds > 0)
 		close(fds[--nfds]);
 	if (r == 1 && m.type == WIRE_IDLE && w->chan != -1) {
+		if (m.status != 0) {
+			log_msg(LOG_ERR, "keeper: %s: worker %ld could not "
+			    "receive the message's descriptors",
+			    w->qid[0] != '\0' ? w->qid : "NOQUEUE",
+			    (long)w->pid);
+			answer(w->chan, WS_BUSY, "the scanning worker could "
+			    "not receive the message");
+		}
 		chan_close(w->chan);
 		w->chan = -1;
 		if (w->retiring || w->gen != k.gen) {
@@ -911,6 +1033,7 @@ shutdown_workers(void)
 		}
 	while (k.qn > 0) {
 		close(k.q[k.qhead].chan);
+		job_close(&k.q[k.qhead]);
 		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
 		k.qn--;
 	}
@@ -919,7 +1042,7 @@ shutdown_workers(void)
 static int
 poll_timeout(uint64_t now)
 {
-	uint64_t	t = 1000, d;
+	uint64_t	t = k.retry ? KEEPER_RETRY_MS : 1000, d;
 	unsigned	i;
 
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
@@ -997,6 +1120,37 @@ keeper_loop(void)
 	}
 }
 
+/* Each waiting message holds four descriptors here (struct pending): the
+ * soft limit goes up to KEEPER_NOFILE_WANT where the hard one allows (the
+ * keeper polls, it never uses select). */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+	uint64_t	room;
+
+	k.nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < KEEPER_NOFILE_WANT &&
+	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY &&
+		    rl.rlim_max < KEEPER_NOFILE_WANT ? rl.rlim_max :
+		    KEEPER_NOFILE_WANT;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	k.nofile = rl.rlim_cur == RLIM_INFINITY ? KEEPER_NOFILE_WANT :
+	    (uint64_t)rl.rlim_cur;
+	room = k.nofile > KEEPER_NOFILE_SPARE + 3ull * 2 * target_workers() ?
+	    (k.nofile - KEEPER_NOFILE_SPARE - 3ull * 2 * target_workers()) / 4 :
+	    0;
+	if (room < KEEPER_QUEUE_MAX)
+		log_msg(LOG_WARNING, "keeper: RLIMIT_NOFILE %llu: at most "
+		    "about %llu messages can wait for a worker (more get 4xx)",
+		    (unsigned long long)k.nofile, (unsigned long long)room);
+}
+
 int
 keeper_run(int ctl, const struct cli_opts *o)
 {
@@ -1040,6 +1194,7 @@ keeper_run(int ctl, const struct cli_opts *o)
 		log_msg(LOG_ERR, "keeper: eventfd: %s", strerror(errno));
 		return CLI_EX_SOFTWARE;
 	}
+	raise_nofile();
 	log_msg(LOG_INFO, "keeper: started (pid %ld), %u worker(s)",
 	    (long)k.pid, target_workers());
 	k.first_build = true;
