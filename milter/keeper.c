@@ -90,6 +90,7 @@ static struct {
 	unsigned		 gen;
 	struct pending		 q[KEEPER_QUEUE_MAX];
 	unsigned		 qhead, qn;
+	uint64_t		 qpeak_wait;	/* longest wait, quiet reload */
 	bool			 retry;		/* a refused hand-over */
 	int			 retry_errno;
 	uint64_t		 retry_since;
@@ -102,6 +103,9 @@ static struct {
 	bool			 quiet;		/* reload without overlap wanted */
 	uint64_t		 quiet_since;
 	bool			 quiet_building; /* ... and now compiling */
+	bool			 quiet_report;	/* ... and then its figures */
+	uint64_t		 quiet_start;
+	unsigned		 quiet_left;	/* waited for it, not yet out */
 	uint64_t		 engine_bytes;
 	uint64_t		 sig_fp;
 	uint64_t		 next_check;
@@ -143,16 +147,29 @@ rss_bytes(void)
 	return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* MemAvailable in bytes, UINT64_MAX if unknown. The fault-injection build
+ * (never a release) reads PORTCULLIS_FAULT_MEMINFO instead of
+ * /proc/meminfo when that names a readable file: the test of a reload
+ * without the overlap needs a machine short of memory. */
 static uint64_t
 mem_available(void)
 {
-	FILE			*fp = fopen("/proc/meminfo", "re");
+	FILE			*fp = NULL;
 	char			 line[256];
 	unsigned long long	 kb = 0;
+	unsigned		 n = 0;
 
+#ifdef PORTCULLIS_FAULT_INJECTION
+	const char		*f = getenv("PORTCULLIS_FAULT_MEMINFO");
+
+	if (f != NULL && *f != '\0')
+		fp = fopen(f, "re");
+#endif
+	if (fp == NULL)
+		fp = fopen("/proc/meminfo", "re");
 	if (fp == NULL)
 		return UINT64_MAX;
-	while (fgets(line, sizeof line, fp) != NULL)
+	while (n++ < 256 && fgets(line, sizeof line, fp) != NULL)
 		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
 			break;
 	fclose(fp);
@@ -557,6 +574,10 @@ assign(struct kworker *w, struct pending *p)
 	memcpy(w->qid, p->qid, sizeof w->qid);
 	w->started = clock_ms();
 	w->killed = false;
+	if (k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
+		log_msg(LOG_INFO, "keeper: %s: to worker %ld after %llu ms in "
+		    "the queue", w->qid[0] != '\0' ? w->qid : "NOQUEUE",
+		    (long)w->pid, (unsigned long long)(w->started - p->since));
 	return 1;
 }
 
@@ -586,6 +607,12 @@ dispatch_queue(void)
 			break;
 		if (r == -1)
 			continue;
+		if (k.quiet_report && !k.building) {
+			if (now - k.q[k.qhead].since > k.qpeak_wait)
+				k.qpeak_wait = now - k.q[k.qhead].since;
+			if (k.quiet_left > 0)
+				k.quiet_left--;
+		}
 		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
 		k.qn--;
 	}
@@ -721,8 +748,8 @@ want_build(const struct policy *pol)
 	if (k.building || k.quiet)
 		return;
 	avail = mem_available();
-	if (k.engine != NULL && k.engine_bytes != 0 &&
-	    avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
+	/* an engine of unknown size (0) still needs the margin */
+	if (k.engine != NULL && avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
 		log_msg(LOG_WARNING, "keeper: a reload beside the current "
 		    "engine needs about %llu MiB, MemAvailable is %llu MiB: "
 		    "reloading without the overlap once the workers are idle "
@@ -733,28 +760,64 @@ want_build(const struct policy *pol)
 		k.quiet_since = clock_ms();
 		return;
 	}
+	if (k.engine != NULL && avail != UINT64_MAX &&
+	    k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC) {
+		log_msg(LOG_INFO, "keeper: reload beside the current engine: "
+		    "about %llu MiB needed, MemAvailable %llu MiB",
+		    (unsigned long long)((k.engine_bytes + KEEPER_MEM_MARGIN) >>
+		    20), (unsigned long long)(avail >> 20));
+	}
 	start_build(pol);
 }
 
-/* The quiet moment came: old engine out first, then the new one. */
+/* The quiet moment came: old engine out first, then the new one. No
+ * message goes to a worker meanwhile (they wait in the queue, past
+ * scan_time if need be: the milter waits 2 x scan_time and more). */
 static void
 quiet_reload(void)
 {
-	unsigned	i;
+	unsigned	i, idle = 0, busy;
+	uint64_t	now = clock_ms();
 
-	if (count_busy() > 0 && clock_ms() - k.quiet_since <
+	if ((busy = count_busy()) > 0 && now - k.quiet_since <
 	    KEEPER_QUIET_WAIT_MS)
 		return;
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
 		if (k.w[i].used && k.w[i].chan == -1) {
 			kill(k.w[i].pid, SIGKILL);
 			retire(&k.w[i]);
+			idle++;
 		}
 	av_engine_unref(&k.engine);
 	av_store_free(&k.store);
+	log_msg(busy > 0 ? LOG_WARNING : LOG_INFO, "keeper: reload without "
+	    "the overlap: the old engine and %u idle worker(s) released "
+	    "after %llu ms, %u busy worker(s) still hold it; compiling the "
+	    "new one, %u message(s) waiting", idle,
+	    (unsigned long long)(now - k.quiet_since), busy, k.qn);
 	k.quiet = false;
 	k.quiet_building = true;
+	k.quiet_report = true;
+	k.quiet_start = k.quiet_since;
+	k.qpeak_wait = 0;
 	start_build(k.next_pol != NULL ? k.next_pol : k.pol);
+}
+
+/* After a reload without the overlap, once the messages that waited for
+ * it have a worker: how long they waited. */
+static void
+quiet_done(void)
+{
+	if (!k.quiet_report || k.quiet || k.building || (k.quiet_left > 0 &&
+	    k.qn > 0) || (k.engine != NULL && count_workers(false) == 0))
+		return;
+	k.quiet_report = false;
+	if (k.engine == NULL)
+		return;			/* the build failed: said so */
+	log_msg(LOG_INFO, "keeper: reload without the overlap done in %llu "
+	    "ms; the longest wait of a message for a worker meanwhile: %llu "
+	    "ms", (unsigned long long)(clock_ms() - k.quiet_start),
+	    (unsigned long long)k.qpeak_wait);
 }
 
 static void
@@ -769,6 +832,8 @@ build_done(void)
 		return;
 	pthread_join(k.bt, NULL);
 	k.building = false;
+	if (k.quiet_building)
+		k.quiet_left = k.qn;	/* they go first (FIFO) */
 	k.quiet_building = false;
 	if (k.next_pol != NULL) {
 		old = k.pol;
@@ -1109,6 +1174,7 @@ keeper_loop(void)
 		expire_queue(now);
 		if (k.quiet)
 			quiet_reload();
+		quiet_done();
 		if (now >= k.next_check) {
 			k.next_check = now + k.pol->av_check_interval_ms;
 			if (k.pol->av_enabled && !k.building && (k.engine ==

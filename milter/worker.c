@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,6 +42,8 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 	size_t		 n = strlen(FAULT_HEADER), hl;
 	volatile unsigned char *blk;
 	uint64_t	 total = 0, cap;
+	unsigned long long ms;
+	struct timespec	 ts;
 
 	/* the header block: up to the first empty line, at most 64K */
 	hl = len < 65536 ? len : 65536;
@@ -59,7 +62,18 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 			if (end - v >= 4 && strncmp(v, "loop", 4) == 0)
 				for (;;)
 					;	/* the keeper's deadline */
-
+			if (end - v >= 5 && strncmp(v, "slow ", 5) == 0) {
+				/* a scan that takes ms (at most a minute),
+				 * then goes on as usual */
+				ms = strtoull(v + 5, NULL, 10);
+				ts.tv_sec = (time_t)((ms > 60000 ? 60000 : ms) /
+				    1000);
+				ts.tv_nsec = (long)(ms % 1000) * 1000000;
+				while (nanosleep(&ts, &ts) == -1 &&
+				    errno == EINTR)
+					;
+				return;
+			}
 			if (end - v >= 3 && strncmp(v, "oom", 3) == 0) {
 				/* until RLIMIT_AS says no; bounded anyway */
 				cap = memory != 0 ? 2 * memory : 8ull << 30;

@@ -11,7 +11,8 @@
  * Built with --enable-fault-injection (never in a release), a message
  * whose header block has "X-Portcullis-Fault: abort", "loop" or "oom"
  * makes the worker abort, spin forever or allocate without end: the
- * failures the keeper must contain.
+ * failures the keeper must contain; "slow MS" makes its scan take MS
+ * milliseconds longer (at most a minute), a busy worker on demand.
  *
  * Ownership: everything in struct worker_ctx is borrowed from the keeper.
  * Thread-safety: a worker is one thread.
