@@ -865,6 +865,10 @@ build_done(void)
 		    "signatures %s: %s (%s)", sig_dir(k.pol), b->err.msg,
 		    k.engine == NULL ? "messages get tempfail until the "
 		    "scanner is ready" : "the loaded ones stay");
+		/* those that waited for it (a reload without the overlap) */
+		while (k.engine == NULL && k.pol->av_enabled && k.qn > 0)
+			queue_drop(WS_NOT_READY, "the signatures did not load "
+			    "again after the old engine was released");
 		send_status(false);
 	}
 	k.first_build = false;
@@ -969,7 +973,9 @@ dispatch(struct wire_msg *m, int chan)
 		chan_close(chan);
 		return;
 	}
-	if (!ready()) {
+	/* between the old engine and the new one (a reload without the
+	 * overlap) messages wait for the new one */
+	if (!ready() && !k.quiet_building) {
 		answer(chan, WS_NOT_READY, NULL);
 		chan_close(chan);
 		return;
