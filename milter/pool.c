@@ -453,8 +453,11 @@ take_verdict(const struct pool_job *j, const struct wire_msg *m, int fd,
 		    (unsigned long long)m->a, (unsigned long long)m->b);
 		return;
 	}
-	if (fstat(fd, &st) == -1 || st.st_size < 0 ||
-	    (uint64_t)st.st_size < m->a + m->b) {
+	if (fstat(fd, &st) == -1) {
+		result(res, WS_ERROR, "result: fstat: %s", strerror(errno));
+		return;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size < m->a + m->b) {
 		result(res, WS_ERROR, "result: %llu+%llu bytes announced, "
 		    "the memfd holds %lld", (unsigned long long)m->a,
 		    (unsigned long long)m->b, (long long)st.st_size);
