@@ -37,6 +37,9 @@
 #define KEEPER_QUIET_WAIT_MS	(60 * 1000)	/* for idle workers */
 #define KEEPER_SIGFILES_MAX	100000	/* entries of the database dir */
 #define KEEPER_MEM_MARGIN	(256ull << 20)
+#define KEEPER_NOFILE_WANT	8192	/* soft RLIMIT_NOFILE, if allowed */
+#define KEEPER_NOFILE_SPARE	128	/* for the engine build, logs, ... */
+#define KEEPER_RETRY_MS		10	/* a hand-over the kernel refused */
 
 struct kworker {
 	bool		 used;
@@ -52,8 +55,13 @@ struct kworker {
 	unsigned	 gen;
 };
 
+/* A message waiting for a worker. The keeper holds its descriptors (the
+ * channel and the job's three), so none is in flight meanwhile. */
 struct pending {
 	int		 chan;
+	int		 job[3];	/* message, envelope, result memfd */
+	uint64_t	 a, b;		/* the job's lengths */
+	uint32_t	 flags;		/* the job's */
 	unsigned char	 digest[DIGEST_LEN];
 	char		 qid[64];
 	uint64_t	 since;
@@ -82,6 +90,11 @@ static struct {
 	unsigned		 gen;
 	struct pending		 q[KEEPER_QUEUE_MAX];
 	unsigned		 qhead, qn;
+	uint64_t		 qpeak_wait;	/* longest wait, quiet reload */
+	bool			 retry;		/* a refused hand-over */
+	int			 retry_errno;
+	uint64_t		 retry_since;
+	uint64_t		 nofile;	/* our RLIMIT_NOFILE */
 	bool			 building;
 	bool			 first_build;
 	pthread_t		 bt;
@@ -90,6 +103,9 @@ static struct {
 	bool			 quiet;		/* reload without overlap wanted */
 	uint64_t		 quiet_since;
 	bool			 quiet_building; /* ... and now compiling */
+	bool			 quiet_report;	/* ... and then its figures */
+	uint64_t		 quiet_start;
+	unsigned		 quiet_left;	/* waited for it, not yet out */
 	uint64_t		 engine_bytes;
 	uint64_t		 sig_fp;
 	uint64_t		 next_check;
@@ -131,16 +147,29 @@ rss_bytes(void)
 	return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* MemAvailable in bytes, UINT64_MAX if unknown. The fault-injection build
+ * (never a release) reads PORTCULLIS_FAULT_MEMINFO instead of
+ * /proc/meminfo when that names a readable file: the test of a reload
+ * without the overlap needs a machine short of memory. */
 static uint64_t
 mem_available(void)
 {
-	FILE			*fp = fopen("/proc/meminfo", "re");
+	FILE			*fp = NULL;
 	char			 line[256];
 	unsigned long long	 kb = 0;
+	unsigned		 n = 0;
 
+#ifdef PORTCULLIS_FAULT_INJECTION
+	const char		*f = getenv("PORTCULLIS_FAULT_MEMINFO");
+
+	if (f != NULL && *f != '\0')
+		fp = fopen(f, "re");
+#endif
+	if (fp == NULL)
+		fp = fopen("/proc/meminfo", "re");
 	if (fp == NULL)
 		return UINT64_MAX;
-	while (fgets(line, sizeof line, fp) != NULL)
+	while (n++ < 256 && fgets(line, sizeof line, fp) != NULL)
 		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
 			break;
 	fclose(fp);
@@ -296,7 +325,8 @@ scratch_dir(const struct policy *pol)
 static void
 child_close(int keep)
 {
-	unsigned	i;
+	struct pending	*p;
+	unsigned	 i, j;
 
 	close(k.ctl);
 	if (k.b.efd != -1)
@@ -311,8 +341,12 @@ child_close(int keep)
 		if (k.w[i].chan != -1)
 			close(k.w[i].chan);
 	}
-	for (i = 0; i < k.qn; i++)
-		close(k.q[(k.qhead + i) % KEEPER_QUEUE_MAX].chan);
+	for (i = 0; i < k.qn; i++) {
+		p = &k.q[(k.qhead + i) % KEEPER_QUEUE_MAX];
+		close(p->chan);
+		for (j = 0; j < 3; j++)
+			close(p->job[j]);
+	}
 }
 
 static int
@@ -502,24 +536,53 @@ reap(struct kworker *w)
 }
 
 static void
+job_close(struct pending *p)
+{
+	unsigned	i;
+
+	for (i = 0; i < 3; i++)
+		if (p->job[i] != -1) {
+			close(p->job[i]);
+			p->job[i] = -1;
+		}
+}
+
+/* Hands p to w: 1 = done (the worker has p's descriptors), 0 = the kernel
+ * refused for now (k.retry_errno; p stays queued), -1 = the worker is
+ * unreachable (retired; p stays queued for another). */
+static int
 assign(struct kworker *w, struct pending *p)
 {
 	struct wire_msg	m;
+	int		fds[4];
 
+	fds[0] = p->chan;
+	memcpy(fds + 1, p->job, sizeof p->job);
 	wire_init(&m, WIRE_ASSIGN);
-	if (wire_send(w->fd, &m, &p->chan, 1, true) == -1) {
+	m.a = p->a;
+	m.b = p->b;
+	m.flags = p->flags;
+	if (wire_send(w->fd, &m, fds, 4, true) == -1) {
+		if (wire_transient(errno)) {
+			k.retry_errno = errno;
+			return 0;
+		}
 		log_event(LOG_ERR, NULL, "worker", strerror(errno),
 		    " state=unreachable pid=%ld", (long)w->pid);
-		answer(p->chan, WS_ERROR, "scanning worker unreachable");
-		chan_close(p->chan);
 		retire(w);
-		return;
+		return -1;
 	}
+	job_close(p);
 	w->chan = p->chan;
 	memcpy(w->digest, p->digest, DIGEST_LEN);
 	memcpy(w->qid, p->qid, sizeof w->qid);
 	w->started = clock_ms();
 	w->killed = false;
+	if (k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
+		log_event(LOG_INFO, w->qid[0] != '\0' ? w->qid : NULL,
+		    "worker", NULL, " state=assigned pid=%ld queue_ms=%llu",
+		    (long)w->pid, (unsigned long long)(w->started - p->since));
+	return 1;
 }
 
 static struct kworker *
@@ -538,32 +601,74 @@ static void
 dispatch_queue(void)
 {
 	struct kworker	*w;
-	struct pending	*p;
+	uint64_t	 now = clock_ms();
+	int		 r = -2;	/* nothing tried */
 
+	if (k.qn == 0)
+		k.retry = false;	/* nobody waits for it any more */
 	while (k.qn > 0 && !k.quiet && (w = idle_worker()) != NULL) {
-		p = &k.q[k.qhead];
+		if ((r = assign(w, &k.q[k.qhead])) == 0)
+			break;
+		if (r == -1)
+			continue;
+		if (k.quiet_report && !k.building) {
+			if (now - k.q[k.qhead].since > k.qpeak_wait)
+				k.qpeak_wait = now - k.q[k.qhead].since;
+			if (k.quiet_left > 0)
+				k.quiet_left--;
+		}
 		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
 		k.qn--;
-		assign(w, p);
 	}
+	/* a refusal is said once, and so is its end */
+	if (r == 0 && !k.retry) {
+		k.retry = true;
+		k.retry_since = now;
+		log_event(LOG_WARNING, NULL, "keeper",
+		    strerror(k.retry_errno), " state=retrying what=handover "
+		    "every_ms=%d", KEEPER_RETRY_MS);
+	} else if (r == 1 && k.retry) {
+		k.retry = false;
+		log_event(LOG_INFO, NULL, "keeper", NULL, " state=passing "
+		    "what=handover after_ms=%llu",
+		    (unsigned long long)(now - k.retry_since));
+	}
+}
+
+/* Answers and forgets the message at the head of the queue. */
+static void
+queue_drop(enum wire_status st, const char *why)
+{
+	struct pending	*p = &k.q[k.qhead];
+
+	answer(p->chan, st, why);
+	chan_close(p->chan);
+	job_close(p);
+	k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
+	k.qn--;
 }
 
 static void
 expire_queue(uint64_t now)
 {
-	struct pending	*p;
+	char	why[200];
 
 	if (k.quiet || k.building)
 		return;		/* a reload without overlap: they wait */
-	while (k.qn > 0) {
-		p = &k.q[k.qhead];
-		if (now - p->since < k.pol->scan_time_ms)
-			break;
-		answer(p->chan, WS_BUSY, "no scanning worker free within "
-		    "scan_time");
-		chan_close(p->chan);
-		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
-		k.qn--;
+	while (k.qn > 0 && now - k.q[k.qhead].since >= k.pol->scan_time_ms) {
+		if (k.retry)
+			snprintf(why, sizeof why, "queue wait: scan_time %llu "
+			    "ms passed while the kernel refused to pass the "
+			    "message to a worker (%s)",
+			    (unsigned long long)k.pol->scan_time_ms,
+			    strerror(k.retry_errno));
+		else
+			snprintf(why, sizeof why, "queue wait: no scanning "
+			    "worker free within scan_time %llu ms (%u "
+			    "worker(s), %u busy, %u message(s) waiting)",
+			    (unsigned long long)k.pol->scan_time_ms,
+			    count_workers(false), count_busy(), k.qn);
+		queue_drop(WS_BUSY, why);
 	}
 }
 
@@ -647,8 +752,8 @@ want_build(const struct policy *pol)
 	if (k.building || k.quiet)
 		return;
 	avail = mem_available();
-	if (k.engine != NULL && k.engine_bytes != 0 &&
-	    avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
+	/* an engine of unknown size (0) still needs the margin */
+	if (k.engine != NULL && avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
 		log_event(LOG_WARNING, NULL, "reload", "reloading without "
 		    "the overlap once the workers are idle (messages wait "
 		    "meanwhile)", " what=signatures result=deferred "
@@ -659,28 +764,63 @@ want_build(const struct policy *pol)
 		k.quiet_since = clock_ms();
 		return;
 	}
+	if (k.engine != NULL && avail != UINT64_MAX &&
+	    k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC) {
+		log_event(LOG_INFO, NULL, "reload", NULL, " what=signatures "
+		    "result=overlap need_mib=%llu available_mib=%llu",
+		    (unsigned long long)((k.engine_bytes + KEEPER_MEM_MARGIN) >>
+		    20), (unsigned long long)(avail >> 20));
+	}
 	start_build(pol);
 }
 
-/* The quiet moment came: old engine out first, then the new one. */
+/* The quiet moment came: old engine out first, then the new one. No
+ * message goes to a worker meanwhile (they wait in the queue, past
+ * scan_time if need be: the milter waits 2 x scan_time and more). */
 static void
 quiet_reload(void)
 {
-	unsigned	i;
+	unsigned	i, idle = 0, busy;
+	uint64_t	now = clock_ms();
 
-	if (count_busy() > 0 && clock_ms() - k.quiet_since <
+	if ((busy = count_busy()) > 0 && now - k.quiet_since <
 	    KEEPER_QUIET_WAIT_MS)
 		return;
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
 		if (k.w[i].used && k.w[i].chan == -1) {
 			kill(k.w[i].pid, SIGKILL);
 			retire(&k.w[i]);
+			idle++;
 		}
 	av_engine_unref(&k.engine);
 	av_store_free(&k.store);
+	log_event(busy > 0 ? LOG_WARNING : LOG_INFO, NULL, "reload", NULL,
+	    " what=signatures result=released overlap=no idle_workers=%u "
+	    "after_ms=%llu busy_workers=%u waiting=%u", idle,
+	    (unsigned long long)(now - k.quiet_since), busy, k.qn);
 	k.quiet = false;
 	k.quiet_building = true;
+	k.quiet_report = true;
+	k.quiet_start = k.quiet_since;
+	k.qpeak_wait = 0;
 	start_build(k.next_pol != NULL ? k.next_pol : k.pol);
+}
+
+/* After a reload without the overlap, once the messages that waited for
+ * it have a worker: how long they waited. */
+static void
+quiet_done(void)
+{
+	if (!k.quiet_report || k.quiet || k.building || (k.quiet_left > 0 &&
+	    k.qn > 0) || (k.engine != NULL && count_workers(false) == 0))
+		return;
+	k.quiet_report = false;
+	if (k.engine == NULL)
+		return;			/* the build failed: said so */
+	log_event(LOG_INFO, NULL, "reload", NULL, " what=signatures "
+	    "result=done overlap=no ms=%llu longest_wait_ms=%llu",
+	    (unsigned long long)(clock_ms() - k.quiet_start),
+	    (unsigned long long)k.qpeak_wait);
 }
 
 static void
@@ -695,6 +835,8 @@ build_done(void)
 		return;
 	pthread_join(k.bt, NULL);
 	k.building = false;
+	if (k.quiet_building)
+		k.quiet_left = k.qn;	/* they go first (FIFO) */
 	k.quiet_building = false;
 	if (k.next_pol != NULL) {
 		old = k.pol;
@@ -727,6 +869,10 @@ build_done(void)
 		    "signatures", b->err.msg, " result=failed dir=\"%s\" "
 		    "effect=%s", sig_dir(k.pol), k.engine == NULL ?
 		    "tempfail" : "kept");
+		/* those that waited for it (a reload without the overlap) */
+		while (k.engine == NULL && k.pol->av_enabled && k.qn > 0)
+			queue_drop(WS_NOT_READY, "the signatures did not load "
+			    "again after the old engine was released");
 		send_status(false);
 	}
 	k.first_build = false;
@@ -797,11 +943,28 @@ reload(unsigned flags)
 		want_build(k.pol);
 }
 
+/* Room for one more waiting message: its four descriptors fit beside
+ * the workers' (socket, pidfd, channel copy) under RLIMIT_NOFILE; a
+ * descriptor the kernel cannot give us would lose the message. */
+static bool
+queue_room(void)
+{
+	unsigned	i, used = 0;
+
+	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
+		if (k.w[i].used)
+			used++;
+	return k.qn < KEEPER_QUEUE_MAX && KEEPER_NOFILE_SPARE + 3ull * used +
+	    4ull * (k.qn + 1) <= k.nofile;
+}
+
 static void
 dispatch(struct wire_msg *m, int chan)
 {
 	struct pending	*p;
+	struct wire_msg	 jm;
 	char		 hex[DIGEST_HEX_LEN + 1], *qid;
+	int		 jfds[WIRE_FDS_MAX], jn = 0, r;
 
 	m->text[sizeof m->text - 1] = '\0';
 	if (poison_has(k.poison, m->digest)) {
@@ -814,20 +977,41 @@ dispatch(struct wire_msg *m, int chan)
 		chan_close(chan);
 		return;
 	}
-	if (!ready()) {
+	/* between the old engine and the new one (a reload without the
+	 * overlap) messages wait for the new one */
+	if (!ready() && !k.quiet_building) {
 		answer(chan, WS_NOT_READY, NULL);
 		chan_close(chan);
 		return;
 	}
-	if (k.qn == KEEPER_QUEUE_MAX) {
-		answer(chan, WS_BUSY, "too many messages waiting for a "
-		    "scanning worker");
+	if (!queue_room()) {
+		answer(chan, WS_BUSY, "queue full: too many messages waiting "
+		    "for a scanning worker");
+		chan_close(chan);
+		return;
+	}
+	/* the job out of the channel: nothing stays in flight */
+	r = wire_recv(chan, &jm, jfds, &jn, true);
+	if (r != 1 || jm.type != WIRE_JOB || jn != 3) {
+		while (r == 1 && jn > 0)
+			close(jfds[--jn]);
+		qid = str_sanitise(m->text, 60);
+		log_event(LOG_ERR, *qid != '\0' ? qid : NULL, "error",
+		    r == -1 ? strerror(errno) : r == 0 ? "closed" :
+		    "malformed", " stage=keeper what=no_job process=keeper");
+		free(qid);
+		answer(chan, WS_BUSY, "the engine keeper could not take the "
+		    "message's job");
 		chan_close(chan);
 		return;
 	}
 	p = &k.q[(k.qhead + k.qn) % KEEPER_QUEUE_MAX];
 	k.qn++;
 	p->chan = chan;
+	memcpy(p->job, jfds, sizeof p->job);
+	p->a = jm.a;
+	p->b = jm.b;
+	p->flags = jm.flags;
 	memcpy(p->digest, m->digest, DIGEST_LEN);
 	snprintf(p->qid, sizeof p->qid, "%.63s", m->text);
 	qid = str_sanitise(p->qid, sizeof p->qid - 1);
@@ -883,6 +1067,14 @@ worker_msg(struct kworker *w)
 	while (r == 1 && nfds > 0)
 		close(fds[--nfds]);
 	if (r == 1 && m.type == WIRE_IDLE && w->chan != -1) {
+		if (m.status != 0) {
+			log_event(LOG_ERR, w->qid[0] != '\0' ? w->qid : NULL,
+			    "error", "the worker could not receive the "
+			    "message's descriptors", " stage=keeper pid=%ld",
+			    (long)w->pid);
+			answer(w->chan, WS_BUSY, "the scanning worker could "
+			    "not receive the message");
+		}
 		chan_close(w->chan);
 		w->chan = -1;
 		if (w->retiring || w->gen != k.gen) {
@@ -916,6 +1108,7 @@ shutdown_workers(void)
 		}
 	while (k.qn > 0) {
 		close(k.q[k.qhead].chan);
+		job_close(&k.q[k.qhead]);
 		k.qhead = (k.qhead + 1) % KEEPER_QUEUE_MAX;
 		k.qn--;
 	}
@@ -924,7 +1117,7 @@ shutdown_workers(void)
 static int
 poll_timeout(uint64_t now)
 {
-	uint64_t	t = 1000, d;
+	uint64_t	t = k.retry ? KEEPER_RETRY_MS : 1000, d;
 	unsigned	i;
 
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
@@ -992,6 +1185,7 @@ keeper_loop(void)
 		expire_queue(now);
 		if (k.quiet)
 			quiet_reload();
+		quiet_done();
 		if (now >= k.next_check) {
 			k.next_check = now + k.pol->av_check_interval_ms;
 			if (k.pol->av_enabled && !k.building && (k.engine ==
@@ -1001,6 +1195,38 @@ keeper_loop(void)
 		top_up();
 		dispatch_queue();
 	}
+}
+
+/* Each waiting message holds four descriptors here (struct pending): the
+ * soft limit goes up to KEEPER_NOFILE_WANT where the hard one allows (the
+ * keeper polls, it never uses select). */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+	uint64_t	room;
+
+	k.nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < KEEPER_NOFILE_WANT &&
+	    (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY &&
+		    rl.rlim_max < KEEPER_NOFILE_WANT ? rl.rlim_max :
+		    KEEPER_NOFILE_WANT;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	k.nofile = rl.rlim_cur == RLIM_INFINITY ? KEEPER_NOFILE_WANT :
+	    (uint64_t)rl.rlim_cur;
+	room = k.nofile > KEEPER_NOFILE_SPARE + 3ull * 2 * target_workers() ?
+	    (k.nofile - KEEPER_NOFILE_SPARE - 3ull * 2 * target_workers()) / 4 :
+	    0;
+	if (room < KEEPER_QUEUE_MAX)
+		log_event(LOG_WARNING, NULL, "warning", "more messages "
+		    "waiting for a worker get 4xx", " what=nofile "
+		    "process=keeper rlimit=%llu queue_max=%llu",
+		    (unsigned long long)k.nofile, (unsigned long long)room);
 }
 
 int
@@ -1048,6 +1274,7 @@ keeper_run(int ctl, const struct cli_opts *o)
 		    " state=failed what=eventfd");
 		return CLI_EX_SOFTWARE;
 	}
+	raise_nofile();
 	log_event(LOG_INFO, NULL, "keeper", NULL, " state=started pid=%ld "
 	    "workers=%u", (long)k.pid, target_workers());
 	k.first_build = true;

@@ -968,6 +968,7 @@ mlt_scan(const struct connctx *cc, const struct envelope *env,
 	case WS_POISON:
 		return poison_verdict(pol, env);
 	case WS_NOT_READY:
+	case WS_BUSY:		/* no room or no hand-over: 4xx, never the error rule */
 		if (res.detail[0] != '\0')
 			log_event(LOG_ERR, id, "error", res.detail,
 			    " stage=scan");

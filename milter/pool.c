@@ -1,7 +1,9 @@
 /* milter/pool.c - the milter's side of the scanning pool (pool.h). */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -29,6 +31,7 @@
 #define POOL_KEEPER_FD		3	/* the keeper's control socket */
 #define POOL_RESTART_FAST_MS	10000	/* a keeper that died this soon */
 #define POOL_STOP_WAIT_MS	5000
+#define POOL_RETRY_US		5000	/* a send the kernel refused */
 
 extern char **environ;
 
@@ -318,16 +321,67 @@ message_fd(const struct pool_job *j, struct err *err)
 	return wire_memfd("portcullis-msg", j->msg, j->len, NULL, 0, err);
 }
 
-/* Sends the job into a fresh channel and the channel to the keeper.
- * Returns our end of the channel, or -1 (res set). */
+/* Why a send failed, in words a postmaster can act on. */
+static const char *
+send_why(int e)
+{
+	if (e == ETOOMANYREFS)
+		return "too many descriptors in flight for this user "
+		    "(ETOOMANYREFS)";
+	return strerror(e);
+}
+
+/* Sends m with fds on fd, or on the keeper's control socket if fd is -1
+ * (under the lock), trying again while the kernel lacks a resource
+ * (wire_transient) until deadline (clock_ms). 0, or -1 with errno; a
+ * control socket that failed otherwise is shut down (the watch thread
+ * restarts the keeper). */
 static int
-send_job(const struct pool_job *j, struct pool_result *res)
+send_patient(int fd, const struct wire_msg *m, const int *fds, int nfds,
+    uint64_t deadline)
+{
+	int	r, e;
+
+	for (;;) {
+		if (fd != -1) {
+			r = wire_send(fd, m, fds, nfds, true);
+			e = errno;
+		} else {
+			pthread_mutex_lock(&p.lock);
+			if (p.ctl == -1) {
+				r = -1;
+				e = ENOTCONN;
+			} else {
+				r = wire_send(p.ctl, m, fds, nfds, true);
+				e = errno;
+				if (r == -1 && !wire_transient(e))
+					shutdown(p.ctl, SHUT_RDWR);
+			}
+			pthread_mutex_unlock(&p.lock);
+		}
+		if (r == 0)
+			return 0;
+		if (!wire_transient(e) || clock_ms() >= deadline) {
+			errno = e;
+			return -1;
+		}
+		usleep(POOL_RETRY_US);
+	}
+}
+
+/* Sends the job (with an empty memfd for the result, *out_r) into a fresh
+ * channel and the channel to the keeper. Returns our end of the channel,
+ * or -1 (res set). */
+static int
+send_job(const struct pool_job *j, int *out_r, struct pool_result *res)
 {
 	struct wire_msg	 m;
 	struct buf	 env = BUF_INIT;
 	struct err	 err = ERR_INIT;
-	int		 fds[2] = { -1, -1 }, ch[2] = { -1, -1 }, r;
+	uint64_t	 deadline = clock_ms() + j->pol->scan_time_ms;
+	int		 fds[3] = { -1, -1, -1 }, ch[2] = { -1, -1 }, i;
 
+	*out_r = -1;
 	if ((fds[0] = message_fd(j, &err)) == -1)
 		goto fail;
 	wire_env_pack(j->env, &env);
@@ -338,6 +392,10 @@ send_job(const struct pool_job *j, struct pool_result *res)
 	if ((fds[1] = wire_memfd("portcullis-env", env.data, env.len, NULL, 0,
 	    &err)) == -1)
 		goto fail;
+	if ((fds[2] = memfd_create("portcullis-result", MFD_CLOEXEC)) == -1) {
+		err_set(&err, "memfd_create: %s", strerror(errno));
+		goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch) == -1) {
 		err_set(&err, "socketpair: %s", strerror(errno));
 		goto fail;
@@ -346,28 +404,25 @@ send_job(const struct pool_job *j, struct pool_result *res)
 	m.a = j->len;
 	m.b = env.len;
 	m.flags = j->explain ? WIRE_JOB_EXPLAIN : 0;
-	if (wire_send(ch[0], &m, fds, 2, true) == -1) {
-		err_set(&err, "job: %s", strerror(errno));
-		goto fail;
+	if (send_patient(ch[0], &m, fds, 3, deadline) == -1) {
+		result(res, WS_NOT_READY, "could not pass the message to the "
+		    "engine keeper: %s", send_why(errno));
+		goto out;
 	}
 	wire_init(&m, WIRE_DISPATCH);
 	digest_sha256(j->msg, j->len, m.digest);
 	wire_text(&m, j->env->queue_id);
-	pthread_mutex_lock(&p.lock);
-	r = p.ctl == -1 ? -1 : wire_send(p.ctl, &m, &ch[1], 1, true);
-	if (r == -1 && p.ctl != -1 && errno != EAGAIN)
-		shutdown(p.ctl, SHUT_RDWR);	/* the watch thread sees it */
-	pthread_mutex_unlock(&p.lock);
-	if (r == -1) {
-		result(res, errno == EAGAIN ? WS_BUSY : WS_NOT_READY,
-		    "engine keeper %s", errno == EAGAIN ? "not keeping up" :
-		    "not running");
+	if (send_patient(-1, &m, &ch[1], 1, deadline) == -1) {
+		result(res, WS_NOT_READY, "could not pass the message to the "
+		    "engine keeper: %s", errno == ENOTCONN ? "it is not "
+		    "running" : send_why(errno));
 		goto out;
 	}
 	close(ch[1]);
 	close(fds[0]);
 	close(fds[1]);
 	buf_free(&env);
+	*out_r = fds[2];
 	return ch[0];
 fail:
 	result(res, WS_ERROR, "%s", err.msg);
@@ -376,23 +431,23 @@ out:
 		close(ch[0]);
 	if (ch[1] != -1)
 		close(ch[1]);
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
+	for (i = 0; i < 3; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
 	buf_free(&env);
 	return -1;
 }
 
-/* WS_OK: the verdict and the body from the result memfd. */
+/* WS_OK: the verdict and the body, copied out of the result memfd (the
+ * worker may still hold it: what is parsed is our copy). */
 static void
 take_verdict(const struct pool_job *j, const struct wire_msg *m, int fd,
     struct pool_result *res)
 {
-	const unsigned char	*p0 = NULL;
-	struct err		 err = ERR_INIT;
-	struct verdict		*v = NULL;
-	size_t			 total;
+	unsigned char	*packed = NULL;
+	struct err	 err = ERR_INIT;
+	struct verdict	*v = NULL;
+	struct stat	 st;
 
 	if (m->a > VERDICT_PACK_MAX || m->b > SIZE_MAX - m->a ||
 	    m->b > (uint64_t)j->pol->message_size * 4 + (1u << 20)) {
@@ -400,23 +455,35 @@ take_verdict(const struct pool_job *j, const struct wire_msg *m, int fd,
 		    (unsigned long long)m->a, (unsigned long long)m->b);
 		return;
 	}
-	total = (size_t)(m->a + m->b);
-	if (wire_map(fd, total, &p0, &err) == -1) {
-		result(res, WS_ERROR, "result: %s", err.msg);
+	if (fstat(fd, &st) == -1) {
+		result(res, WS_ERROR, "result: fstat: %s", strerror(errno));
 		return;
 	}
-	if (verdict_unpack(p0, (size_t)m->a, j->pol, &v, &err) == -1) {
-		result(res, WS_ERROR, "result: %s", err.msg);
-		wire_unmap(p0, total);
+	if (st.st_size < 0 || (uint64_t)st.st_size < m->a + m->b) {
+		result(res, WS_ERROR, "result: %llu+%llu bytes announced, "
+		    "the memfd holds %lld", (unsigned long long)m->a,
+		    (unsigned long long)m->b, (long long)st.st_size);
 		return;
 	}
+	packed = xmalloc((size_t)m->a + 1);
+	if (wire_read(fd, 0, packed, (size_t)m->a, &err) == -1 ||
+	    verdict_unpack(packed, (size_t)m->a, j->pol, &v, &err) == -1) {
+		result(res, WS_ERROR, "result: %s", err.msg);
+		free(packed);
+		return;
+	}
+	free(packed);
 	if ((m->flags & WIRE_RESULT_BODY) != 0) {
 		v->new_body = xmalloc(m->b + 1);
-		memcpy(v->new_body, p0 + m->a, (size_t)m->b);
 		v->new_body_len = (size_t)m->b;
+		if (wire_read(fd, m->a, v->new_body, (size_t)m->b, &err) ==
+		    -1) {
+			result(res, WS_ERROR, "result body: %s", err.msg);
+			verdict_free(&v);
+			return;
+		}
 	} else
 		v->new_body_len = 0;
-	wire_unmap(p0, total);
 	res->status = WS_OK;
 	res->verdict = v;
 }
@@ -427,16 +494,18 @@ pool_scan(const struct pool_job *j, struct pool_result *res)
 	struct wire_msg	 m;
 	struct pollfd	 pfd;
 	uint64_t	 t0 = clock_ms(), now, left;
-	int		 ch, fds[WIRE_FDS_MAX], nfds = 0, r;
+	int		 ch, out = -1, fds[WIRE_FDS_MAX], nfds = 0, r;
 
 	memset(res, 0, sizeof *res);
-	if ((ch = send_job(j, res)) == -1)
+	if ((ch = send_job(j, &out, res)) == -1)
 		return;
 	for (;;) {
 		now = clock_ms();
 		if (now - t0 >= j->wait_ms) {
-			result(res, WS_NOT_READY, "no answer from the scanning "
-			    "workers in %llu ms", (unsigned long long)j->wait_ms);
+			result(res, WS_NOT_READY, "no answer from the engine "
+			    "keeper nor its workers in %llu ms (queue wait and "
+			    "scan deadline both passed)",
+			    (unsigned long long)j->wait_ms);
 			goto out;
 		}
 		left = j->wait_ms - (now - t0);
@@ -462,15 +531,19 @@ pool_scan(const struct pool_job *j, struct pool_result *res)
 		goto out;
 	}
 	m.text[sizeof m.text - 1] = '\0';
-	if (m.status == WS_OK && nfds == 1)
-		take_verdict(j, &m, fds[0], res);
-	else if (m.status == WS_OK)
-		result(res, WS_ERROR, "result without its verdict");
+	if (m.status == WS_OK)
+		take_verdict(j, &m, out, res);
+	else if (m.status == WS_BUSY)
+		/* the pool's own failure (queue wait, a hand-over refused):
+		 * never the policy's error rule, a 4xx */
+		result(res, WS_NOT_READY, "%s", m.text);
 	else
 		result(res, m.status <= WS_BUSY ? (enum wire_status)m.status :
 		    WS_ERROR, "%s", m.text);
 out:
 	while (nfds > 0)
 		close(fds[--nfds]);
+	if (out != -1)
+		close(out);
 	close(ch);
 }

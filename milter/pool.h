@@ -5,7 +5,10 @@
  * the message (wire.h): the message goes as a descriptor (the spool file
  * reopened read-only, or a sealed memfd of the in-memory buffer), never
  * copied through a socket; the verdict comes back packed, the new body
- * beside it. The milter process never parses message content.
+ * beside it, in a memfd the milter made and copies out of. The milter
+ * process never parses message content. A message that waits (for a
+ * free worker, or for the kernel to pass its descriptors) waits up to
+ * scan_time; a pool that cannot serve it says why in res->detail.
  *
  * pool_start() once, before any thread; pool_watch() once threads are
  * allowed (its thread reads the keeper's status and restarts it);

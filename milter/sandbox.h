@@ -8,7 +8,11 @@
  *    may), PR_SET_NO_NEW_PRIVS;
  *  - RLIMIT_AS = memory (0 = none; not set under AddressSanitizer, which
  *    reserves terabytes of address space for its shadow), RLIMIT_CORE 0
- *    (no message content in core files), RLIMIT_NOFILE 64;
+ *    (no message content in core files), RLIMIT_NOFILE 64 (so a worker
+ *    must never send a descriptor: the kernel refuses SCM_RIGHTS from a
+ *    process whose user has more descriptors in flight than its
+ *    RLIMIT_NOFILE, and that count is shared by every process of the
+ *    user; wire.h);
  *  - Landlock (when the kernel has it): files may be created, written,
  *    truncated, renamed or removed only beneath scratch_dir (ClamAV's
  *    temporary files); everything else stays readable (shared libraries,

@@ -74,12 +74,19 @@ wire_send(int fd, const struct wire_msg *m, const int *fds, int nfds,
 	return 0;
 }
 
+bool
+wire_transient(int error)
+{
+	return error == EAGAIN || error == EWOULDBLOCK ||
+	    error == ETOOMANYREFS || error == ENOBUFS || error == ENOMEM;
+}
+
 int
 wire_recv(int fd, struct wire_msg *m, int *fds, int *nfds_r, bool dontwait)
 {
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 8)];
+		char		buf[CMSG_SPACE(sizeof(int) * 2 * WIRE_FDS_MAX)];
 	}		 cm;
 	struct iovec	 iov = { m, sizeof *m };
 	struct msghdr	 mh;
@@ -142,6 +149,32 @@ write_all(int fd, const void *p, size_t n, struct err *err)
 			    strerror(errno) : "short write");
 		q += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+wire_write(int fd, const void *p, size_t n, struct err *err)
+{
+	return write_all(fd, p, n, err);
+}
+
+int
+wire_read(int fd, uint64_t off, void *p, size_t len, struct err *err)
+{
+	unsigned char	*q = p;
+	ssize_t		 r;
+
+	while (len > 0) {
+		r = pread(fd, q, len, (off_t)off);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return err_set(err, "read: %s", r == -1 ?
+			    strerror(errno) : "short file");
+		q += r;
+		off += (uint64_t)r;
+		len -= (size_t)r;
 	}
 	return 0;
 }

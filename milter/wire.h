@@ -6,21 +6,32 @@
  *
  *   control socket (milter <-> keeper, made before the keeper starts):
  *     WIRE_DISPATCH  milter -> keeper: one message to scan. Carries the
- *                    milter's end of a fresh channel's other end, the
- *                    message's SHA-256 (poison check) and its queue id.
+ *                    keeper's end of a fresh channel, the message's
+ *                    SHA-256 (poison check) and its queue id.
  *     WIRE_RELOAD    milter -> keeper: reload the policy and/or signatures.
  *     WIRE_STATUS    keeper -> milter: engine facts after a (re)load.
  *   worker socket (keeper <-> one worker):
- *     WIRE_ASSIGN    keeper -> worker: the channel of the next message.
- *     WIRE_IDLE      worker -> keeper: done with it.
- *   channel (one per message, milter <-> worker or keeper):
- *     WIRE_JOB       milter -> worker: the message (a read-only descriptor,
- *                    mmap'ed by the worker) and the envelope (a memfd).
- *     WIRE_RESULT    worker or keeper -> milter: the status; with WS_OK a
- *                    sealed memfd holding the packed verdict (verdict_pack)
- *                    followed by the new body, if any.
- * The milter writes WIRE_JOB into the channel before it dispatches it, so
- * the job waits in the socket until a worker takes it; the keeper keeps a
+ *     WIRE_ASSIGN    keeper -> worker: the next message: the job's a, b
+ *                    and flags, with four descriptors: the channel, the
+ *                    message, the envelope and the result memfd.
+ *     WIRE_IDLE      worker -> keeper: done with it (status 0), or the
+ *                    assignment could not be received (status 1: its
+ *                    descriptors were refused, the keeper answers).
+ *   channel (one per message, milter <-> keeper or worker):
+ *     WIRE_JOB       milter -> keeper: the message (a read-only descriptor,
+ *                    mmap'ed by the worker), the envelope (a sealed memfd)
+ *                    and an empty memfd for the result.
+ *     WIRE_RESULT    worker or keeper -> milter, no descriptor: the
+ *                    status; with WS_OK the result memfd holds the packed
+ *                    verdict (a bytes, verdict_pack) and then the new body
+ *                    (b bytes), if any.
+ * The milter writes WIRE_JOB into the channel before it dispatches it; the
+ * keeper takes the job out of the channel as it queues the message and
+ * hands its descriptors to the worker with WIRE_ASSIGN. So no descriptor
+ * stays in a socket ("in flight") while a message waits for a worker, and
+ * a worker never sends one: the kernel refuses a descriptor to a sender
+ * once its user has more in flight than the sender's RLIMIT_NOFILE
+ * (ETOOMANYREFS), and a worker's is 64 (sandbox.h). The keeper keeps a
  * copy of the channel while a worker has it and answers WS_DIED on it
  * when the worker dies. Large data never goes through a socket.
  *
@@ -38,8 +49,8 @@
 #include "scan.h"
 #include "util.h"
 
-#define WIRE_VERSION	2
-#define WIRE_FDS_MAX	2
+#define WIRE_VERSION	3
+#define WIRE_FDS_MAX	4
 #define WIRE_DIGEST_LEN	32
 #define WIRE_ENV_MAX	(64u * 1024 * 1024)	/* packed envelope */
 
@@ -86,9 +97,14 @@ void	wire_init(struct wire_msg *m, enum wire_type t);
 void	wire_text(struct wire_msg *m, const char *s);
 
 /* Sends m with nfds descriptors (borrowed). dontwait: never block.
- * 0, or -1 with errno (EPIPE when the peer is gone). */
+ * 0, or -1 with errno (EPIPE when the peer is gone; with descriptors also
+ * ETOOMANYREFS, see above). */
 int	wire_send(int fd, const struct wire_msg *m, const int *fds, int nfds,
 	    bool dontwait);
+/* The send failed for want of a resource (socket buffer, kernel memory,
+ * descriptors in flight), not because the peer is gone: worth trying
+ * again a little later. */
+bool	wire_transient(int error);
 /* Receives one message and up to WIRE_FDS_MAX descriptors (close-on-exec,
  * the caller's); extra descriptors are closed. 1 = got one (*nfds_r set),
  * 0 = the peer is gone, -1 = errno (EAGAIN too), or a message of another
@@ -103,6 +119,12 @@ int	wire_recv(int fd, struct wire_msg *m, int *fds, int *nfds_r,
  */
 int	wire_memfd(const char *name, const void *p1, size_t n1,
 	    const void *p2, size_t n2, struct err *err);
+/* Writes n bytes at the end of fd (a result memfd). 0 or -1 (err). */
+int	wire_write(int fd, const void *p, size_t n, struct err *err)
+	    __attribute__((warn_unused_result));
+/* Reads exactly len bytes of fd from offset off into p. 0 or -1 (err). */
+int	wire_read(int fd, uint64_t off, void *p, size_t len, struct err *err)
+	    __attribute__((warn_unused_result));
 /* Maps len bytes of fd read-only; checks the file holds at least that.
  * 0 with *p_r (munmap(*p_r, len) unless len is 0) or -1 (err). */
 int	wire_map(int fd, size_t len, const unsigned char **p_r,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,6 +42,8 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 	size_t		 n = strlen(FAULT_HEADER), hl;
 	volatile unsigned char *blk;
 	uint64_t	 total = 0, cap;
+	unsigned long long ms;
+	struct timespec	 ts;
 
 	/* the header block: up to the first empty line, at most 64K */
 	hl = len < 65536 ? len : 65536;
@@ -59,6 +62,18 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 			if (end - v >= 4 && strncmp(v, "loop", 4) == 0)
 				for (;;)
 					;	/* the keeper's deadline */
+			if (end - v >= 5 && strncmp(v, "slow ", 5) == 0) {
+				/* a scan that takes ms (at most a minute),
+				 * then goes on as usual */
+				ms = strtoull(v + 5, NULL, 10);
+				ts.tv_sec = (time_t)((ms > 60000 ? 60000 : ms) /
+				    1000);
+				ts.tv_nsec = (long)(ms % 1000) * 1000000;
+				while (nanosleep(&ts, &ts) == -1 &&
+				    errno == EINTR)
+					;
+				return;
+			}
 			if (end - v >= 3 && strncmp(v, "oom", 3) == 0) {
 				/* until RLIMIT_AS says no; bounded anyway */
 				cap = memory != 0 ? 2 * memory : 8ull << 30;
@@ -82,7 +97,8 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
 #endif
 
 /*
- * Answers the milter on chan. The keeper hears that this worker is idle
+ * Answers the milter on chan (no descriptor: the result, if any, is in
+ * the milter's own memfd). The keeper hears that this worker is idle
  * first: once the milter has its answer, the worker is no longer busy with
  * that message, so a worker killed after that moment (an administrator's
  * kill -9 of an idle worker) never makes a message that was judged look
@@ -90,7 +106,7 @@ worker_fault(const unsigned char *msg, size_t len, uint64_t memory)
  */
 static void
 worker_answer(int keeper, int chan, enum wire_status st, const char *text,
-    int fd, uint64_t a, uint64_t b, uint32_t flags)
+    uint64_t a, uint64_t b, uint32_t flags)
 {
 	struct wire_msg	m;
 
@@ -103,53 +119,47 @@ worker_answer(int keeper, int chan, enum wire_status st, const char *text,
 	m.b = b;
 	m.flags = flags;
 	wire_text(&m, text);
-	(void)wire_send(chan, &m, &fd, fd != -1 ? 1 : 0, true);
+	(void)wire_send(chan, &m, NULL, 0, true);
 }
 
-/* One message: the job waiting in chan, answered on chan. */
+/* One message: job is the keeper's WIRE_ASSIGN, fds its channel, message,
+ * envelope and result memfd; answered on the channel. */
 static void
-worker_job(int keeper, int chan, const struct worker_ctx *wc)
+worker_job(int keeper, const struct wire_msg *job, const int *fds,
+    const struct worker_ctx *wc)
 {
-	struct wire_msg		 m;
 	struct wire_env		 we;
 	struct scan_deps	 deps;
 	struct verdict		*v = NULL;
 	struct buf		 packed = BUF_INIT;
 	struct err		 err = ERR_INIT;
 	const unsigned char	*msg = NULL, *envp = NULL;
-	size_t			 len = 0, envlen = 0;
-	int			 fds[WIRE_FDS_MAX], nfds = 0, out = -1, r;
+	size_t			 len = 0, envlen = 0, blen;
+	int			 chan = fds[0];
 
 	memset(&we, 0, sizeof we);
-	r = wire_recv(chan, &m, fds, &nfds, true);
-	if (r <= 0) {			/* the milter gave up on it */
-		wire_init(&m, WIRE_IDLE);
-		(void)wire_send(keeper, &m, NULL, 0, false);
-		return;
-	}
-	if (m.type != WIRE_JOB || nfds != 2 || m.a > SIZE_MAX ||
-	    m.b > WIRE_ENV_MAX) {
-		worker_answer(keeper, chan, WS_ERROR, "bad job", -1, 0, 0, 0);
+	if (job->a > SIZE_MAX || job->b > WIRE_ENV_MAX) {
+		worker_answer(keeper, chan, WS_ERROR, "bad job", 0, 0, 0);
 		goto out;
 	}
-	len = (size_t)m.a;
-	envlen = (size_t)m.b;
-	if (wire_map(fds[0], len, &msg, &err) == -1 ||
-	    wire_map(fds[1], envlen, &envp, &err) == -1 ||
+	len = (size_t)job->a;
+	envlen = (size_t)job->b;
+	if (wire_map(fds[1], len, &msg, &err) == -1 ||
+	    wire_map(fds[2], envlen, &envp, &err) == -1 ||
 	    wire_env_unpack(envp, envlen, &we, &err) == -1) {
-		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, 0, 0, 0);
 		goto out;
 	}
 #ifdef PORTCULLIS_FAULT_INJECTION
 	worker_fault(msg, len, wc->pol->worker_memory);
 #endif
 	if (sandbox_cpu(wc->cpu_ms, &err) == -1) {
-		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, 0, 0, 0);
 		goto out;
 	}
 	memset(&deps, 0, sizeof deps);
 	deps.typer = wc->typer;
-	deps.explain = (m.flags & WIRE_JOB_EXPLAIN) != 0;
+	deps.explain = (job->flags & WIRE_JOB_EXPLAIN) != 0;
 	if (wc->engine != NULL) {
 		deps.av_scan = av_engine_scan;
 		deps.av_ctx = wc->engine;
@@ -157,28 +167,23 @@ worker_job(int keeper, int chan, const struct worker_ctx *wc)
 		deps.av_db_version = av_engine_db_version(wc->engine);
 	}
 	if (scan_message(wc->pol, &deps, &we.env, msg, len, &v, &err) == -1) {
-		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+		worker_answer(keeper, chan, WS_ERROR, err.msg, 0, 0, 0);
 		goto out;
 	}
+	blen = v->new_body != NULL ? v->new_body_len : 0;
 	if (verdict_pack(v, &packed, &err) == -1 ||
-	    (out = wire_memfd("portcullis-verdict", packed.data, packed.len,
-	    v->new_body, v->new_body != NULL ? v->new_body_len : 0,
-	    &err)) == -1) {
-		worker_answer(keeper, chan, WS_ERROR, err.msg, -1, 0, 0, 0);
+	    wire_write(fds[3], packed.data, packed.len, &err) == -1 ||
+	    (blen > 0 && wire_write(fds[3], v->new_body, blen, &err) == -1)) {
+		worker_answer(keeper, chan, WS_ERROR, err.msg, 0, 0, 0);
 		goto out;
 	}
-	worker_answer(keeper, chan, WS_OK, NULL, out, packed.len,
-	    v->new_body != NULL ? v->new_body_len : 0,
+	worker_answer(keeper, chan, WS_OK, NULL, packed.len, blen,
 	    v->new_body != NULL ? WIRE_RESULT_BODY : 0);
 out:
-	if (out != -1)
-		close(out);
 	if (msg != NULL)
 		wire_unmap(msg, len);
 	if (envp != NULL)
 		wire_unmap(envp, envlen);
-	while (nfds > 0)
-		close(fds[--nfds]);
 	wire_env_free(&we);
 	verdict_free(&v);
 	buf_free(&packed);
@@ -199,17 +204,21 @@ worker_run(int fd, const struct worker_ctx *wc)
 		r = wire_recv(fd, &m, fds, &nfds, false);
 		if (r == 0)
 			return 0;		/* retired, or the keeper is gone */
-		if (r == -1) {
-			if (errno == EPROTO)
-				continue;
+		if (r == -1 && errno != EPROTO)
 			return 1;
-		}
-		if (m.type != WIRE_ASSIGN || nfds != 1) {
+		if (r == -1 || m.type != WIRE_ASSIGN || nfds != 4) {
+			/* an assignment without its descriptors (refused
+			 * by the kernel, MSG_CTRUNC): the keeper answers
+			 * the milter and the worker stays free */
 			while (nfds > 0)
 				close(fds[--nfds]);
+			wire_init(&m, WIRE_IDLE);
+			m.status = 1;
+			(void)wire_send(fd, &m, NULL, 0, false);
 			continue;
 		}
-		worker_job(fd, fds[0], wc);	/* says "idle" as it answers */
-		close(fds[0]);
+		worker_job(fd, &m, fds, wc);	/* says "idle" as it answers */
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }

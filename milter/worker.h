@@ -2,15 +2,17 @@
  * milter/worker.h - a scanning worker: a process forked by the engine
  * keeper (keeper.h), sharing the keeper's compiled engine, policy and
  * type detector copy-on-write. It takes one message at a time from the
- * keeper (WIRE_ASSIGN: a channel), reads the job the milter wrote into
- * that channel (the message as a read-only descriptor it mmaps, the
- * envelope), calls scan_message() and answers on the channel (wire.h),
- * then tells the keeper it is idle.
+ * keeper (WIRE_ASSIGN: a channel and the job's descriptors: the message,
+ * read-only, which it mmaps, the envelope and the milter's result memfd),
+ * calls scan_message(), writes the packed verdict into the result memfd,
+ * tells the keeper it is idle and answers on the channel (wire.h). It
+ * never sends a descriptor.
  *
  * Built with --enable-fault-injection (never in a release), a message
  * whose header block has "X-Portcullis-Fault: abort", "loop" or "oom"
  * makes the worker abort, spin forever or allocate without end: the
- * failures the keeper must contain.
+ * failures the keeper must contain; "slow MS" makes its scan take MS
+ * milliseconds longer (at most a minute), a busy worker on demand.
  *
  * Ownership: everything in struct worker_ctx is borrowed from the keeper.
  * Thread-safety: a worker is one thread.
