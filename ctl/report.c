@@ -432,6 +432,10 @@ html_trows(struct buf *b, const char *title, const char *col,
 		    (unsigned)(rows[i].messages * 100 / max),
 		    ull(rows[i].files), ull(rows[i].bytes));
 	}
+	if (n == 0)		/* say it, rather than an empty table */
+		buf_puts(b, "<tr><td colspan=\"5\">no messages judged in "
+		    "these days (traffic statistics are kept by the daemon: "
+		    "[quarantine] stats_days)</td></tr>\n");
 	buf_puts(b, "</table></div>\n");
 }
 
