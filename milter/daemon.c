@@ -44,6 +44,9 @@
 #include "msgctx.h"
 #include "outbox.h"
 #include "pool.h"
+#ifdef PORTCULLIS_INPROCESS_SCAN
+#include "inproc.h"
+#endif
 #include "util.h"
 
 #define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
@@ -295,7 +298,11 @@ signal_thread(void *arg)
 		case SIGUSR2:
 			log_msg(LOG_INFO, "signature reload requested (%s)",
 			    strsignal(sig));
+#ifdef PORTCULLIS_INPROCESS_SCAN
+			inproc_reload();
+#else
 			pool_reload(WIRE_RELOAD_SIGNATURES);
+#endif
 			break;
 		default:	/* SIGTERM, SIGINT */
 			log_msg(LOG_INFO, "stopping (%s): finishing %u "
@@ -662,14 +669,23 @@ milter_run(const struct cli_opts *o)
 
 	/* The engine keeper: its own process (this binary, executed), started
 	 * before any thread of ours exists. */
+#ifdef PORTCULLIS_INPROCESS_SCAN
+	/* Benchmark builds only: the engine in this process, no keeper. */
+	if (inproc_start(pol, signature_dir(pol), &err) == -1) {
+#else
 	if (pool_start(g.policy_path, g.sig_dir, o, &err) == -1) {
+#endif
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
 	}
 
 	/* Threads from here on. */
+#ifdef PORTCULLIS_INPROCESS_SCAN
+	if (outbox_start(&err) == -1 ||
+#else
 	if (pool_watch(&err) == -1 || outbox_start(&err) == -1 ||
+#endif
 	    metrics_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
