@@ -286,7 +286,11 @@ def report(w):
                   mib(bp), mib(pk[1]), pk[0] - t_ev, len(pk[4]),
                   ", ".join("%s %.0f" % (x.split(":")[1], mib(int(
                       x.split(":")[2]))) for x in pk[4])))
-        last = base[-1][4]
+        # the last complete sample (one taken as the event came may have
+        # lost a process between the listing and the read)
+        full = [m[4] for m in base if all(not x.split(":")[2] == "0"
+                                          for x in m[4])]
+        last = full[-1] if full else base[-1][4]
         print("each process just before the event, PSS / RSS MiB: %s" %
               ", ".join("%s %.0f / %.0f" % (
                   x.split(":")[1], mib(int(x.split(":")[2])),
