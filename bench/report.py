@@ -62,6 +62,11 @@ def fig(cfg, cls):
         "p99": med([float(r["p99_ms"]) for r in rs]),
         "filter": per_msg("filter_ticks"),
         "clamd": per_msg("clamd_ticks"),
+        "keeper": per_msg("keeper_ticks") if "keeper_ticks" in rs[0]
+        else float("nan"),
+        "rates": {r["rep"]: int(r["n"]) / float(r["wall_s"]) for r in rs},
+        "cpus": [(int(r["filter_ticks"]) + int(r["clamd_ticks"])) * 1000.0 /
+                 TCK / int(r["n"]) for r in rs],
         "postfix": per_msg("postfix_ticks"),
         "sink": per_msg("sink_ticks"),
         "sender": med([float(r["sender_cpu_s"]) * 1000 / int(r["n"])
@@ -129,6 +134,26 @@ if "compare" in cfgs:
         print("| %-8s | %6s | %6s | %6s | %11.2f + %10.2f | %11.2f + %10.2f |"
               % (c, ratio(p, d), ratio(e, d), ratio(e, p), p["filter"],
                  p["clamd"], e["filter"], e["clamd"]))
+    # Repetition by repetition (c and e ran back to back in each), and
+    # the scanner's CPU split between the keeper and its workers.
+    print("\n| class    | e / c per repetition | CPU ms c: milter + keeper "
+          "+ workers = total | CPU ms e: milter + keeper + workers = total "
+          "| CPU e / c |")
+    print("|----------|----------------------|-------------------------------"
+          "-----------|-------------------------------------------|-----------|")
+    for c in classes:
+        p, e = F.get(("portcullis", c)), F.get(("compare", c))
+        if p is None or e is None:
+            continue
+        per = [e["rates"][k] / p["rates"][k] for k in sorted(p["rates"])
+               if k in e["rates"] and p["rates"][k]]
+        tp, te = med(p["cpus"]), med(e["cpus"])
+        print("| %-8s | %20s | %6.2f + %6.2f + %6.2f = %6.2f | %6.2f + %6.2f "
+              "+ %6.2f = %6.2f | %8.2fx |" % (
+                  c, " ".join("%.2f" % x for x in per), p["filter"],
+                  p["keeper"], p["clamd"] - p["keeper"], tp, e["filter"],
+                  e["keeper"], e["clamd"] - e["keeper"], te,
+                  te / tp if tp else float("nan")))
 
 print("\n## Per class and configuration (concurrency %s; medians over %s "
       "repetitions)\n" % (CONC, max((f["reps"] for f in F.values() if f),

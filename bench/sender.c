@@ -8,7 +8,7 @@
  * a time-out, so a stuck server ends the run instead of hanging it.
  *
  * usage: sender -p PORT -f FILE [-H HOST] [-c CONC] [-n COUNT] [-m PER_CONN]
- *               [-l LATFILE] [-t TIMEOUT_S]
+ *               [-l LATFILE] [-t TIMEOUT_S] [-T TIMELINE] [-u STOPFILE] [-U]
  * The message file is sent as it is after normalising line ends to CRLF
  * and dot-stuffing. -m sends that many messages per session (RSET-free:
  * MAIL after the previous final reply).
@@ -18,6 +18,15 @@
  * connection or protocol trouble. LATFILE gets one latency (microseconds,
  * status letter) per message. Exit 0 if every message got a final reply
  * (ok, rej or tmp), 1 otherwise.
+ * -U: each message starts with its own "X-Bench-Seq: N" header, so no two
+ * are the same bytes (the daemon remembers the digest of a message that
+ * killed a worker: with -U a kill -9 makes one message poison, not all).
+ * -u STOPFILE: no new message is started once STOPFILE exists (COUNT is
+ * then an upper bound; sent= says how many were started), for a load
+ * that runs until the caller has measured what it wanted.
+ * TIMELINE gets one line per message: start and end (unix seconds, wall
+ * clock, so that they can be set against a daemon's events), status
+ * letter, and the last reply line for a message that was not accepted.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,14 +44,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char	*host = "127.0.0.1";
+static const char	*host = "127.0.0.1", *stopfile;
 static int		 port, conc = 1, count = 1, per_conn = 1, tmo = 120;
+static int		 unique;	/* -U */
 static char		*wire;		/* DATA payload incl. final ".\r\n" */
 static size_t		 wirelen;
 static atomic_int	 next_msg;
 static atomic_int	 n_ok, n_rej, n_tmp, n_err;
 static double		*lat;		/* seconds, per message index */
 static char		*st;		/* status letter per message */
+static double		*t_start, *t_end;	/* -T: wall clock */
+static char		(*why)[128];	/* -T: last reply, not accepted */
 
 static double
 now(void)
@@ -57,7 +69,18 @@ struct conn {
 	int	fd;
 	char	buf[8192];
 	size_t	have;
+	char	last[128];	/* the last reply line read */
+	char	final[128];	/* the reply that ended the message */
 };
+
+static double
+wallclock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* Reads one (possibly multi-line) reply; returns its code or -1. */
 static int
@@ -73,6 +96,9 @@ reply(struct conn *c)
 			if (linelen >= 4) {
 				code = atoi(c->buf);
 				last = c->buf[3] != '-';
+				snprintf(c->last, sizeof c->last, "%.*s",
+				    (int)(linelen > 2 ? linelen - 2 : 0),
+				    c->buf);
 			}
 			memmove(c->buf, nl + 1, c->have - linelen);
 			c->have -= linelen;
@@ -151,14 +177,18 @@ hangup(struct conn *c)
 	}
 }
 
-/* One message on c (dialling if needed). Returns status letter. */
+/* Message i on c (dialling if needed). Returns status letter. */
 static char
-one(struct conn *c)
+one(struct conn *c, int i)
 {
+	char	seq[64];
 	int	r;
 
-	if (c->fd < 0 && dial(c) == -1)
+	c->last[0] = '\0';
+	if (c->fd < 0 && dial(c) == -1) {
+		memcpy(c->final, c->last, sizeof c->final);
 		return 'E';
+	}
 	r = cmd(c, "MAIL FROM:<sender@bench.example.net>\r\n");
 	if (r != 250)
 		goto bad;
@@ -168,7 +198,10 @@ one(struct conn *c)
 	r = cmd(c, "DATA\r\n");
 	if (r != 354)
 		goto bad;
-	if (sendall(c->fd, wire, wirelen) == -1) {
+	if (unique)
+		snprintf(seq, sizeof seq, "X-Bench-Seq: %d\r\n", i);
+	if ((unique && sendall(c->fd, seq, strlen(seq)) == -1) ||
+	    sendall(c->fd, wire, wirelen) == -1) {
 		r = -1;
 		goto bad;
 	}
@@ -176,6 +209,7 @@ one(struct conn *c)
 	if (r >= 200 && r < 300)
 		return 'O';
 bad:
+	memcpy(c->final, c->last, sizeof c->final);	/* before QUIT */
 	if (r >= 400 && r < 500) {
 		hangup(c);
 		return 'T';
@@ -204,12 +238,20 @@ worker(void *arg)
 		double	t0;
 		char	s;
 
-		if (i >= count)
+		if (i >= count || (stopfile != NULL &&
+		    access(stopfile, F_OK) == 0))
 			break;
+		if (t_start != NULL)
+			t_start[i] = wallclock();
 		t0 = now();
-		s = one(c);
+		s = one(c, i);
 		lat[i] = now() - t0;
 		st[i] = s;
+		if (t_start != NULL) {
+			t_end[i] = wallclock();
+			if (s != 'O')
+				snprintf(why[i], sizeof why[i], "%s", c->final);
+		}
 		switch (s) {
 		case 'O': atomic_fetch_add(&n_ok, 1); break;
 		case 'R': atomic_fetch_add(&n_rej, 1); break;
@@ -297,13 +339,13 @@ load(const char *path)
 int
 main(int argc, char **argv)
 {
-	const char	*file = NULL, *latfile = NULL;
+	const char	*file = NULL, *latfile = NULL, *tlfile = NULL;
 	pthread_t	*th;
 	struct rusage	 ru;
 	double		 t0, wall, *ok;
-	int		 ch, i, nok = 0;
+	int		 ch, i, nok = 0, sent, last;
 
-	while ((ch = getopt(argc, argv, "H:p:c:n:m:f:l:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:c:n:m:f:l:t:T:u:U")) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
@@ -313,10 +355,13 @@ main(int argc, char **argv)
 		case 'f': file = optarg; break;
 		case 'l': latfile = optarg; break;
 		case 't': tmo = atoi(optarg); break;
+		case 'T': tlfile = optarg; break;
+		case 'u': stopfile = optarg; break;
+		case 'U': unique = 1; break;
 		default:
 			fprintf(stderr, "usage: sender -p PORT -f FILE [-H HOST]"
 			    " [-c CONC] [-n COUNT] [-m PER_CONN] [-l LATFILE]"
-			    " [-t TIMEOUT_S]\n");
+			    " [-t TIMEOUT_S] [-T TIMELINE] [-u STOPFILE] [-U]\n");
 			return 2;
 		}
 	}
@@ -333,6 +378,11 @@ main(int argc, char **argv)
 	st = calloc((size_t)count + 1, 1);
 	ok = calloc((size_t)count + 1, sizeof *ok);
 	th = calloc((size_t)conc, sizeof *th);
+	if (tlfile != NULL) {
+		t_start = calloc((size_t)count + 1, sizeof *t_start);
+		t_end = calloc((size_t)count + 1, sizeof *t_end);
+		why = calloc((size_t)count + 1, sizeof *why);
+	}
 	t0 = now();
 	for (i = 0; i < conc; i++)
 		if (pthread_create(&th[i], NULL, worker, NULL) != 0) {
@@ -343,23 +393,44 @@ main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	wall = now() - t0;
 	getrusage(RUSAGE_SELF, &ru);
+	/* with -u, a number taken after the stop file appeared was never
+	 * sent (st 0): the files skip it */
+	last = atomic_load(&next_msg);
+	if (last > count)
+		last = count;
+	for (sent = 0, i = 0; i < last; i++)
+		sent += st[i] != 0;
 
 	if (latfile != NULL) {
 		FILE *fp = fopen(latfile, "w");
 
 		if (fp != NULL) {
-			for (i = 0; i < count; i++)
-				fprintf(fp, "%.0f %c\n", lat[i] * 1e6, st[i]);
+			for (i = 0; i < last; i++)
+				if (st[i] != 0)
+					fprintf(fp, "%.0f %c\n", lat[i] * 1e6,
+					    st[i]);
+			fclose(fp);
+		}
+	}
+	if (tlfile != NULL) {
+		FILE *fp = fopen(tlfile, "w");
+
+		if (fp != NULL) {
+			for (i = 0; i < last; i++)
+				if (st[i] != 0)
+					fprintf(fp, "%.6f %.6f %c %s\n",
+					    t_start[i], t_end[i], st[i],
+					    why[i]);
 			fclose(fp);
 		}
 	}
 	/* Percentiles over messages that got a final reply. */
-	for (i = 0; i < count; i++)
+	for (i = 0; i < last; i++)
 		if (st[i] == 'O' || st[i] == 'R')
 			ok[nok++] = lat[i];
 	qsort(ok, (size_t)nok, sizeof *ok, dcmp);
 	printf("sent=%d ok=%d rej=%d tmp=%d err=%d wall_s=%.4f cpu_s=%.4f "
-	    "p50_ms=%.3f p99_ms=%.3f\n", count, n_ok, n_rej, n_tmp, n_err,
+	    "p50_ms=%.3f p99_ms=%.3f\n", sent, n_ok, n_rej, n_tmp, n_err,
 	    wall, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 	    pct(ok, nok, 50) * 1e3, pct(ok, nok, 99) * 1e3);

@@ -45,6 +45,9 @@
 #include "msgctx.h"
 #include "outbox.h"
 #include "pool.h"
+#ifdef PORTCULLIS_INPROCESS_SCAN
+#include "inproc.h"
+#endif
 #include "util.h"
 
 #define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
@@ -300,7 +303,11 @@ signal_thread(void *arg)
 			log_event(LOG_INFO, NULL, "reload", NULL,
 			    " what=signatures result=requested "
 			    "signal=SIG%s", sigabbrev_np(sig));
+#ifdef PORTCULLIS_INPROCESS_SCAN
+			inproc_reload();
+#else
 			pool_reload(WIRE_RELOAD_SIGNATURES);
+#endif
 			break;
 		default:	/* SIGTERM, SIGINT */
 			log_event(LOG_INFO, NULL, "stop", NULL,
@@ -671,14 +678,23 @@ milter_run(const struct cli_opts *o)
 
 	/* The engine keeper: its own process (this binary, executed), started
 	 * before any thread of ours exists. */
+#ifdef PORTCULLIS_INPROCESS_SCAN
+	/* Benchmark builds only: the engine in this process, no keeper. */
+	if (inproc_start(pol, signature_dir(pol), &err) == -1) {
+#else
 	if (pool_start(g.policy_path, g.sig_dir, o, &err) == -1) {
+#endif
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
 	}
 
 	/* Threads from here on. */
+#ifdef PORTCULLIS_INPROCESS_SCAN
+	if (outbox_start(&err) == -1 ||
+#else
 	if (pool_watch(&err) == -1 || outbox_start(&err) == -1 ||
+#endif
 	    metrics_start(&err) == -1 || alerts_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);

@@ -40,6 +40,9 @@
 #include "notify.h"
 #include "outbox.h"
 #include "pool.h"
+#ifdef PORTCULLIS_INPROCESS_SCAN
+#include "inproc.h"
+#endif
 #include "events.h"
 #include "quarantine.h"
 #include "scan.h"
@@ -961,7 +964,11 @@ mlt_scan(const struct connctx *cc, const struct envelope *env,
 	job.wait_ms = 2 * pol->scan_time_ms + MLT_WAIT_MARGIN_MS;
 	job.progress = mlt_progress;
 	job.progress_ctx = ctx;
+#ifdef PORTCULLIS_INPROCESS_SCAN
+	inproc_scan(&job, &res);	/* benchmark builds only */
+#else
 	pool_scan(&job, &res);
+#endif
 	switch (res.status) {
 	case WS_OK:
 		return res.verdict;
