@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -715,6 +717,67 @@ out:
 	quarantine_close_shared();
 }
 
+/*
+ * The daemon's round (quarantine_sync_round): nothing kept here asks
+ * PostgreSQL nothing (a database that does not exist is not an error);
+ * records kept while the server was down are copied once it is back; a
+ * sync running elsewhere (the lock held) makes the round wait for the
+ * next one, not block.
+ */
+static void
+pg_sync_round(struct t *t)
+{
+	struct policy	*pol = NULL;
+	struct err	 err = ERR_INIT;
+	size_t		 n = 0, nt = 0;
+	char		*extra, *id = NULL, *dir = NULL, v[64];
+	int		 r, fd = -1;
+
+	if (!pg_clean(t))
+		return;
+	pol = load_policy(t, "database = host=/nonexistent dbname=x\n");
+	r = pol != NULL ? quarantine_sync_round(pol, 0, &n, &nt, &err) : -2;
+	t_check(t, r == 0 && n == 0, "nothing kept, no server: got %d (%s), "
+	    "want 0", r, err.msg);
+	policy_unref(&pol);
+	extra = xasprintf("database = %s\nnode = mx-a\n", conninfo);
+	pol = load_policy(t, extra);
+	free(extra);
+	if (pol == NULL || !t_check(t, pg_stop(), "stop the server"))
+		goto out;
+	t_check(t, store_one(pol, &id, &err) == 0, "store, server down: %s",
+	    err.msg);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == -1 && n == 0, "round, server down: got %d, want -1",
+	    r);
+	if (!t_check(t, pg_start(), "start the server again"))
+		goto out;
+	/* Another sync holds the lock: the round does not wait. */
+	dir = xasprintf("%s/q", t_tmpdir(t));
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	t_check(t, fd != -1 && flock(fd, LOCK_EX) == 0, "lock %s", dir);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 1 && n == 0, "round, lock held: got %d (%zu), want 1",
+	    r, n);
+	close(fd);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 0 && n == 1 && nt == 1, "round, server back: got %d, "
+	    "%zu records %zu traffic rows, want 0, 1, 1 (%s)", r, n, nt,
+	    err.msg);
+	pg_value("SELECT count(*) FROM message", v, sizeof v);
+	t_check(t, strcmp(v, "1") == 0, "rows: got %s, want 1", v);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 0 && n == 0 && nt == 0, "round again: got %d, %zu, "
+	    "want 0, 0", r, n);
+	t_check(t, quarantine_pending(pol, &n, &err) == 0 && n == 0,
+	    "pending after the round: %zu", n);
+out:
+	free(dir);
+	free(id);
+	policy_unref(&pol);
+	quarantine_close_shared();
+}
+
 /* ---- a release happens once (both backends) ---- */
 
 /* A second, independent connection to the same database: SQLite's file
@@ -932,6 +995,7 @@ static const struct t_case cases[] = {
 	T_CASE(pg_sync_twice_one_row),
 	T_CASE(pg_sync_skips_unreadable),
 	T_CASE(pg_bodies_shared_dir),
+	T_CASE(pg_sync_round),
 	T_CASE(release_once_sqlite),
 	T_CASE(release_once_pg),
 	T_CASE(pg_migrate_v1),
