@@ -33,7 +33,7 @@
 #include "err.h"
 
 #define STORE_SCHEMA_VERSION	4	/* SQLite (PRAGMA user_version) */
-#define STORE_PG_SCHEMA_VERSION	2	/* PostgreSQL (table schema_version) */
+#define STORE_PG_SCHEMA_VERSION	3	/* PostgreSQL (table schema_version) */
 #define STORE_TOP		10	/* entries in each top list */
 #define STORE_REPORT_ROWS	5000	/* rows of one by-X table */
 

@@ -958,7 +958,8 @@ release_once_pg(struct t *t)
 		release_race(t, NULL);
 }
 
-/* A database of schema version 1 (before release claims) is migrated. */
+/* A database of schema version 1 (before release claims and the covering
+ * indexes) is migrated. */
 static void
 pg_migrate_v1(struct t *t)
 {
@@ -972,6 +973,7 @@ pg_migrate_v1(struct t *t)
 	store_close(&st);
 	t_check(t, t_sh("psql -q -X -v ON_ERROR_STOP=1 '%s' -c 'ALTER TABLE "
 	    "message DROP COLUMN releasing_by, DROP COLUMN releasing_time; "
+	    "DROP INDEX message_report; "
 	    "UPDATE schema_version SET version = 1' >/dev/null 2>&1",
 	    conninfo) == 0, "back to version 1");
 	t_check(t, store_open_pg(conninfo, STORE_READONLY, &st, &err) == -1,
