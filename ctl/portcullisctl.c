@@ -18,8 +18,11 @@
  * A release is also logged on syslog facility mail, in the daemon's shape
  * (milter/log.h), as portcullisctl[PID]: QUEUEID: event=release ...
  *
- * Exit status: 0 ok, 1 not found, 3 output cut by --limit (said on
- * stderr), 64 usage, 74 quarantine I/O error (also: no quarantine, no
+ * Release claims the record first (store_release_claim): of two
+ * releases of one record at once, on one node or two, one sends it.
+ *
+ * Exit status: 0 ok, 1 not found, 2 released already or being released
+ * (said on stderr), 3 output cut by --limit (said on stderr), 64 usage, 74 quarantine I/O error (also: no quarantine, no
  * index, an unknown area), 75 sendmail failed or sync could not finish
  * (try again), 78 configuration error.
  */
@@ -48,6 +51,7 @@
 
 #define CTL_EX_OK	0
 #define CTL_EX_NOTFOUND	1
+#define CTL_EX_RELEASED	2	/* released already, or being released */
 #define CTL_EX_LIMIT	3
 #define CTL_EX_USAGE	64
 #define CTL_EX_IOERR	74
@@ -59,6 +63,7 @@ struct ctl {
 	struct policy_override	*ov;
 	size_t			 nov;
 	bool			 json, html, raw;
+	bool			 again;		/* release --again */
 	long			 days;		/* -1 = not given */
 	int64_t			 since;		/* list --since; 0 = all */
 	size_t			 limit;		/* list --limit; 0 = none */
@@ -79,8 +84,9 @@ usage(FILE *fp)
 "  list [AREA] [--since AGE|DATE] [--limit N] [--json]\n"
 "                                quarantined messages, oldest first\n"
 "  show ID [--json | --raw]      one record (--raw: the message itself)\n"
-"  release ID [--to ADDR]...     re-inject to the original or given "
-"recipients\n"
+"  release ID [--to ADDR]... [--again]\n"
+"                                re-inject to the original or given\n"
+"                                recipients, once (--again: once more)\n"
 "  delete ID...                  remove records\n"
 "  expire [--days N]             remove records older than N days\n"
 "                                (default [quarantine] expire_days)\n"
@@ -394,16 +400,17 @@ msg_header(const unsigned char *msg, size_t len, const char *name)
 	return buf_cstr(&b);
 }
 
-/* One line per release attempt, in the daemon's log shape. */
+/* One line per release attempt, in the daemon's log shape; result is
+ * "ok", "failed" or "refused" (released already, or being released). */
 static void
 release_log(const struct qmeta *m, const unsigned char *msg, size_t len,
-    size_t nr, bool given, const char *failed)
+    size_t nr, bool given, const char *result, const char *detail)
 {
 	struct buf	 b = BUF_INIT;
 	char		*s;
 
 	log_open_as("portcullisctl");
-	buf_printf(&b, " result=%s", failed == NULL ? "ok" : "failed");
+	buf_printf(&b, " result=%s", result);
 	log_kv(&b, "quarantine_id", m->id, 64);
 	log_kv(&b, "area", m->area, 64);
 	s = xasprintf("<%s>", str_or(m->sender, ""));
@@ -414,23 +421,34 @@ release_log(const struct qmeta *m, const unsigned char *msg, size_t len,
 	s = msg_header(msg, len, "Message-ID");
 	log_kv(&b, "msgid", s, 120);
 	free(s);
-	log_kv(&b, "detail", failed, LOG_VALUE_MAX);
-	log_line(failed == NULL ? LOG_INFO : LOG_WARNING,
+	log_kv(&b, "detail", detail, LOG_VALUE_MAX);
+	log_line(strcmp(result, "ok") == 0 ? LOG_INFO : LOG_WARNING,
 	    str_or(m->queue_id, "NOQUEUE"), "release", buf_cstr(&b));
 	log_close();
 	buf_free(&b);
 }
 
+/*
+ * Release: claim the record (store_release_claim), so that of two
+ * postmasters or two nodes releasing it at once one sends it and the
+ * other is told; send; then mark it released, or give the claim back
+ * when sendmail failed, so that the release can be tried again.
+ */
 static int
 cmd_release(struct ctl *c)
 {
-	struct qmeta	*m = NULL;
-	unsigned char	*msg = NULL;
-	size_t		 len = 0, nr;
-	struct buf	 b = BUF_INIT;
-	struct err	 err = ERR_INIT;
-	const char *const *rcpts;
-	int		 st;
+	struct qmeta		*m = NULL;
+	unsigned char		*msg = NULL;
+	size_t			 len = 0, nr;
+	struct buf		 b = BUF_INIT;
+	struct err		 err = ERR_INIT;
+	struct store_claim_info	 ci;
+	enum store_claim	 cs;
+	enum quar_status	 qs;
+	const char *const	*rcpts;
+	char			 host[256], token[256], by[192], ts[32];
+	char			*why = NULL;
+	int			 st;
 
 	if (c->nargs != 1)
 		return CTL_EX_USAGE;
@@ -444,23 +462,71 @@ cmd_release(struct ctl *c)
 		st = CTL_EX_USAGE;
 		goto out;
 	}
+	/* Who releases, and this very process: two releases never share
+	 * a token. */
+	snprintf(by, sizeof by, "%s@%s", release_by(),
+	    quarantine_node(c->pol, host, sizeof host));
+	snprintf(token, sizeof token, "%s pid %ld", by, (long)getpid());
+	cs = store_release_claim(c->st, m->id, token, (int64_t)time(NULL),
+	    c->again ? STORE_CLAIM_AGAIN : 0, &ci, &err);
+	switch (cs) {
+	case STORE_CLAIM_OK:
+		break;
+	case STORE_CLAIM_NOTFOUND:
+		fprintf(stderr, "portcullisctl: %s: not found\n", m->id);
+		st = CTL_EX_NOTFOUND;
+		goto out;
+	case STORE_CLAIM_BUSY:
+		why = xasprintf("being released by %s since %s UTC: not sent "
+		    "(a release that died is given up after %d minutes)",
+		    ci.by, time_str(ci.time, ts, sizeof ts),
+		    STORE_CLAIM_STALE / 60);
+		goto refused;
+	case STORE_CLAIM_DONE:
+		why = xasprintf("released already by %s at %s UTC: not sent "
+		    "again (--again sends it once more)", ci.by,
+		    time_str(ci.time, ts, sizeof ts));
+		goto refused;
+	default:
+		fprintf(stderr, "portcullisctl: release %s: %s\n", m->id,
+		    err.msg);
+		st = CTL_EX_IOERR;
+		goto out;
+	}
 	notify_build_release(m->id, msg, len, &b);
 	if (notify_send(c->pol, &b, str_or(m->sender, "<>"), rcpts, nr, 0,
 	    &err) == -1) {
 		fprintf(stderr, "portcullisctl: release %s: %s\n", m->id,
 		    err.msg);
-		release_log(m, msg, len, nr, c->nto > 0, err.msg);
+		release_log(m, msg, len, nr, c->nto > 0, "failed", err.msg);
+		/* Not sent: the next try may send it. */
+		if (store_release_end(c->st, m->id, token, 0, NULL, &err) ==
+		    QUAR_ERROR)
+			fprintf(stderr, "portcullisctl: %s: the claim could "
+			    "not be given back (%s): it lapses in %d "
+			    "minutes\n", m->id, err.msg,
+			    STORE_CLAIM_STALE / 60);
 		st = CTL_EX_TEMPFAIL;
 		goto out;
 	}
 	printf("released %s to %zu recipient%s\n", m->id, nr,
 	    nr == 1 ? "" : "s");
-	release_log(m, msg, len, nr, c->nto > 0, NULL);
-	if (store_set_released(c->st, m->id, (int64_t)time(NULL),
-	    release_by(), &err) == QUAR_ERROR)
+	release_log(m, msg, len, nr, c->nto > 0, "ok", NULL);
+	qs = store_release_end(c->st, m->id, token, (int64_t)time(NULL), by,
+	    &err);
+	if (qs == QUAR_ERROR)
 		fprintf(stderr, "portcullisctl: %s: released, but not marked "
 		    "in the index: %s\n", m->id, err.msg);
+	else if (qs == QUAR_NOTFOUND)
+		fprintf(stderr, "portcullisctl: %s: released, but the claim "
+		    "had lapsed and another release took it over\n", m->id);
+	goto out;
+refused:
+	fprintf(stderr, "portcullisctl: %s: %s\n", m->id, why);
+	release_log(m, msg, len, nr, c->nto > 0, "refused", why);
+	st = CTL_EX_RELEASED;
 out:
+	free(why);
 	buf_free(&b);
 	free(msg);
 	qmeta_free(&m);
@@ -711,7 +777,7 @@ static const struct command {
 } commands[] = {
 	{ "list", cmd_list, "jsl", true },
 	{ "show", cmd_show, "jr", true },
-	{ "release", cmd_release, "t", true },
+	{ "release", cmd_release, "ta", true },
 	{ "delete", cmd_delete, "", true },
 	{ "expire", cmd_expire, "d", false },
 	{ "report", cmd_report, "jhd", true },
@@ -776,6 +842,7 @@ main(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'r' },
 		{ "days", required_argument, NULL, 'd' },
 		{ "to", required_argument, NULL, 't' },
+		{ "again", no_argument, NULL, 'a' },
 		{ "since", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'H' },
@@ -810,6 +877,10 @@ main(int argc, char **argv)
 			c.ov = xreallocarray(c.ov, c.nov + 1, sizeof *c.ov);
 			c.ov[c.nov].key = optarg;
 			c.ov[c.nov++].value = eq + 1;
+			break;
+		case 'a':
+			c.again = true;
+			mark_used(used, sizeof used, ch);
 			break;
 		case 'j':
 		case 'h':

@@ -48,6 +48,7 @@
 #ifdef PORTCULLIS_INPROCESS_SCAN
 #include "inproc.h"
 #endif
+#include "qsync.h"
 #include "util.h"
 
 #define MLT_TIMEOUT_S	600	/* libmilter: seconds to wait for the MTA */
@@ -695,7 +696,8 @@ milter_run(const struct cli_opts *o)
 #else
 	if (pool_watch(&err) == -1 || outbox_start(&err) == -1 ||
 #endif
-	    metrics_start(&err) == -1 || alerts_start(&err) == -1) {
+	    metrics_start(&err) == -1 || alerts_start(&err) == -1 ||
+	    qsync_start(&err) == -1) {
 		startup_error("%s", err.msg);
 		tell_parent(&ready_fd, CLI_EX_SOFTWARE);
 		return CLI_EX_SOFTWARE;
@@ -722,6 +724,7 @@ milter_run(const struct cli_opts *o)
 	/* Stopped (the signal thread drained the messages in flight). */
 	atomic_store(&g.stopping, true);
 	pol = daemon_policy();
+	qsync_stop();		/* a round in progress ends first */
 	alerts_stop();		/* before the outbox it posts to */
 	outbox_stop(pol->shutdown_timeout_ms);
 	metrics_stop();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1078,6 +1079,15 @@ count_one(void *ctx, const struct qmeta *m, struct err *err)
 	return 0;
 }
 
+static int
+count_traffic(void *ctx, const struct store_traffic *t, struct err *err)
+{
+	(void)ctx;
+	(void)t;
+	(void)err;
+	return 0;
+}
+
 /* ---- load, delete ---- */
 
 /* Opens the area directory below dir. */
@@ -1691,30 +1701,65 @@ sync_traffic_one(void *ctx, const struct store_traffic *t, struct err *err)
 	return 0;
 }
 
-int
-quarantine_sync(const struct policy *pol, size_t *msgs_r,
+/*
+ * One sync at a time per quarantine directory: the daemon's own rounds
+ * and "portcullisctl sync" take a lock on the directory (flock), so that
+ * neither sees a record vanish under it that the other just copied. With
+ * wait false, a lock held elsewhere returns 1 at once. The lock's
+ * descriptor in *fd_r (close it), or -1 with err.
+ */
+static int
+sync_lock(const struct policy *pol, bool wait, int *fd_r, struct err *err)
+{
+	int	fd;
+
+	*fd_r = -1;
+	if ((fd = open(pol->quarantine_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return err_set(err, "quarantine directory %s: %s",
+		    pol->quarantine_dir, strerror(errno));
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			close(fd);
+			return 1;
+		}
+		err_set(err, "lock %s: %s", pol->quarantine_dir,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+static bool
+past(uint64_t deadline_ms)
+{
+	return deadline_ms != 0 && clock_ms() >= deadline_ms;
+}
+
+/*
+ * The sync: 0 done, 1 stopped at deadline_ms (0 = none) with more to
+ * copy, or -1 with err. The sync lock held.
+ */
+static int
+sync_locked(const struct policy *pol, uint64_t deadline_ms, size_t *msgs_r,
     size_t *traffic_r, struct err *err)
 {
 	struct syncctx		 sc;
 	struct listctx		 lc;
 	struct store_query	 q;
 	struct err		 why = ERR_INIT, first = ERR_INIT;
-	char			 path[4096], host[256];
+	char			 host[256];
 	size_t			 n, i, skipped = 0;
-	bool			 more;
+	bool			 more, stopped = false;
 	int			 rc = -1, r = 0;
 
-	*msgs_r = 0;
-	*traffic_r = 0;
-	if (!pg_mode(pol))
-		return err_set(err, "[quarantine] database names no "
-		    "PostgreSQL database: nothing to sync to");
 	memset(&sc, 0, sizeof sc);
 	sc.pol = pol;
 	sc.node = quarantine_node(pol, host, sizeof host);
-	quarantine_db_path(pol, path, sizeof path);
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return 0;	/* never fell back: nothing waits */
 	if (store_open_pg(pol->quarantine_database, STORE_CREATE, &sc.pg,
 	    err) == -1)
 		return -1;
@@ -1722,7 +1767,7 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 		goto out;
 	/* Oldest first; what cannot be read stays, first in the list, and
 	 * is skipped in the next batches. */
-	for (;;) {
+	while (!stopped) {
 		memset(&lc, 0, sizeof lc);
 		memset(&q, 0, sizeof q);
 		q.limit = skipped + SYNC_BATCH;
@@ -1732,11 +1777,12 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 			qmeta_list_free(&lc.v, lc.n);
 			goto out;
 		}
-		for (i = skipped; i < lc.n; i++) {
+		for (i = skipped; i < lc.n && !stopped; i++) {
 			if ((r = sync_one(&sc, &lc.v[i], &why, err)) == -1)
 				break;
 			if (r == 1 && skipped++ == 0)
 				err_set(&first, "%s: %s", lc.v[i].id, why.msg);
+			stopped = past(deadline_ms);
 		}
 		qmeta_list_free(&lc.v, lc.n);
 		if (r == -1)
@@ -1744,23 +1790,103 @@ quarantine_sync(const struct policy *pol, size_t *msgs_r,
 		if (!more)
 			break;
 	}
-	do {
+	while (!stopped) {
 		if (store_traffic_list(sc.local, SYNC_BATCH, sync_traffic_one,
 		    &sc, &n, err) == -1)
 			goto out;
-	} while (n == SYNC_BATCH);
+		if (n < SYNC_BATCH)
+			break;
+		stopped = past(deadline_ms);
+	}
 	if (skipped > 0) {
 		err_set(err, "%zu record%s kept here, their messages unreadable; "
 		    "the first: %s", skipped, skipped == 1 ? "" : "s",
 		    first.msg);
 		goto out;
 	}
-	rc = 0;
+	rc = stopped ? 1 : 0;
 out:
 	*msgs_r = sc.msgs;
 	*traffic_r = sc.traffic;
 	store_close(&sc.local);
 	store_close(&sc.pg);
+	return rc;
+}
+
+int
+quarantine_sync(const struct policy *pol, size_t *msgs_r,
+    size_t *traffic_r, struct err *err)
+{
+	char	path[4096];
+	int	fd, rc;
+
+	*msgs_r = 0;
+	*traffic_r = 0;
+	if (!pg_mode(pol))
+		return err_set(err, "[quarantine] database names no "
+		    "PostgreSQL database: nothing to sync to");
+	quarantine_db_path(pol, path, sizeof path);
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;	/* never fell back: nothing waits */
+	/* The daemon's round holds the lock for a bounded time. */
+	if (sync_lock(pol, true, &fd, err) == -1)
+		return -1;
+	rc = sync_locked(pol, 0, msgs_r, traffic_r, err);
+	close(fd);
+	return rc;
+}
+
+/* True when this node's index holds a record or a traffic row (it does
+ * only while PostgreSQL is, or was, unreachable). */
+static int
+sync_waiting(const struct policy *pol, bool *waiting_r, struct err *err)
+{
+	struct store		*st = NULL;
+	struct store_query	 q;
+	size_t			 n = 0, nt = 0;
+	bool			 more;
+	int			 rc = -1;
+
+	*waiting_r = false;
+	if (quarantine_open_local(pol, 0, &st, err) == -1)
+		return -1;
+	memset(&q, 0, sizeof q);
+	q.limit = 1;
+	if (store_list(st, &q, count_one, NULL, &n, &more, err) == 0 &&
+	    (n > 0 || store_traffic_list(st, 1, count_traffic, NULL, &nt,
+	    err) == 0)) {
+		*waiting_r = n > 0 || nt > 0;
+		rc = 0;
+	}
+	store_close(&st);
+	return rc;
+}
+
+int
+quarantine_sync_round(const struct policy *pol, uint64_t deadline_ms,
+    size_t *msgs_r, size_t *traffic_r, struct err *err)
+{
+	char	path[4096];
+	bool	waiting;
+	int	fd, rc;
+
+	*msgs_r = 0;
+	*traffic_r = 0;
+	if (!pg_mode(pol) || pol->quarantine_dir == NULL ||
+	    pol->quarantine_dir[0] == '\0')
+		return 0;
+	quarantine_db_path(pol, path, sizeof path);
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	/* Nothing kept here: PostgreSQL is not even asked. */
+	if (sync_waiting(pol, &waiting, err) == -1)
+		return -1;
+	if (!waiting)
+		return 0;
+	if ((rc = sync_lock(pol, false, &fd, err)) != 0)
+		return rc;	/* 1: another sync runs */
+	rc = sync_locked(pol, deadline_ms, msgs_r, traffic_r, err);
+	close(fd);
 	return rc;
 }
 

@@ -20,7 +20,8 @@
  * below the shared directory [quarantine] bodies names. When PostgreSQL
  * cannot be written, the message goes to this node's quarantine directory
  * and SQLite index as above (never lost, never refused for it), and
- * quarantine_sync() later copies those records and messages, and the
+ * quarantine_sync() (portcullisctl) or quarantine_sync_round() (the
+ * daemon's thread) later copies those records and messages, and the
  * traffic rows, to PostgreSQL and removes them here.
  *
  * Errors: 0/-1 with struct err; lookups by ID return enum quar_status so
@@ -96,10 +97,24 @@ int	quarantine_open_local(const struct policy *pol, unsigned flags,
  * here once it is there. A record or row copied twice (a crash between
  * the two steps) is one row in PostgreSQL. 0 with the counts copied, or
  * -1 with err (what was copied stays copied). An error without
- * [quarantine] database.
+ * [quarantine] database. One sync at a time per quarantine directory
+ * (a lock on it): this one waits for a round of the daemon's.
  */
 int	quarantine_sync(const struct policy *pol, size_t *msgs_r,
 	    size_t *traffic_r, struct err *err)
+	    __attribute__((warn_unused_result));
+/*
+ * For the daemon's background sync: one round of quarantine_sync that
+ * asks PostgreSQL nothing unless this node's index holds something, stops
+ * copying at deadline_ms (clock_ms(); 0 = no bound), and does not wait
+ * for a sync already running (portcullisctl sync, which waits for this
+ * one instead: one sync at a time per quarantine directory). 0 when
+ * nothing waits any more (also without PostgreSQL), 1 when more waits
+ * (the deadline came, or another sync runs), -1 with err; the counts
+ * copied in either case.
+ */
+int	quarantine_sync_round(const struct policy *pol, uint64_t deadline_ms,
+	    size_t *msgs_r, size_t *traffic_r, struct err *err)
 	    __attribute__((warn_unused_result));
 /* Records waiting for quarantine_sync (0 without PostgreSQL). */
 int	quarantine_pending(const struct policy *pol, size_t *n_r,

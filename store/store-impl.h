@@ -29,6 +29,11 @@ struct store_ops {
 			    store_fn, void *, size_t *, bool *, struct err *);
 	enum quar_status (*set_released)(struct store *, const char *,
 			    int64_t, const char *, struct err *);
+	enum store_claim (*claim)(struct store *, const char *, const char *,
+			    int64_t, unsigned, struct store_claim_info *,
+			    struct err *);
+	enum quar_status (*release_end)(struct store *, const char *,
+			    const char *, int64_t, const char *, struct err *);
 	enum quar_status (*del)(struct store *, const char *, struct err *);
 	int		(*expire)(struct store *, int64_t, store_fn, void *,
 			    size_t *, struct err *);

@@ -76,6 +76,25 @@ static const char *const migrations[] = {
 	" detail TEXT);"
 	"CREATE INDEX traffic_hit_time ON traffic_hit(time, rule);"
 	"CREATE INDEX traffic_hit_tid ON traffic_hit(tid);",
+	/* 1 -> 2: the claim of a release in progress, so that a release
+	 * happens once, whichever node asks (store_release_claim) */
+	"ALTER TABLE message ADD COLUMN releasing_by TEXT,"
+	" ADD COLUMN releasing_time BIGINT;",
+	/* 2 -> 3: covering indexes, so that a report reads only them
+	 * (index-only scans) at a million records */
+	"CREATE INDEX message_report ON message(time) INCLUDE (area, size,"
+	" virus_files, blocked_files, encrypted_files, sender);"
+	"DROP INDEX finding_rule_time;"
+	"CREATE INDEX finding_rule_time ON finding(rule, time)"
+	" INCLUDE (detail, id);"
+	"DROP INDEX recipient_time;"
+	"CREATE INDEX recipient_time ON recipient(time) INCLUDE (addr);"
+	"DROP INDEX traffic_time;"
+	"CREATE INDEX traffic_time ON traffic(time) INCLUDE (direction,"
+	" disposition, size, scan_ms, nhits);"
+	"DROP INDEX traffic_hit_time;"
+	"CREATE INDEX traffic_hit_time ON traffic_hit(time)"
+	" INCLUDE (rule, tid);",
 };
 
 enum stmt_id {
@@ -83,6 +102,7 @@ enum stmt_id {
 	S_BODY_INS, S_BODY_GET,
 	S_GET, S_GET_RCPTS, S_GET_FINDS,
 	S_LIST, S_LIST_AREA, S_OLD, S_RELEASE, S_AREA_USED,
+	S_CLAIM, S_CLAIM_STATE, S_CLAIM_DONE, S_CLAIM_UNDO,
 	S_TRAFFIC_INS, S_HIT_INS, S_TRAFFIC_EXP, S_TRAFFIC_LIST,
 	S_TRAFFIC_HITS, S_TRAFFIC_DEL,
 	S_Q_SCAN, S_Q_VIRUSES, S_Q_TYPES, S_Q_SENDERS, S_Q_RCPTS,
@@ -130,6 +150,19 @@ static const char *const sql[S__N] = {
 	[S_RELEASE] = "UPDATE message SET released_time = $2,"
 	    " released_by = $3 WHERE id = $1",
 	[S_AREA_USED] = "SELECT 1 FROM message WHERE area = $1 LIMIT 1",
+	/* Atomic: a second UPDATE of the row waits for the first to commit,
+	 * then finds its condition false (READ COMMITTED re-checks it). */
+	[S_CLAIM] = "UPDATE message SET releasing_by = $2,"
+	    " releasing_time = $3 WHERE id = $1"
+	    " AND (releasing_by IS NULL OR releasing_time < $4)"
+	    " AND (released_time IS NULL OR $5::boolean)",
+	[S_CLAIM_STATE] = "SELECT released_time, released_by,"
+	    " releasing_time, releasing_by FROM message WHERE id = $1",
+	[S_CLAIM_DONE] = "UPDATE message SET released_time = $3,"
+	    " released_by = $4, releasing_by = NULL, releasing_time = NULL"
+	    " WHERE id = $1 AND releasing_by = $2",
+	[S_CLAIM_UNDO] = "UPDATE message SET releasing_by = NULL,"
+	    " releasing_time = NULL WHERE id = $1 AND releasing_by = $2",
 	[S_TRAFFIC_INS] = "INSERT INTO traffic(uid, node, time, direction,"
 	    " disposition, size, scan_ms, nhits, quarantine_id) VALUES ($1,"
 	    " $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (uid) DO NOTHING"
@@ -150,13 +183,17 @@ static const char *const sql[S__N] = {
 	    " count(*) FILTER (WHERE encrypted_files > 0),"
 	    " sum(encrypted_files) FROM message WHERE time >= $1"
 	    " AND time < $2 GROUP BY 1, 2 ORDER BY 1, 2",
-	[S_Q_VIRUSES] = "SELECT coalesce(detail, '?') COLLATE \"C\", count(*),"
-	    " count(DISTINCT id) FROM finding WHERE rule = 'virus'"
-	    " AND time >= $1 AND time < $2" TOP_TAIL,
-	[S_Q_TYPES] = "SELECT coalesce(detail, '?') COLLATE \"C\", count(*),"
-	    " count(DISTINCT id) FROM finding"
+	/* Files and messages: counted per (key, message) first, so that
+	 * no count(DISTINCT) sorts the rows. */
+	[S_Q_VIRUSES] = "SELECT k COLLATE \"C\", sum(n), count(*) FROM"
+	    " (SELECT coalesce(detail, '?') AS k, id, count(*) AS n"
+	    " FROM finding WHERE rule = 'virus'"
+	    " AND time >= $1 AND time < $2 GROUP BY 1, 2) AS x" TOP_TAIL,
+	[S_Q_TYPES] = "SELECT k COLLATE \"C\", sum(n), count(*) FROM"
+	    " (SELECT coalesce(detail, '?') AS k, id, count(*) AS n"
+	    " FROM finding"
 	    " WHERE rule IN ('blocked_extension', 'blocked_type')"
-	    " AND time >= $1 AND time < $2" TOP_TAIL,
+	    " AND time >= $1 AND time < $2 GROUP BY 1, 2) AS x" TOP_TAIL,
 	[S_Q_SENDERS] = "SELECT sender COLLATE \"C\", count(*), count(*)"
 	    " FROM message"
 	    " WHERE time >= $1 AND time < $2" TOP_TAIL,
@@ -168,8 +205,9 @@ static const char *const sql[S__N] = {
 	    " sum(nhits) FROM traffic"
 	    " WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3"
 	    " ORDER BY 1, 2, 3",
-	[S_T_RULES] = "SELECT rule COLLATE \"C\", count(*), count(DISTINCT tid)"
-	    " FROM traffic_hit WHERE time >= $1 AND time < $2"
+	[S_T_RULES] = "SELECT k COLLATE \"C\", sum(n), count(*) FROM"
+	    " (SELECT rule AS k, tid, count(*) AS n FROM traffic_hit"
+	    " WHERE time >= $1 AND time < $2 GROUP BY 1, 2) AS x"
 	    " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5001",
 };
 
@@ -246,6 +284,13 @@ conn_ok(const struct pgstore *s)
 	return s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK;
 }
 
+static void
+notice_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 /* Connects (again); 0, or -1 with err. */
 static int
 pg_connect(struct pgstore *s, struct err *err)
@@ -264,6 +309,9 @@ pg_connect(struct pgstore *s, struct err *err)
 		return err_set(err, "PostgreSQL: out of memory");
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return pg_fail(s, err, "connect");
+	/* The server's notices ("already exists, skipping") are not ours
+	 * to print on the daemon's or portcullisctl's stderr. */
+	PQsetNoticeProcessor(s->conn, notice_quiet, NULL);
 	return 0;
 }
 
@@ -881,6 +929,108 @@ pg_set_released(struct store *st, const char *id, int64_t when,
 	return rc == -1 ? QUAR_ERROR : n > 0 ? QUAR_OK : QUAR_NOTFOUND;
 }
 
+/* Who released id or holds a claim on it: STORE_CLAIM_BUSY or
+ * STORE_CLAIM_DONE with *info, or STORE_CLAIM_OK when neither is so
+ * (anymore: try the claim again); mu held. */
+static enum store_claim
+claim_state(struct pgstore *s, const char *id, int64_t now, unsigned flags,
+    struct store_claim_info *info, struct err *err)
+{
+	PGresult		*r;
+	struct args		 a;
+	enum store_claim	 cs;
+
+	memset(&a, 0, sizeof a);
+	a_str(&a, id);
+	if ((r = run(s, S_CLAIM_STATE, &a, 0, err)) == NULL)
+		return STORE_CLAIM_ERROR;
+	if (PQntuples(r) != 1)
+		cs = STORE_CLAIM_NOTFOUND;
+	else if (!PQgetisnull(r, 0, 3) &&
+	    val_i64(r, 0, 2) >= now - STORE_CLAIM_STALE) {
+		cs = STORE_CLAIM_BUSY;
+		info->time = val_i64(r, 0, 2);
+		snprintf(info->by, sizeof info->by, "%s",
+		    PQgetvalue(r, 0, 3));
+	} else if (!PQgetisnull(r, 0, 0) && !(flags & STORE_CLAIM_AGAIN)) {
+		cs = STORE_CLAIM_DONE;
+		info->time = val_i64(r, 0, 0);
+		snprintf(info->by, sizeof info->by, "%s",
+		    PQgetisnull(r, 0, 1) ? "?" : PQgetvalue(r, 0, 1));
+	} else
+		cs = STORE_CLAIM_OK;
+	PQclear(r);
+	return cs;
+}
+
+static enum store_claim
+pg_claim(struct store *st, const char *id, const char *token, int64_t now,
+    unsigned flags, struct store_claim_info *info, struct err *err)
+{
+	struct pgstore		*s = pg(st);
+	struct args		 a;
+	enum store_claim	 cs = STORE_CLAIM_ERROR;
+	int64_t			 n;
+	int			 tries;
+
+	pthread_mutex_lock(&s->mu);
+	/* The state read after a failed claim may have changed again
+	 * meanwhile (a claim given back): a few rounds, then "busy". */
+	for (tries = 0; tries < 3; tries++) {
+		memset(&a, 0, sizeof a);
+		a_str(&a, id);
+		a_str(&a, token);
+		a_i64(&a, now);
+		a_i64(&a, now - STORE_CLAIM_STALE);
+		a_str(&a, (flags & STORE_CLAIM_AGAIN) ? "true" : "false");
+		n = 0;
+		if (run_done(s, S_CLAIM, &a, &n, err) == -1)
+			goto out;
+		if (n > 0) {
+			cs = STORE_CLAIM_OK;
+			goto out;
+		}
+		cs = claim_state(s, id, now, flags, info, err);
+		/* Ours already: the claim went through and the answer was
+		 * lost with the connection (the statement was run again). */
+		if (cs == STORE_CLAIM_BUSY && strcmp(info->by, token) == 0) {
+			cs = STORE_CLAIM_OK;
+			goto out;
+		}
+		if (cs != STORE_CLAIM_OK)	/* else: changed, again */
+			goto out;
+	}
+	cs = STORE_CLAIM_BUSY;
+	snprintf(info->by, sizeof info->by, "another release");
+	info->time = now;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return cs;
+}
+
+static enum quar_status
+pg_release_end(struct store *st, const char *id, const char *token,
+    int64_t when, const char *by, struct err *err)
+{
+	struct pgstore	*s = pg(st);
+	struct args	 a;
+	int64_t		 n = 0;
+	int		 rc;
+
+	memset(&a, 0, sizeof a);
+	a_str(&a, id);
+	a_str(&a, token);
+	if (by != NULL) {
+		a_i64(&a, when);
+		a_str(&a, by);
+	}
+	pthread_mutex_lock(&s->mu);
+	rc = run_done(s, by != NULL ? S_CLAIM_DONE : S_CLAIM_UNDO, &a, &n,
+	    err);
+	pthread_mutex_unlock(&s->mu);
+	return rc == -1 ? QUAR_ERROR : n > 0 ? QUAR_OK : QUAR_NOTFOUND;
+}
+
 static enum quar_status
 pg_delete(struct store *st, const char *id, struct err *err)
 {
@@ -1294,6 +1444,8 @@ static const struct store_ops pg_ops = {
 	.get_body = pg_get_body,
 	.list = pg_list,
 	.set_released = pg_set_released,
+	.claim = pg_claim,
+	.release_end = pg_release_end,
 	.del = pg_delete,
 	.expire = pg_expire,
 	.area_used = pg_area_used,

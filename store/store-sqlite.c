@@ -79,7 +79,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE traffic ADD COLUMN node TEXT;"
 	"ALTER TABLE traffic ADD COLUMN uid TEXT;"
 	"UPDATE traffic SET uid = lower(hex(randomblob(16)));"
-	"CREATE UNIQUE INDEX traffic_uid ON traffic(uid);"
+	"CREATE UNIQUE INDEX traffic_uid ON traffic(uid);",
+	/* 3 -> 4: the claim of a release in progress, so that a release
+	 * happens once (store_release_claim) */
+	"ALTER TABLE message ADD COLUMN releasing_by TEXT;"
+	"ALTER TABLE message ADD COLUMN releasing_time INTEGER;"
 };
 
 enum stmt_id {
@@ -88,6 +92,7 @@ enum stmt_id {
 	S_MSG_DEL, S_RCPT_DEL, S_FIND_DEL,
 	S_GET, S_GET_RCPTS, S_GET_FINDS,
 	S_LIST, S_LIST_AREA, S_OLD, S_RELEASE, S_AREA_USED, S_EXISTS,
+	S_CLAIM, S_CLAIM_STATE, S_CLAIM_DONE, S_CLAIM_UNDO,
 	S_TRAFFIC_INS, S_HIT_INS, S_TRAFFIC_EXP, S_HIT_EXP,
 	S_TRAFFIC_LIST, S_TRAFFIC_HITS, S_TRAFFIC_DEL, S_TRAFFIC_HIT_DEL,
 	S_Q_SCAN, S_Q_VIRUSES, S_Q_TYPES, S_Q_SENDERS, S_Q_RCPTS,
@@ -130,6 +135,18 @@ static const char *const sql[S__N] = {
 	[S_RELEASE] = "UPDATE message SET released_time = ?2,"
 	    " released_by = ?3 WHERE id = ?1",
 	[S_AREA_USED] = "SELECT 1 FROM message WHERE area = ?1 LIMIT 1",
+	/* The one writer at a time makes the claim atomic. */
+	[S_CLAIM] = "UPDATE message SET releasing_by = ?2,"
+	    " releasing_time = ?3 WHERE id = ?1"
+	    " AND (releasing_by IS NULL OR releasing_time < ?4)"
+	    " AND (released_time IS NULL OR ?5)",
+	[S_CLAIM_STATE] = "SELECT released_time, released_by,"
+	    " releasing_time, releasing_by FROM message WHERE id = ?1",
+	[S_CLAIM_DONE] = "UPDATE message SET released_time = ?3,"
+	    " released_by = ?4, releasing_by = NULL, releasing_time = NULL"
+	    " WHERE id = ?1 AND releasing_by = ?2",
+	[S_CLAIM_UNDO] = "UPDATE message SET releasing_by = NULL,"
+	    " releasing_time = NULL WHERE id = ?1 AND releasing_by = ?2",
 	[S_EXISTS] = "SELECT 1 FROM message WHERE id = ?1",
 	[S_TRAFFIC_INS] = "INSERT OR IGNORE INTO traffic(time, direction,"
 	    " disposition, size, scan_ms, nhits, quarantine_id, uid, node)"
@@ -743,6 +760,115 @@ sq_set_released(struct store *st, const char *id, int64_t when,
 	bind_str(q, 1, id);
 	sqlite3_bind_int64(q, 2, when);
 	bind_str(q, 3, by);
+	if (step_done(s, q, err) == 0)
+		qs = sqlite3_changes(s->db) > 0 ? QUAR_OK : QUAR_NOTFOUND;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return qs;
+}
+
+/* Who released id or holds a claim on it: STORE_CLAIM_BUSY or
+ * STORE_CLAIM_DONE with *info, or STORE_CLAIM_OK when neither is so
+ * (anymore: try the claim again); mu held. */
+static enum store_claim
+claim_state(struct sqstore *s, const char *id, int64_t now, unsigned flags,
+    struct store_claim_info *info, struct err *err)
+{
+	sqlite3_stmt		*q;
+	enum store_claim	 cs = STORE_CLAIM_ERROR;
+	const unsigned char	*by;
+	int			 rc;
+
+	if ((q = stmt(s, S_CLAIM_STATE, err)) == NULL)
+		return STORE_CLAIM_ERROR;
+	bind_str(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE)
+		cs = STORE_CLAIM_NOTFOUND;
+	else if (rc != SQLITE_ROW)
+		db_fail(s, err, "release state");
+	else if (sqlite3_column_type(q, 3) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, 2) >= now - STORE_CLAIM_STALE) {
+		cs = STORE_CLAIM_BUSY;
+		info->time = sqlite3_column_int64(q, 2);
+		by = sqlite3_column_text(q, 3);
+		snprintf(info->by, sizeof info->by, "%s",
+		    by != NULL ? (const char *)by : "?");
+	} else if (sqlite3_column_type(q, 0) != SQLITE_NULL &&
+	    !(flags & STORE_CLAIM_AGAIN)) {
+		cs = STORE_CLAIM_DONE;
+		info->time = sqlite3_column_int64(q, 0);
+		by = sqlite3_column_text(q, 1);
+		snprintf(info->by, sizeof info->by, "%s",
+		    by != NULL ? (const char *)by : "?");
+	} else
+		cs = STORE_CLAIM_OK;
+	sqlite3_reset(q);
+	return cs;
+}
+
+static enum store_claim
+sq_claim(struct store *st, const char *id, const char *token, int64_t now,
+    unsigned flags, struct store_claim_info *info, struct err *err)
+{
+	struct sqstore		*s = sq(st);
+	sqlite3_stmt		*q;
+	enum store_claim	 cs = STORE_CLAIM_ERROR;
+	int			 tries;
+
+	pthread_mutex_lock(&s->mu);
+	/* The state read after a failed claim may have changed again
+	 * meanwhile (a claim given back): a few rounds, then "busy". */
+	for (tries = 0; tries < 3; tries++) {
+		if ((q = stmt(s, S_CLAIM, err)) == NULL)
+			goto out;
+		bind_str(q, 1, id);
+		bind_str(q, 2, token);
+		sqlite3_bind_int64(q, 3, now);
+		sqlite3_bind_int64(q, 4, now - STORE_CLAIM_STALE);
+		sqlite3_bind_int(q, 5, (flags & STORE_CLAIM_AGAIN) != 0);
+		if (step_done(s, q, err) == -1)
+			goto out;
+		if (sqlite3_changes(s->db) > 0) {
+			cs = STORE_CLAIM_OK;
+			goto out;
+		}
+		cs = claim_state(s, id, now, flags, info, err);
+		/* Ours already: the claim went through and the answer was
+		 * lost with the connection (the statement was run again). */
+		if (cs == STORE_CLAIM_BUSY && strcmp(info->by, token) == 0) {
+			cs = STORE_CLAIM_OK;
+			goto out;
+		}
+		if (cs != STORE_CLAIM_OK)	/* else: changed, again */
+			goto out;
+	}
+	cs = STORE_CLAIM_BUSY;
+	snprintf(info->by, sizeof info->by, "another release");
+	info->time = now;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return cs;
+}
+
+static enum quar_status
+sq_release_end(struct store *st, const char *id, const char *token,
+    int64_t when, const char *by, struct err *err)
+{
+	struct sqstore		*s = sq(st);
+	sqlite3_stmt		*q;
+	enum quar_status	 qs = QUAR_ERROR;
+
+	pthread_mutex_lock(&s->mu);
+	if ((q = stmt(s, by != NULL ? S_CLAIM_DONE : S_CLAIM_UNDO,
+	    err)) == NULL)
+		goto out;
+	bind_str(q, 1, id);
+	bind_str(q, 2, token);
+	if (by != NULL) {
+		sqlite3_bind_int64(q, 3, when);
+		bind_str(q, 4, by);
+	}
 	if (step_done(s, q, err) == 0)
 		qs = sqlite3_changes(s->db) > 0 ? QUAR_OK : QUAR_NOTFOUND;
 out:
@@ -1409,6 +1535,8 @@ static const struct store_ops sq_ops = {
 	.get_body = sq_get_body,
 	.list = sq_list,
 	.set_released = sq_set_released,
+	.claim = sq_claim,
+	.release_end = sq_release_end,
 	.del = sq_delete,
 	.expire = sq_expire,
 	.area_used = sq_area_used,

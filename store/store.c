@@ -85,6 +85,27 @@ store_set_released(struct store *st, const char *id, int64_t when,
 	return st->ops->set_released(st, id, when, by, err);
 }
 
+enum store_claim
+store_release_claim(struct store *st, const char *id, const char *token,
+    int64_t now, unsigned flags, struct store_claim_info *info_r,
+    struct err *err)
+{
+	struct store_claim_info	info;
+
+	memset(&info, 0, sizeof info);
+	if (info_r == NULL)
+		info_r = &info;
+	memset(info_r, 0, sizeof *info_r);
+	return st->ops->claim(st, id, token, now, flags, info_r, err);
+}
+
+enum quar_status
+store_release_end(struct store *st, const char *id, const char *token,
+    int64_t when, const char *by, struct err *err)
+{
+	return st->ops->release_end(st, id, token, when, by, err);
+}
+
 enum quar_status
 store_delete(struct store *st, const char *id, struct err *err)
 {

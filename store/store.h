@@ -32,8 +32,8 @@
 
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION	3	/* SQLite (PRAGMA user_version) */
-#define STORE_PG_SCHEMA_VERSION	1	/* PostgreSQL (table schema_version) */
+#define STORE_SCHEMA_VERSION	4	/* SQLite (PRAGMA user_version) */
+#define STORE_PG_SCHEMA_VERSION	3	/* PostgreSQL (table schema_version) */
 #define STORE_TOP		10	/* entries in each top list */
 #define STORE_REPORT_ROWS	5000	/* rows of one by-X table */
 
@@ -174,6 +174,53 @@ int	store_list(struct store *st, const struct store_query *q,
 /* Records that record id was released at when by by. */
 enum quar_status store_set_released(struct store *st, const char *id,
 	    int64_t when, const char *by, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A release happens once, whichever node or postmaster asks: the
+ * releaser claims the record (one atomic UPDATE: PostgreSQL's row lock,
+ * SQLite's one writer), sends it, then marks it released or, when sending
+ * failed, gives the claim back so that the release can be tried again.
+ * A claim is honoured STORE_CLAIM_STALE seconds: one older than that was
+ * left by a release that died, and may be taken over.
+ */
+#define STORE_CLAIM_STALE	600	/* seconds; sendmail is bounded to 120 */
+#define STORE_CLAIM_AGAIN	0x01	/* a record released before too */
+
+enum store_claim {
+	STORE_CLAIM_ERROR = -1,
+	STORE_CLAIM_OK = 0,		/* ours: send, then store_release_end */
+	STORE_CLAIM_NOTFOUND = 1,
+	STORE_CLAIM_BUSY = 2,		/* another is releasing it */
+	STORE_CLAIM_DONE = 3		/* released already */
+};
+
+/* Who holds a claim, or released the record, and since when. */
+struct store_claim_info {
+	int64_t	time;
+	char	by[128];
+};
+
+/*
+ * Claims record id for a release by token (unique to the releaser: user,
+ * node and process), at now. Without STORE_CLAIM_AGAIN a record released
+ * before is refused (STORE_CLAIM_DONE); with it, only a live claim of
+ * another is. On STORE_CLAIM_BUSY and STORE_CLAIM_DONE, *info_r (may be
+ * NULL) says who and when; on STORE_CLAIM_ERROR, err.
+ */
+enum store_claim store_release_claim(struct store *st, const char *id,
+	    const char *token, int64_t now, unsigned flags,
+	    struct store_claim_info *info_r, struct err *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Ends the claim token holds on record id: with by non-NULL the record is
+ * marked released at when by by; with by NULL the claim is given back
+ * (sending failed). QUAR_OK, QUAR_NOTFOUND when token holds no claim on
+ * id (it went stale and was taken over), or QUAR_ERROR with err.
+ */
+enum quar_status store_release_end(struct store *st, const char *id,
+	    const char *token, int64_t when, const char *by, struct err *err)
 	    __attribute__((warn_unused_result));
 
 /* Removes record id from the index. */

@@ -1402,7 +1402,13 @@ ctl_commands(struct t *t)
 	t_check(t, s != NULL && strcmp(s, "alice@example.net") == 0,
 	    "release sender %s", s);
 	free(s);
-	a = xasprintf("release %s --to 'x;touch PWNED@example.com'", id);
+	/* Released already: refused (exit 2), unless asked again. */
+	a = xasprintf("release %s", id);
+	r = ctl(t, ini_path, a);
+	free(a);
+	t_check(t, r == 2, "release twice: rc %d, want 2", r);
+	a = xasprintf("release %s --again --to 'x;touch PWNED@example.com'",
+	    id);
 	r = ctl(t, ini_path, a);
 	free(a);
 	s = read_out(t, "arg4");

@@ -6,13 +6,18 @@
  * report as SQLite's from the same rows; and the quarantine on top of it
  * (store/quarantine.c): the database down means the node's own index
  * keeps the message, and sync copies it over once, however often it runs.
+ * And on both backends (SQLite too): a release happens once, however many
+ * connections and processes claim the record at the same moment.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +132,12 @@ record(struct qmeta *m, size_t i, char *id, size_t idlen, int64_t t0)
 	m->size = 1000 + i;
 	m->policy_version = 7;
 	m->policy_source = "/etc/p.ini";
+}
+
+static const char *
+str_or_null(const char *s)
+{
+	return s != NULL ? s : "(null)";
 }
 
 static bool
@@ -706,6 +717,277 @@ out:
 	quarantine_close_shared();
 }
 
+/*
+ * The daemon's round (quarantine_sync_round): nothing kept here asks
+ * PostgreSQL nothing (a database that does not exist is not an error);
+ * records kept while the server was down are copied once it is back; a
+ * sync running elsewhere (the lock held) makes the round wait for the
+ * next one, not block.
+ */
+static void
+pg_sync_round(struct t *t)
+{
+	struct policy	*pol = NULL;
+	struct err	 err = ERR_INIT;
+	size_t		 n = 0, nt = 0;
+	char		*extra, *id = NULL, *dir = NULL, v[64];
+	int		 r, fd = -1;
+
+	if (!pg_clean(t))
+		return;
+	pol = load_policy(t, "database = host=/nonexistent dbname=x\n");
+	r = pol != NULL ? quarantine_sync_round(pol, 0, &n, &nt, &err) : -2;
+	t_check(t, r == 0 && n == 0, "nothing kept, no server: got %d (%s), "
+	    "want 0", r, err.msg);
+	policy_unref(&pol);
+	extra = xasprintf("database = %s\nnode = mx-a\n", conninfo);
+	pol = load_policy(t, extra);
+	free(extra);
+	if (pol == NULL || !t_check(t, pg_stop(), "stop the server"))
+		goto out;
+	t_check(t, store_one(pol, &id, &err) == 0, "store, server down: %s",
+	    err.msg);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == -1 && n == 0, "round, server down: got %d, want -1",
+	    r);
+	if (!t_check(t, pg_start(), "start the server again"))
+		goto out;
+	/* Another sync holds the lock: the round does not wait. */
+	dir = xasprintf("%s/q", t_tmpdir(t));
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	t_check(t, fd != -1 && flock(fd, LOCK_EX) == 0, "lock %s", dir);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 1 && n == 0, "round, lock held: got %d (%zu), want 1",
+	    r, n);
+	close(fd);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 0 && n == 1 && nt == 1, "round, server back: got %d, "
+	    "%zu records %zu traffic rows, want 0, 1, 1 (%s)", r, n, nt,
+	    err.msg);
+	pg_value("SELECT count(*) FROM message", v, sizeof v);
+	t_check(t, strcmp(v, "1") == 0, "rows: got %s, want 1", v);
+	r = quarantine_sync_round(pol, 0, &n, &nt, &err);
+	t_check(t, r == 0 && n == 0 && nt == 0, "round again: got %d, %zu, "
+	    "want 0, 0", r, n);
+	t_check(t, quarantine_pending(pol, &n, &err) == 0 && n == 0,
+	    "pending after the round: %zu", n);
+out:
+	free(dir);
+	free(id);
+	policy_unref(&pol);
+	quarantine_close_shared();
+}
+
+/* ---- a release happens once (both backends) ---- */
+
+/* A second, independent connection to the same database: SQLite's file
+ * (path) or PostgreSQL (path NULL). */
+static int
+race_open(const char *path, struct store **st_r, struct err *err)
+{
+	if (path != NULL)
+		return store_open(path, STORE_CREATE, st_r, err);
+	return store_open_pg(conninfo, STORE_CREATE, st_r, err);
+}
+
+static const char *
+claim_str(enum store_claim cs)
+{
+	switch (cs) {
+	case STORE_CLAIM_OK: return "ok";
+	case STORE_CLAIM_NOTFOUND: return "notfound";
+	case STORE_CLAIM_BUSY: return "busy";
+	case STORE_CLAIM_DONE: return "done";
+	default: return "error";
+	}
+}
+
+#define RACE_PROCS	8
+
+/*
+ * Two connections take turns: a claim held is refused to the other (and
+ * says whose it is), a claim given back can be taken, a released record
+ * is refused unless asked again, a stale claim is taken over. Then
+ * RACE_PROCS processes, each with its own connection, claim one record
+ * at the same instant: exactly one wins.
+ */
+static void
+release_race(struct t *t, const char *path)
+{
+	struct store		*a = NULL, *b = NULL;
+	struct store_claim_info	 ci;
+	struct qmeta		 m, *got = NULL;
+	struct err		 err = ERR_INIT;
+	enum store_claim	 cs;
+	char			 id[40], id2[40], id3[40];
+	int			 gate[2] = { -1, -1 }, st, i, wins = 0, lost = 0;
+	pid_t			 pids[RACE_PROCS];
+	int64_t			 now = (int64_t)time(NULL);
+
+	if (!t_check(t, race_open(path, &a, &err) == 0 &&
+	    race_open(path, &b, &err) == 0, "open two: %s", err.msg))
+		goto out;
+	record(&m, 1, id, sizeof id, now);
+	t_check(t, store_put(a, &m, &err) == 0, "put: %s", err.msg);
+	cs = store_release_claim(a, id, "alice@mx-a pid 1", now, 0, &ci, &err);
+	t_check(t, cs == STORE_CLAIM_OK, "a claims: got %s, want ok (%s)",
+	    claim_str(cs), err.msg);
+	cs = store_release_claim(b, id, "bob@mx-b pid 2", now, 0, &ci, &err);
+	t_check(t, cs == STORE_CLAIM_BUSY && strcmp(ci.by,
+	    "alice@mx-a pid 1") == 0 && ci.time == now, "b claims while a "
+	    "holds it: got %s by \"%s\" at %lld, want busy by a at %lld",
+	    claim_str(cs), ci.by, (long long)ci.time, (long long)now);
+	t_check(t, store_release_end(b, id, "bob@mx-b pid 2", now, "bob",
+	    &err) == QUAR_NOTFOUND, "b ends a claim it does not hold");
+	t_check(t, store_release_end(a, id, "alice@mx-a pid 1", 0, NULL,
+	    &err) == QUAR_OK, "a gives the claim back: %s", err.msg);
+	cs = store_release_claim(b, id, "bob@mx-b pid 2", now + 1, 0, &ci,
+	    &err);
+	t_check(t, cs == STORE_CLAIM_OK, "b claims what a gave back: got %s",
+	    claim_str(cs));
+	t_check(t, store_release_end(b, id, "bob@mx-b pid 2", now + 2,
+	    "bob@mx-b", &err) == QUAR_OK && store_get(a, id, &got, &err) ==
+	    QUAR_OK && got->released_time == now + 2 &&
+	    str_eq(got->released_by, "bob@mx-b"), "b marks it released: %s "
+	    "by %s", err.msg, got != NULL ? got->released_by : "-");
+	qmeta_free(&got);
+	cs = store_release_claim(a, id, "alice@mx-a pid 3", now + 3, 0, &ci,
+	    &err);
+	t_check(t, cs == STORE_CLAIM_DONE && strcmp(ci.by, "bob@mx-b") == 0 &&
+	    ci.time == now + 2, "a claims a released record: got %s by "
+	    "\"%s\", want done by bob@mx-b", claim_str(cs), ci.by);
+	cs = store_release_claim(a, id, "alice@mx-a pid 3", now + 3,
+	    STORE_CLAIM_AGAIN, &ci, &err);
+	t_check(t, cs == STORE_CLAIM_OK, "again: got %s, want ok",
+	    claim_str(cs));
+	t_check(t, store_release_end(a, id, "alice@mx-a pid 3", now + 4,
+	    "alice@mx-a", &err) == QUAR_OK, "again marked: %s", err.msg);
+	cs = store_release_claim(a, "20240101T000000Z-00000000000000ff",
+	    "x", now, 0, &ci, &err);
+	t_check(t, cs == STORE_CLAIM_NOTFOUND, "unknown ID: got %s",
+	    claim_str(cs));
+
+	/* A claim left by a release that died lapses. */
+	record(&m, 2, id2, sizeof id2, now);
+	t_check(t, store_put(a, &m, &err) == 0, "put: %s", err.msg);
+	t_check(t, store_release_claim(a, id2, "dead", now, 0, &ci, &err) ==
+	    STORE_CLAIM_OK, "claim 2: %s", err.msg);
+	cs = store_release_claim(b, id2, "b", now + STORE_CLAIM_STALE - 1, 0,
+	    &ci, &err);
+	t_check(t, cs == STORE_CLAIM_BUSY, "a claim %d s old: got %s, want "
+	    "busy", STORE_CLAIM_STALE - 1, claim_str(cs));
+	cs = store_release_claim(b, id2, "b", now + STORE_CLAIM_STALE + 1, 0,
+	    &ci, &err);
+	t_check(t, cs == STORE_CLAIM_OK, "a claim %d s old: got %s, want ok",
+	    STORE_CLAIM_STALE + 1, claim_str(cs));
+	t_check(t, store_release_end(a, id2, "dead", now, "dead", &err) ==
+	    QUAR_NOTFOUND, "the lapsed claim cannot be ended by its maker");
+
+	/* Processes at once: each its own connection, one gate. */
+	record(&m, 3, id3, sizeof id3, now);
+	if (!t_check(t, store_put(a, &m, &err) == 0 && pipe(gate) == 0,
+	    "put 3: %s", err.msg))
+		goto out;
+	fflush(NULL);
+	for (i = 0; i < RACE_PROCS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct store	*c = NULL;
+			char		 tok[64], byte;
+
+			close(gate[1]);
+			snprintf(tok, sizeof tok, "proc%d", i);
+			if (race_open(path, &c, &err) == -1)
+				_exit(100);
+			(void)read(gate[0], &byte, 1);	/* EOF: go */
+			cs = store_release_claim(c, id3, tok, now, 0, &ci,
+			    &err);
+			if (cs == STORE_CLAIM_OK) {
+				usleep(20000);		/* "sendmail" */
+				if (store_release_end(c, id3, tok, now + 1,
+				    tok, &err) != QUAR_OK)
+					_exit(101);
+			}
+			_exit(cs == STORE_CLAIM_ERROR ? 102 : (int)cs);
+		}
+		if (pids[i] == -1)
+			break;
+	}
+	close(gate[0]);
+	close(gate[1]);		/* all go */
+	while (i-- > 0) {
+		if (waitpid(pids[i], &st, 0) == -1 || !WIFEXITED(st)) {
+			t_error(t, "process %d: did not exit", i);
+			continue;
+		}
+		if (WEXITSTATUS(st) == STORE_CLAIM_OK)
+			wins++;
+		else if (WEXITSTATUS(st) == STORE_CLAIM_BUSY ||
+		    WEXITSTATUS(st) == STORE_CLAIM_DONE)
+			lost++;
+		else
+			t_error(t, "process %d: exit %d (100 open, 101 end, "
+			    "102 claim error)", i, WEXITSTATUS(st));
+	}
+	t_check(t, wins == 1 && lost == RACE_PROCS - 1, "%d processes at "
+	    "once: %d released, %d refused; want 1 and %d", RACE_PROCS, wins,
+	    lost, RACE_PROCS - 1);
+	t_check(t, store_get(b, id3, &got, &err) == QUAR_OK &&
+	    got->released_time == now + 1 && got->released_by != NULL &&
+	    strncmp(got->released_by, "proc", 4) == 0, "released by the "
+	    "winner: %s", got != NULL ? str_or_null(got->released_by) :
+	    err.msg);
+	qmeta_free(&got);
+out:
+	store_close(&a);
+	store_close(&b);
+}
+
+static void
+release_once_sqlite(struct t *t)
+{
+	char	*path = xasprintf("%s/race.sqlite", t_tmpdir(t));
+
+	release_race(t, path);
+	free(path);
+}
+
+static void
+release_once_pg(struct t *t)
+{
+	if (pg_clean(t))
+		release_race(t, NULL);
+}
+
+/* A database of schema version 1 (before release claims and the covering
+ * indexes) is migrated. */
+static void
+pg_migrate_v1(struct t *t)
+{
+	struct store	*st = NULL;
+	struct err	 err = ERR_INIT;
+	char		 v[64];
+
+	if (!pg_clean(t) || !t_check(t, store_open_pg(conninfo, STORE_CREATE,
+	    &st, &err) == 0, "open: %s", err.msg))
+		return;
+	store_close(&st);
+	t_check(t, t_sh("psql -q -X -v ON_ERROR_STOP=1 '%s' -c 'ALTER TABLE "
+	    "message DROP COLUMN releasing_by, DROP COLUMN releasing_time; "
+	    "DROP INDEX message_report; "
+	    "UPDATE schema_version SET version = 1' >/dev/null 2>&1",
+	    conninfo) == 0, "back to version 1");
+	t_check(t, store_open_pg(conninfo, STORE_READONLY, &st, &err) == -1,
+	    "read-only open of version 1 must fail");
+	t_check(t, store_open_pg(conninfo, STORE_CREATE, &st, &err) == 0,
+	    "migrate: %s", err.msg);
+	store_close(&st);
+	pg_value("SELECT version FROM schema_version", v, sizeof v);
+	t_check(t, atoi(v) == STORE_PG_SCHEMA_VERSION, "version: got %s, "
+	    "want %d", v, STORE_PG_SCHEMA_VERSION);
+	pg_value("SELECT count(releasing_by) FROM message", v, sizeof v);
+	t_check(t, strcmp(v, "0") == 0, "releasing_by column: got \"%s\"", v);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(pg_records),
 	T_CASE(pg_expire),
@@ -715,6 +997,10 @@ static const struct t_case cases[] = {
 	T_CASE(pg_sync_twice_one_row),
 	T_CASE(pg_sync_skips_unreadable),
 	T_CASE(pg_bodies_shared_dir),
+	T_CASE(pg_sync_round),
+	T_CASE(release_once_sqlite),
+	T_CASE(release_once_pg),
+	T_CASE(pg_migrate_v1),
 };
 
 int
