@@ -30,6 +30,7 @@
 #define TYPER_POOL_MAX	16		/* handles at most */
 #define TYPER_FLAGS	(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS)
 #define ZIP_MAX_NAMES	4096		/* zip members looked at */
+#define ZIP_LOCAL_HDR	30		/* fixed part of a local file header */
 #define OLE_MAX_SECTORS	512		/* directory sectors followed */
 #define TEXT_SCAN_MAX	(64 * 1024)	/* bytes searched for WSH markers */
 #define SWF_LEN_MAX	0x20000000U	/* 512 MiB: no Flash is that big */
@@ -640,6 +641,12 @@ builtin_detect(const unsigned char *b, size_t len, const char **what_r)
 			*what_r = "universal Mach-O executable";
 			return "exe-macho";
 		}
+	}
+	if (has_at(b, len, 0, "PK\003\004", 4) && len < ZIP_LOCAL_HDR) {
+		/* cut inside its first local header: no member fits, no
+		 * reader opens anything (a cut attachment, not an archive) */
+		*what_r = "ZIP fragment, too short to hold a file";
+		return "data";
 	}
 	if (has_at(b, len, 0, "PK\003\004", 4) ||
 	    has_at(b, len, 0, "PK\005\006", 4) ||

@@ -532,6 +532,40 @@ walk_html(struct walk *w, const char *path, const unsigned char *p,
 	}
 }
 
+/*
+ * Decodes a part's content into out. GMime's uudecoder keeps no "at the
+ * start of a line" state across the 4 KiB chunks it is fed: with CRLF line
+ * ends (as every message through the milter has) it takes the CR for a
+ * line's length octet, and when a chunk ends just after the LF the next
+ * line's length octet is read as data and the decoding stops early, a
+ * different file from the one every client decodes. The CRs go before the
+ * uudecoder sees the lines; the other encodings are GMime's own.
+ */
+static void
+content_decode(GMimeDataWrapper *dw, GMimeStream *out)
+{
+	GMimeStream	*raw, *flt;
+	GMimeFilter	*f;
+
+	if (g_mime_data_wrapper_get_encoding(dw) !=
+	    GMIME_CONTENT_ENCODING_UUENCODE ||
+	    (raw = g_mime_data_wrapper_get_stream(dw)) == NULL) {
+		g_mime_data_wrapper_write_to_stream(dw, out);
+		return;
+	}
+	flt = g_mime_stream_filter_new(out);
+	f = g_mime_filter_dos2unix_new(FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(flt), f);
+	g_object_unref(f);
+	f = g_mime_filter_basic_new(GMIME_CONTENT_ENCODING_UUENCODE, FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(flt), f);
+	g_object_unref(f);
+	g_mime_stream_reset(raw);
+	g_mime_stream_write_to_stream(raw, flt);
+	g_mime_stream_flush(flt);
+	g_object_unref(flt);
+}
+
 static void
 walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
 {
@@ -571,7 +605,7 @@ walk_leaf(struct walk *w, GMimeObject *obj, const char *path, unsigned depth)
 		GMimeStream	*out = g_mime_stream_mem_new();
 		GByteArray	*ba;
 
-		g_mime_data_wrapper_write_to_stream(dw, out);
+		content_decode(dw, out);
 		ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
 		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 		g_object_unref(out);

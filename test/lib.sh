@@ -8,7 +8,8 @@ p7zip-full gcab genisoimage zip unzip bzip2 xz-utils cpio procps \
 python3 libpython3.11-testsuite libwrap0 m4 clang libclang-rt-14-dev libssl-dev \
 openssl libseccomp-dev debhelper lintian man-db groff-base libsqlite3-dev \
 libjson-c-dev sqlite3 libmicrohttpd-dev prometheus chromium rspamd \
-libpq-dev postgresql"
+libpq-dev postgresql golang-github-jhillyerd-enmime-dev python3-flufl.bounce \
+python3-dkim"
 
 # need_packages: installs the missing ones (as root, non-interactively).
 need_packages() {

@@ -94,6 +94,12 @@ static const struct magic_case cases_tab[] = {
 	    "mv ../f.zip ../f", OLE_NONE, false, "jar", "jar" },
 	{ "zip", "printf 'hi\\n' > a.txt && zip -q f.zip a.txt && mv f.zip f",
 	    OLE_NONE, false, "zip", "zip" },
+	/* a zip cut inside its first local header (30 bytes) holds nothing:
+	 * 29 bytes are data, 30 a (cut) zip */
+	{ "zip cut at 29 bytes", "printf 'hi\\n' > a.txt && zip -q z.zip a.txt "
+	    "&& head -c 29 z.zip > f", OLE_NONE, false, "data", "data" },
+	{ "zip cut at 30 bytes", "printf 'hi\\n' > a.txt && zip -q z.zip a.txt "
+	    "&& head -c 30 z.zip > f", OLE_NONE, false, "zip", "zip" },
 	{ "pdf", "printf '%%PDF-1.4\\n1 0 obj\\n<<>>\\nendobj\\n' > f",
 	    OLE_NONE, false, "pdf", "pdf" },
 	{ "pdf after junk", "printf 'junk junk\\n%%PDF-1.7\\n' > f", OLE_NONE,
