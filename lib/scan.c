@@ -125,9 +125,15 @@ mime_finding(void *ctx, enum rule rule, const char *path,
 	    "message", rule_str(rule), detail);
 }
 
-/* Name rules for one name: blocked extension and name tricks. */
+/*
+ * Name rules for one name: blocked extension and name tricks. message:
+ * the name is an attached message's (message/rfc822, walked as a message
+ * in this reading): with eml_by_content its .eml is judged by what the
+ * message holds, every part of which is inspected on its own.
+ */
 static void
-check_name(struct sctx *sc, const char *path, const char *name)
+check_name(struct sctx *sc, const char *path, const char *name,
+    bool message)
 {
 	bool		 tricks;
 	char		*norm = name_normalise(name, &tricks);
@@ -135,6 +141,14 @@ check_name(struct sctx *sc, const char *path, const char *name)
 	const char	*inner, *hit;
 
 	hit = name_blocked_ext(norm, &sc->pol->blocked_extensions, &inner);
+	if (hit != NULL && message && sc->pol->eml_by_content &&
+	    strcmp(hit, "eml") == 0) {
+		verdict_explain(sc->v, "part %s: \"%s\" is an attached message: "
+		    "judged by what it holds, not by its .eml name "
+		    "(eml_by_content)", path, disp);
+		hit = NULL;
+		inner = NULL;
+	}
 	if (hit != NULL) {
 		char *d = xasprintf("extension .%s", hit);
 
@@ -221,9 +235,9 @@ arc_entry(void *ctx, const struct arc_entry *e, struct err *err)
 	bool		 opened, kept = false;
 	int		 r = 0;
 
-	check_name(sc, path, e->name);
+	check_name(sc, path, e->name, false);
 	if (e->alt_name != NULL)
-		check_name(sc, path, e->alt_name);
+		check_name(sc, path, e->alt_name, false);
 	if (e->truncated)
 		ac->incomplete = true;
 	if (e->encrypted) {
@@ -449,7 +463,8 @@ same_as(struct sctx *sc, const struct mime_leaf *leaves, size_t i)
 			if (strcmp(l->names[k], f->names[m]) == 0)
 				break;
 		if (m == f->nnames)
-			check_name(sc, f->path, l->names[k]);
+			check_name(sc, f->path, l->names[k],
+			    l->container);
 	}
 }
 
@@ -687,7 +702,8 @@ attachment_pass(struct sctx *sc, const struct mime_leaf *leaves, size_t n)
 		    first != NULL ? "\"" : "", l->variant ?
 		    ", another decoding" : "");
 		for (k = 0; k < l->nnames; k++)
-			check_name(sc, l->path, l->names[k]);
+			check_name(sc, l->path, l->names[k],
+			    l->container);
 		if (l->nnames > 1) {
 			char	*a = name_normalise(l->names[0], NULL);
 

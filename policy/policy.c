@@ -155,6 +155,8 @@ static const struct policy_key keys[] = {
 	    OFF(inspect_archives) },
 	{ "attachments", "lenient_reading", PK_BOOL, 0, 0, "yes",
 	    OFF(lenient_reading) },
+	{ "attachments", "eml_by_content", PK_BOOL, 0, 0, "yes",
+	    OFF(eml_by_content) },
 	{ "attachments", "strip_signed", PK_BOOL, 0, 0, "no",
 	    OFF(strip_signed) },
 	{ "attachments", "archive_formats", PK_FORMATS, 0, 0,

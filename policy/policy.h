@@ -199,6 +199,8 @@ struct policy {
 	struct strlist	 blocked_types;		/* true-type vocabulary */
 	bool		 inspect_archives;
 	bool		 lenient_reading;	/* the tolerant reading too */
+	bool		 eml_by_content;	/* an attached message's .eml
+						   name: judged by content */
 	bool		 strip_signed;		/* strip may break a signature */
 	struct strlist	 archive_formats;	/* zip 7z rar tar ... */
 	char		*archive_formats_line;	/* the same, one string */
