@@ -784,7 +784,6 @@ notify_send(const struct policy *pol, const struct buf *message,
 	const char	**argv = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	sigset_t	 mask, dflt;
 	struct pollfd	 pfd;
 	uint64_t	 deadline;
 	size_t		 i, off = 0;
@@ -827,18 +826,7 @@ notify_send(const struct policy *pol, const struct buf *message,
 	 * signal handling and an empty signal mask (libmilter blocks some).
 	 */
 	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&sa);
-	sigemptyset(&mask);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGCHLD);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGTERM);
-	posix_spawnattr_setsigmask(&sa, &mask);
-	posix_spawnattr_setsigdefault(&sa, &dflt);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
+	spawnattr_clean(&sa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);

@@ -1,6 +1,7 @@
 /* lib/util.c - allocation, buffers and string helpers (see util.h). */
 #include "config.h"
 
+#include <signal.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,4 +239,23 @@ hash64(const void *p, size_t n)
 	memcpy(&v, b + i, n - i);
 	h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
 	return h ^ (h >> 29);
+}
+
+void
+spawnattr_clean(posix_spawnattr_t *sa)
+{
+	sigset_t	mask, dflt;
+
+	posix_spawnattr_init(sa);
+	sigemptyset(&mask);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	posix_spawnattr_setsigmask(sa, &mask);
+	posix_spawnattr_setsigdefault(sa, &dflt);
+	posix_spawnattr_setflags(sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
 }

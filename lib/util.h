@@ -12,6 +12,7 @@
 #ifndef PORTCULLIS_UTIL_H
 #define PORTCULLIS_UTIL_H
 
+#include <spawn.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,5 +94,10 @@ uint64_t clock_ms(void);
 /* A fast 64-bit hash of n bytes, for bucketing identical buffers (not a
  * digest: confirm a match with memcmp). */
 uint64_t hash64(const void *p, size_t n);
+
+/* Initialises *sa (the caller destroys it) for a helper program started
+ * from the daemon: an empty signal mask (the daemon blocks its signals)
+ * and default handling of SIGPIPE, SIGCHLD, SIGHUP, SIGINT and SIGTERM. */
+void	spawnattr_clean(posix_spawnattr_t *sa);
 
 #endif

@@ -126,17 +126,6 @@ read_disk(struct alert_reading *r, enum alert_kind k, const char *dir)
 	    total / (1024.0 * 1024 * 1024));
 }
 
-static bool
-uses_quarantine(const struct policy *pol)
-{
-	size_t	i;
-
-	for (i = 0; i < pol->nactions; i++)
-		if (pol->actions[i].quarantine != NULL)
-			return true;
-	return false;
-}
-
 /* Runs argv with stdout and stderr on one pipe; counts the lines that
  * start with '{' (postqueue -j's), keeps the first other line for the
  * log. 0 with *n_r, or -1 with why. Never past ALERTS_QUEUE_MS. */
@@ -145,7 +134,6 @@ run_queue(char *const *argv, uint64_t *n_r, char *why, size_t whylen)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	sigset_t	 mask, dflt;
 	struct pollfd	 pfd;
 	uint64_t	 deadline = clock_ms() + ALERTS_QUEUE_MS, n = 0;
 	char		 buf[8192], other[160];
@@ -160,18 +148,7 @@ run_queue(char *const *argv, uint64_t *n_r, char *why, size_t whylen)
 		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&sa);
-	sigemptyset(&mask);		/* the daemon blocks its signals */
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGCHLD);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGTERM);
-	posix_spawnattr_setsigmask(&sa, &mask);
-	posix_spawnattr_setsigdefault(&sa, &dflt);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
+	spawnattr_clean(&sa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
@@ -392,7 +369,7 @@ check(void)
 	alerts_read_counts(&r, &d, span, pol->alert_rate_min_messages);
 	if (l.threshold[ALERT_SPOOL_DISK] > 0)
 		read_disk(&r, ALERT_SPOOL_DISK, pol->spool_dir);
-	if (l.threshold[ALERT_QUARANTINE_DISK] > 0 && uses_quarantine(pol))
+	if (l.threshold[ALERT_QUARANTINE_DISK] > 0 && policy_uses_quarantine(pol))
 		read_disk(&r, ALERT_QUARANTINE_DISK, pol->quarantine_dir);
 	if (l.threshold[ALERT_QUEUE] > 0)
 		read_queue(&r, pol);

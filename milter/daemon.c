@@ -490,17 +490,6 @@ prepare_dir(const char *what, const char *dir, const struct creds *cr)
 	return 0;
 }
 
-static bool
-uses_quarantine(const struct policy *pol)
-{
-	size_t	i;
-
-	for (i = 0; i < pol->nactions; i++)
-		if (pol->actions[i].quarantine != NULL)
-			return true;
-	return false;
-}
-
 /* The spool, and the quarantine if an action keeps copies, belong to the
  * daemon's user: found missing now rather than at the first virus. */
 static int
@@ -508,7 +497,7 @@ prepare_spool(const struct policy *pol, const struct creds *cr)
 {
 	if (prepare_dir("[daemon] spool_dir", pol->spool_dir, cr) == -1)
 		return -1;
-	if (!uses_quarantine(pol))
+	if (!policy_uses_quarantine(pol))
 		return 0;
 	return prepare_dir("[quarantine] directory", pol->quarantine_dir, cr);
 }

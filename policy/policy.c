@@ -2470,3 +2470,14 @@ policy_dump_keys(FILE *fp)
 	for (i = 0; i < RULE__N; i++)
 		fprintf(fp, "%s = %s\n", rule_names[i], rule_defaults[i]);
 }
+
+bool
+policy_uses_quarantine(const struct policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < pol->nactions; i++)
+		if (pol->actions[i].quarantine != NULL)
+			return true;
+	return false;
+}

@@ -361,6 +361,9 @@ const char	*direction_str(enum direction d);
 int		 policy_listen_parse(const char *s, char *addr, size_t addrlen,
 		    unsigned *port_r) __attribute__((warn_unused_result));
 
+/* True when an action of pol keeps copies in a quarantine area. */
+bool		 policy_uses_quarantine(const struct policy *pol);
+
 /* Built-in compiled defaults as a policy text (the reference source). */
 void		 policy_dump_keys(FILE *fp);
 
