@@ -1,4 +1,5 @@
-/* milter/keeper.c - the engine keeper and its workers (keeper.h). */
+/* milter/keeper.c - the engine keeper, its engine generations and workers
+ * (keeper.h). */
 #include "config.h"
 
 #include <sys/prctl.h>
