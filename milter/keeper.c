@@ -1,7 +1,7 @@
-/* milter/keeper.c - the engine keeper and its workers (keeper.h). */
+/* milter/keeper.c - the engine keeper, its engine generations and workers
+ * (keeper.h). */
 #include "config.h"
 
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,7 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,8 @@
 #define KEEPER_NOFILE_WANT	8192	/* soft RLIMIT_NOFILE, if allowed */
 #define KEEPER_NOFILE_SPARE	128	/* for the engine build, logs, ... */
 #define KEEPER_RETRY_MS		10	/* a hand-over the kernel refused */
+#define KEEPER_GENS_MAX		4	/* serving, compiling, exiting */
+#define KEEPER_SPAWN_MAX	64	/* workers asked of a generation at once */
 
 struct kworker {
 	bool		 used;
@@ -52,7 +54,22 @@ struct kworker {
 	uint64_t	 started;
 	bool		 killed;	/* by us, at the deadline */
 	bool		 retiring;	/* exits after its message */
-	unsigned	 gen;
+	unsigned	 gen;		/* the epoch it was forked for */
+	unsigned	 gnum;		/* its engine generation */
+};
+
+/* An engine generation: a process forked by the keeper that compiles one
+ * engine and forks the workers that share it (keeper.h). */
+struct kgen {
+	bool		 used;
+	unsigned	 num;
+	pid_t		 pid;
+	int		 fd;		/* socket to it, -1 = retired (it exits) */
+	int		 pidfd;
+	bool		 ready;		/* compiled: it forks workers */
+	bool		 engine;	/* it has an engine (antivirus on) */
+	unsigned	 asked;		/* workers asked for, not yet come */
+	uint64_t	 started;
 };
 
 /* A message waiting for a worker. The keeper holds its descriptors (the
@@ -67,27 +84,23 @@ struct pending {
 	uint64_t	 since;
 };
 
-struct build {
-	struct av_store	*store;
-	int		 efd;		/* eventfd: the thread is done */
-	int		 r;		/* av_store_reload's */
-	struct err	 err;
-	uint64_t	 ms;
-	uint64_t	 rss_before, rss_after;
-};
-
 static struct {
 	int			 ctl;
 	pid_t			 pid;
 	const struct cli_opts	*opts;
 	struct policy		*pol;		/* in force */
 	struct policy		*next_pol;	/* waits for the build */
-	struct av_store		*store;
-	struct av_engine	*engine;	/* the workers' (a reference) */
-	struct typer		*typer;
 	struct poison		*poison;
 	struct kworker		 w[KEEPER_WORKERS_MAX];
-	unsigned		 gen;
+	unsigned		 gen;		/* worker epoch: rolls retire */
+	struct kgen		 g[KEEPER_GENS_MAX];
+	struct kgen		*cur;		/* serving: forks the workers */
+	struct kgen		*next;		/* compiling */
+	unsigned		 gnum;		/* generations started */
+	bool			 gen_lost;	/* the serving one died */
+	unsigned		 sigs;		/* the serving engine's facts */
+	int64_t			 db_time;
+	char			 db_version[128];
 	struct pending		 q[KEEPER_QUEUE_MAX];
 	unsigned		 qhead, qn;
 	uint64_t		 qpeak_wait;	/* longest wait, quiet reload */
@@ -95,10 +108,7 @@ static struct {
 	int			 retry_errno;
 	uint64_t		 retry_since;
 	uint64_t		 nofile;	/* our RLIMIT_NOFILE */
-	bool			 building;
-	bool			 first_build;
-	pthread_t		 bt;
-	struct build		 b;
+	bool			 building;	/* k.next != NULL */
 	unsigned		 reload_wanted;	/* WIRE_RELOAD_* while building */
 	bool			 quiet;		/* reload without overlap wanted */
 	uint64_t		 quiet_since;
@@ -232,10 +242,16 @@ av_settings_differ(const struct policy *a, const struct policy *b)
 	    str_differ(a->av_temp_dir, b->av_temp_dir);
 }
 
+/* Messages are taken: a generation serves, or one is on its way that
+ * they may wait for (one without an engine: milliseconds; one after a
+ * reload without the overlap; one replacing a generation that died). */
 static bool
 ready(void)
 {
-	return !k.pol->av_enabled || k.engine != NULL;
+	if (k.cur != NULL)
+		return true;
+	return k.building && (!k.pol->av_enabled || k.quiet_building ||
+	    k.gen_lost);
 }
 
 static void
@@ -276,10 +292,10 @@ send_status(bool ok)
 	wire_init(&m, WIRE_STATUS);
 	m.status = ok;
 	m.b = target_workers();
-	if (k.engine != NULL) {
-		m.a = av_engine_signatures(k.engine);
-		m.c = av_engine_db_time(k.engine);
-		wire_text(&m, av_engine_db_version(k.engine));
+	if (k.cur != NULL && k.cur->engine) {
+		m.a = k.sigs;
+		m.c = k.db_time;
+		wire_text(&m, k.db_version[0] != '\0' ? k.db_version : NULL);
 	}
 	(void)wire_send(k.ctl, &m, NULL, 0, true);
 }
@@ -321,25 +337,31 @@ scratch_dir(const struct policy *pol)
 	return t != NULL && *t != '\0' ? t : "/tmp";
 }
 
-/* In the new worker: nothing of the keeper's but what it needs. */
+/* In a new generation: nothing of the keeper's but what it needs. */
 static void
-child_close(int keep)
+child_close(void)
 {
 	struct pending	*p;
 	unsigned	 i, j;
 
 	close(k.ctl);
-	if (k.b.efd != -1)
-		close(k.b.efd);
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++) {
 		if (!k.w[i].used)
 			continue;
-		if (k.w[i].fd != -1 && k.w[i].fd != keep)
+		if (k.w[i].fd != -1)
 			close(k.w[i].fd);
 		if (k.w[i].pidfd != -1)
 			close(k.w[i].pidfd);
 		if (k.w[i].chan != -1)
 			close(k.w[i].chan);
+	}
+	for (i = 0; i < KEEPER_GENS_MAX; i++) {
+		if (!k.g[i].used)
+			continue;
+		if (k.g[i].fd != -1)
+			close(k.g[i].fd);
+		if (k.g[i].pidfd != -1)
+			close(k.g[i].pidfd);
 	}
 	for (i = 0; i < k.qn; i++) {
 		p = &k.q[(k.qhead + i) % KEEPER_QUEUE_MAX];
@@ -349,28 +371,185 @@ child_close(int keep)
 	}
 }
 
-static int
-spawn_worker(void)
+static void	retire(struct kworker *);
+
+/* ---- the generation process -------------------------------------------- */
+
+/* In a generation: forks one worker sharing its engine, policy and type
+ * detector, and passes the keeper its end of the worker's socket with
+ * its pid. The worker is the keeper's child (CLONE_PARENT), so the keeper
+ * reaps it, sees how it died and kills it at its deadline as before, and
+ * it dies with the keeper (PR_SET_PDEATHSIG); the generation may exit
+ * before its workers do. */
+static void
+gen_spawn(int fd, const struct worker_ctx *wc, uint64_t epoch)
 {
 	struct sandbox_report	 rep;
-	struct worker_ctx	 wc;
+	struct wire_msg		 m;
 	struct err		 err = ERR_INIT;
-	struct kworker		*w = NULL;
-	uint64_t		 t0 = clock_ms();
-	unsigned		 i;
 	pid_t			 pid;
 	int			 sp[2];
 
-	for (i = 0; i < KEEPER_WORKERS_MAX && w == NULL; i++)
-		if (!k.w[i].used)
-			w = &k.w[i];
-	if (w == NULL)
+	wire_init(&m, WIRE_WORKER);
+	m.b = epoch;
+	m.status = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_event(LOG_ERR, NULL, "error", strerror(errno),
+		    " process=generation what=socketpair");
+		(void)wire_send(fd, &m, NULL, 0, false);
+		return;
+	}
+	fflush(NULL);
+	/* fork(), but the child's parent is the keeper */
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD),
+	    NULL, NULL, NULL, NULL);
+	if (pid == -1) {
+		log_event(LOG_ERR, NULL, "error", strerror(errno),
+		    " process=generation what=fork");
+		close(sp[0]);
+		close(sp[1]);
+		(void)wire_send(fd, &m, NULL, 0, false);
+		return;
+	}
+	if (pid == 0) {
+		/* the worker: dies with the keeper */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != k.pid)
+			_exit(0);
+		close(fd);
+		close(sp[0]);
+		prctl(PR_SET_NAME, "portcullis-wkr");
+		if (sandbox_enter(wc->pol->worker_memory, scratch_dir(wc->pol),
+		    &rep, &err) == -1) {
+			log_event(LOG_ERR, NULL, "worker", err.msg,
+			    " state=exiting pid=%ld", (long)getpid());
+			_exit(1);
+		}
+		/* _exit: a worker's memory is its generation's, not its to
+		 * free */
+		_exit(worker_run(sp[1], wc));
+	}
+	close(sp[1]);
+	m.status = 0;
+	m.a = (uint64_t)pid;
+	if (wire_send(fd, &m, sp, 1, false) == -1)
+		log_event(LOG_ERR, NULL, "error", strerror(errno),
+		    " process=generation what=worker_handover");
+	close(sp[0]);		/* the worker sees EOF if the keeper has none */
+}
+
+/* The generation's life: compile, report, fork workers on demand until
+ * the keeper closes fd, then _exit without freeing anything (its workers
+ * may still share the engine: a free would copy every page it writes).
+ * pol is the policy it was forked for. */
+static int
+gen_run(int fd, struct policy *pol, unsigned num)
+{
+	struct worker_ctx	 wc;
+	struct wire_msg		 m;
+	struct err		 err = ERR_INIT;
+	struct av_store		*store = NULL;
+	struct av_engine	*engine = NULL;
+	struct typer		*typer = NULL;
+	struct policy		*np;
+	char			*errors = NULL;
+	uint64_t		 t0 = clock_ms(), rss0, bytes = 0, i;
+	int			 fds[WIRE_FDS_MAX], nfds, r;
+
+	wire_init(&m, WIRE_GEN_READY);
+	if (typer_new(&typer, &err) == -1) {
+		wire_text(&m, err.msg);
+		(void)wire_send(fd, &m, NULL, 0, false);
+		return 1;
+	}
+	if (pol->av_enabled) {
+		rss0 = rss_bytes();
+		store = av_store_new(pol, sig_dir(pol));
+		if (av_store_reload(store, true, &err) != 1 ||
+		    (engine = av_store_get(store)) == NULL) {
+			wire_text(&m, err.msg[0] != '\0' ? err.msg :
+			    "no engine");
+			(void)wire_send(fd, &m, NULL, 0, false);
+			return 1;
+		}
+		bytes = rss_bytes() > rss0 ? rss_bytes() - rss0 : 0;
+		log_event(LOG_INFO, NULL, "signatures", NULL, " result=loaded "
+		    "dir=\"%s\" signatures=%u version=%s ms=%llu "
+		    "engine_mib=%llu generation=%u pid=%ld", sig_dir(pol),
+		    av_engine_signatures(engine),
+		    av_engine_db_version(engine) != NULL ?
+		    av_engine_db_version(engine) : "unknown",
+		    (unsigned long long)(clock_ms() - t0),
+		    (unsigned long long)(bytes >> 20), num, (long)getpid());
+		m.a = av_engine_signatures(engine);
+		m.b = bytes;
+		m.c = av_engine_db_time(engine);
+		wire_text(&m, av_engine_db_version(engine));
+	}
+	m.status = 1;
+	if (wire_send(fd, &m, NULL, 0, false) == -1)
+		return 1;
+	memset(&wc, 0, sizeof wc);
+	wc.pol = pol;
+	wc.engine = engine;
+	wc.typer = typer;
+	wc.cpu_ms = pol->worker_cpu_ms;
+	for (;;) {
+		r = wire_recv(fd, &m, fds, &nfds, false);
+		if (r == 0)
+			return 0;		/* retired, or the keeper is gone */
+		if (r == -1) {
+			if (errno == EINTR || errno == EPROTO)
+				continue;
+			return 1;
+		}
+		while (nfds > 0)
+			close(fds[--nfds]);
+		if (m.type == WIRE_SPAWN)
+			for (i = 0; i < m.a && i < KEEPER_SPAWN_MAX; i++)
+				gen_spawn(fd, &wc, m.b);
+		else if (m.type == WIRE_RELOAD) {
+			/* the keeper loaded it already: the same file */
+			if (policy_load(k.opts->policy, k.opts->ov, k.opts->nov,
+			    &np, &errors) == -1) {
+				log_event(LOG_ERR, NULL, "reload", errors,
+				    " what=policy result=failed "
+				    "process=generation generation=%u", num);
+				free(errors);
+				errors = NULL;
+				continue;
+			}
+			wc.pol = pol = np;	/* the old one: never freed */
+			wc.cpu_ms = pol->worker_cpu_ms;
+		}
+	}
+}
+
+/* ---- generations, seen from the keeper ----------------------------------- */
+
+/* Forks a generation that compiles an engine for pol. */
+static int
+gen_start(struct policy *pol)
+{
+	struct kgen	*g = NULL;
+	unsigned	 i;
+	pid_t		 pid;
+	int		 sp[2];
+
+	for (i = 0; i < KEEPER_GENS_MAX && g == NULL; i++)
+		if (!k.g[i].used)
+			g = &k.g[i];
+	if (g == NULL) {
+		log_event(LOG_ERR, NULL, "keeper", "too many generations "
+		    "still exiting", " state=failed what=generation");
 		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_event(LOG_ERR, NULL, "error", strerror(errno),
 		    " process=keeper what=socketpair");
 		return -1;
 	}
+	k.gnum++;
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		log_event(LOG_ERR, NULL, "error", strerror(errno),
@@ -380,42 +559,95 @@ spawn_worker(void)
 		return -1;
 	}
 	if (pid == 0) {
-		/* the worker: dies with the keeper */
+		/* the generation: dies with the keeper */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != k.pid)
 			_exit(0);
 		close(sp[0]);
-		child_close(sp[1]);
-		prctl(PR_SET_NAME, "portcullis-wkr");
-		if (sandbox_enter(k.pol->worker_memory, scratch_dir(k.pol), &rep,
-		    &err) == -1) {
-			log_event(LOG_ERR, NULL, "worker", err.msg,
-			    " state=exiting pid=%ld", (long)getpid());
-			_exit(1);
-		}
-		wc.pol = k.pol;
-		wc.engine = k.engine;
-		wc.typer = k.typer;
-		wc.cpu_ms = k.pol->worker_cpu_ms;
-		/* _exit: a worker's memory is the keeper's, not its to free */
-		_exit(worker_run(sp[1], &wc));
+		child_close();
+		prctl(PR_SET_NAME, "portcullis-gen");
+		_exit(gen_run(sp[1], pol, k.gnum));
 	}
 	close(sp[1]);
+	memset(g, 0, sizeof *g);
+	g->used = true;
+	g->num = k.gnum;
+	g->pid = pid;
+	g->fd = sp[0];
+	g->started = clock_ms();
+	g->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (g->pidfd == -1)
+		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
+		    " process=keeper what=pidfd_open");
+	log_event(LOG_INFO, NULL, "keeper", NULL, " state=compiling "
+	    "generation=%u pid=%ld", g->num, (long)pid);
+	return 0;
+}
+
+/* It exits (EOF on its socket) without freeing its engine. */
+static void
+gen_retire(struct kgen *g)
+{
+	if (g == NULL)
+		return;
+	if (g->fd != -1) {
+		close(g->fd);
+		g->fd = -1;
+	}
+	if (k.cur == g)
+		k.cur = NULL;
+}
+
+/* Asks the serving generation for n more workers. */
+static int
+spawn_workers(unsigned n)
+{
+	struct wire_msg	m;
+
+	if (k.cur == NULL || k.cur->fd == -1)
+		return -1;
+	wire_init(&m, WIRE_SPAWN);
+	m.a = n;
+	m.b = k.gen;
+	if (wire_send(k.cur->fd, &m, NULL, 0, true) == -1)
+		return -1;
+	k.cur->asked += n;
+	return 0;
+}
+
+/* A worker a generation forked: ours to dispatch to. */
+static void
+worker_add(struct kgen *g, const struct wire_msg *m, int fd)
+{
+	struct kworker	*w = NULL;
+	unsigned	 i;
+
+	for (i = 0; i < KEEPER_WORKERS_MAX && w == NULL; i++)
+		if (!k.w[i].used)
+			w = &k.w[i];
+	if (w == NULL) {
+		kill((pid_t)m->a, SIGKILL);	/* cannot happen: see top_up */
+		close(fd);
+		return;
+	}
 	memset(w, 0, sizeof *w);
 	w->used = true;
-	w->pid = pid;
-	w->fd = sp[0];
+	w->pid = (pid_t)m->a;
+	w->fd = fd;
 	w->chan = -1;
-	w->gen = k.gen;
-	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	w->gen = (unsigned)m->b;
+	w->gnum = g->num;
+	w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
 	if (w->pidfd == -1)
 		log_event(LOG_WARNING, NULL, "warning", strerror(errno),
 		    " process=keeper what=pidfd_open");
 	if (k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
 		log_event(LOG_INFO, NULL, "worker", NULL, " state=started "
-		    "pid=%ld ms=%llu", (long)pid,
-		    (unsigned long long)(clock_ms() - t0));
-	return 0;
+		    "pid=%ld generation=%u", (long)w->pid, g->num);
+	/* forked for an older policy, or by a generation that no longer
+	 * serves: it goes at once */
+	if (g != k.cur || w->gen != k.gen)
+		retire(w);
 }
 
 static void
@@ -689,63 +921,43 @@ deadlines(uint64_t now)
 	}
 }
 
-/* Forks workers up to the target (never while the build thread runs:
- * a fork copies only the calling thread). */
+/* Asks the serving generation for workers up to the target (bounded by
+ * KEEPER_WORKERS_MAX with the retiring ones). */
 static void
 top_up(void)
 {
-	unsigned	n;
+	unsigned	i, n, used = 0;
 
-	if (k.building || k.quiet || !ready() || k.stopping)
+	if (k.quiet || k.stopping || k.cur == NULL || !k.cur->ready)
 		return;
-	for (n = count_workers(false); n < target_workers(); n++)
-		if (spawn_worker() == -1)
-			break;
+	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
+		if (k.w[i].used)
+			used++;
+	n = count_workers(false) + k.cur->asked;
+	if (n < target_workers() && used + k.cur->asked + target_workers() -
+	    n <= KEEPER_WORKERS_MAX)
+		(void)spawn_workers(target_workers() - n);
 }
 
 /* ---- engine builds ----------------------------------------------------- */
 
-static void *
-build_main(void *arg)
-{
-	struct build	*b = arg;
-	uint64_t	 t0 = clock_ms(), one = 1;
-
-	b->rss_before = rss_bytes();
-	b->r = av_store_reload(b->store, true, &b->err);
-	b->rss_after = rss_bytes();
-	b->ms = clock_ms() - t0;
-	if (write(b->efd, &one, sizeof one) != sizeof one)
-		abort();		/* an eventfd write cannot fail */
-	return NULL;
-}
-
 static void
-start_build(const struct policy *pol)
+start_build(struct policy *pol)
 {
-	int	r;
-
 	if (k.building)
 		return;
 	k.sig_fp = sig_fingerprint(sig_dir(pol));
-	if (k.store == NULL)
-		k.store = av_store_new(pol, sig_dir(pol));
-	else
-		av_store_set_policy(k.store, pol, sig_dir(pol));
-	k.b.store = k.store;
-	k.b.r = 0;
-	k.b.err = (struct err)ERR_INIT;
-	if ((r = pthread_create(&k.bt, NULL, build_main, &k.b)) != 0) {
-		log_event(LOG_ERR, NULL, "error", strerror(r),
-		    " process=keeper what=engine_build");
+	if (gen_start(pol) == -1)
 		return;
-	}
+	k.next = &k.g[0];
+	while (k.next->num != k.gnum)
+		k.next++;
 	k.building = true;
 }
 
 /* A reload: with the overlap if memory allows, else once idle. */
 static void
-want_build(const struct policy *pol)
+want_build(struct policy *pol)
 {
 	uint64_t	avail;
 
@@ -753,7 +965,8 @@ want_build(const struct policy *pol)
 		return;
 	avail = mem_available();
 	/* an engine of unknown size (0) still needs the margin */
-	if (k.engine != NULL && avail < k.engine_bytes + KEEPER_MEM_MARGIN) {
+	if (k.cur != NULL && k.cur->engine && avail < k.engine_bytes +
+	    KEEPER_MEM_MARGIN) {
 		log_event(LOG_WARNING, NULL, "reload", "reloading without "
 		    "the overlap once the workers are idle (messages wait "
 		    "meanwhile)", " what=signatures result=deferred "
@@ -764,7 +977,7 @@ want_build(const struct policy *pol)
 		k.quiet_since = clock_ms();
 		return;
 	}
-	if (k.engine != NULL && avail != UINT64_MAX &&
+	if (k.cur != NULL && k.cur->engine && avail != UINT64_MAX &&
 	    k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC) {
 		log_event(LOG_INFO, NULL, "reload", NULL, " what=signatures "
 		    "result=overlap need_mib=%llu available_mib=%llu",
@@ -792,8 +1005,7 @@ quiet_reload(void)
 			retire(&k.w[i]);
 			idle++;
 		}
-	av_engine_unref(&k.engine);
-	av_store_free(&k.store);
+	gen_retire(k.cur);		/* exits; busy workers keep its pages */
 	log_event(busy > 0 ? LOG_WARNING : LOG_INFO, NULL, "reload", NULL,
 	    " what=signatures result=released overlap=no idle_workers=%u "
 	    "after_ms=%llu busy_workers=%u waiting=%u", idle,
@@ -812,10 +1024,10 @@ static void
 quiet_done(void)
 {
 	if (!k.quiet_report || k.quiet || k.building || (k.quiet_left > 0 &&
-	    k.qn > 0) || (k.engine != NULL && count_workers(false) == 0))
+	    k.qn > 0) || (k.cur != NULL && count_workers(false) == 0))
 		return;
 	k.quiet_report = false;
-	if (k.engine == NULL)
+	if (k.cur == NULL)
 		return;			/* the build failed: said so */
 	log_event(LOG_INFO, NULL, "reload", NULL, " what=signatures "
 	    "result=done overlap=no ms=%llu longest_wait_ms=%llu",
@@ -823,17 +1035,17 @@ quiet_done(void)
 	    (unsigned long long)k.qpeak_wait);
 }
 
+/* A generation said whether its engine compiled. */
 static void
-build_done(void)
+gen_ready(struct kgen *g, const struct wire_msg *m)
 {
-	struct build	*b = &k.b;
 	struct policy	*old;
-	uint64_t	 v;
-	struct av_engine *e;
+	bool		 polchange = k.next_pol != NULL;
+	char		 why[sizeof m->text];
 
-	if (read(b->efd, &v, sizeof v) != sizeof v)
+	if (g != k.next)
 		return;
-	pthread_join(k.bt, NULL);
+	k.next = NULL;
 	k.building = false;
 	if (k.quiet_building)
 		k.quiet_left = k.qn;	/* they go first (FIFO) */
@@ -844,18 +1056,25 @@ build_done(void)
 		k.next_pol = NULL;
 		policy_unref(&old);
 	}
-	if (b->r == 1 && (e = av_store_get(k.store)) != NULL) {
-		av_engine_unref(&k.engine);
-		k.engine = e;
-		if (b->rss_after > b->rss_before)
-			k.engine_bytes = b->rss_after - b->rss_before;
-		log_event(LOG_INFO, NULL, "signatures", NULL, " result=loaded "
-		    "dir=\"%s\" signatures=%u version=%s ms=%llu "
-		    "engine_mib=%llu", sig_dir(k.pol), av_engine_signatures(e),
-		    av_engine_db_version(e) != NULL ? av_engine_db_version(e) :
-		    "unknown", (unsigned long long)b->ms,
-		    (unsigned long long)(k.engine_bytes >> 20));
-		if (k.pol->worker_memory != 0 && k.engine_bytes +
+	if (m->status == 1) {
+		gen_retire(k.cur);	/* exits: nothing freed, nothing copied */
+		k.cur = g;
+		g->ready = true;
+		g->engine = k.pol->av_enabled;
+		k.gen_lost = false;
+		if (g->engine) {
+			k.sigs = (unsigned)m->a;
+			k.db_time = m->c;
+			snprintf(k.db_version, sizeof k.db_version, "%.*s",
+			    (int)strnlen(m->text, sizeof m->text),
+			    m->text);
+			if (m->b != 0)
+				k.engine_bytes = m->b;
+		}
+		log_event(LOG_INFO, NULL, "keeper", NULL, " state=serving "
+		    "generation=%u pid=%ld ms=%llu", g->num, (long)g->pid,
+		    (unsigned long long)(clock_ms() - g->started));
+		if (g->engine && k.pol->worker_memory != 0 && k.engine_bytes +
 		    (512ull << 20) > k.pol->worker_memory)
 			log_event(LOG_WARNING, NULL, "warning", "the engine "
 			    "leaves less than 512 MiB of [daemon] "
@@ -865,21 +1084,111 @@ build_done(void)
 			    (unsigned long long)(k.pol->worker_memory >> 20));
 		send_status(true);
 	} else {
-		log_event(k.engine == NULL ? LOG_ERR : LOG_WARNING, NULL,
-		    "signatures", b->err.msg, " result=failed dir=\"%s\" "
-		    "effect=%s", sig_dir(k.pol), k.engine == NULL ?
-		    "tempfail" : "kept");
+		snprintf(why, sizeof why, "%.*s", (int)strnlen(m->text,
+		    sizeof m->text), m->text);
+		gen_retire(g);
+		log_event(k.cur == NULL ? LOG_ERR : LOG_WARNING, NULL,
+		    "signatures", why, " result=failed dir=\"%s\" "
+		    "effect=%s generation=%u", sig_dir(k.pol), k.cur == NULL ?
+		    "tempfail" : "kept", g->num);
 		/* those that waited for it (a reload without the overlap) */
-		while (k.engine == NULL && k.pol->av_enabled && k.qn > 0)
+		while (k.cur == NULL && k.qn > 0)
 			queue_drop(WS_NOT_READY, "the signatures did not load "
 			    "again after the old engine was released");
+		/* a new policy with the engine kept */
+		if (polchange && k.cur != NULL && k.cur->fd != -1) {
+			struct wire_msg	rm;
+
+			wire_init(&rm, WIRE_RELOAD);
+			rm.flags = WIRE_RELOAD_POLICY;
+			(void)wire_send(k.cur->fd, &rm, NULL, 0, true);
+		}
 		send_status(false);
 	}
-	k.first_build = false;
 	roll_workers();
 	if (k.reload_wanted != 0) {
 		k.reload_wanted = 0;
 		want_build(k.pol);
+	}
+}
+
+/* A generation ended. The serving one's workers keep serving (they hold
+ * their own copy-on-write mapping of its engine) until a new generation
+ * replaces them; one that was compiling failed. */
+static void
+gen_reap(struct kgen *g)
+{
+	struct wire_msg	 m;
+	char		 how[64];
+	int		 st;
+	pid_t		 r;
+
+	do
+		r = waitpid(g->pid, &st, WNOHANG);
+	while (r == -1 && errno == EINTR);
+	if (r == 0)
+		return;				/* not yet */
+	if (WIFSIGNALED(st))
+		snprintf(how, sizeof how, "signal=SIG%s",
+		    sigabbrev_np(WTERMSIG(st)) != NULL ?
+		    sigabbrev_np(WTERMSIG(st)) : "UNKNOWN");
+	else
+		snprintf(how, sizeof how, "status=%d", WIFEXITED(st) ?
+		    WEXITSTATUS(st) : -1);
+	if (g == k.next) {
+		wire_init(&m, WIRE_GEN_READY);
+		snprintf(m.text, sizeof m.text, "the generation compiling "
+		    "the engine ended (%s)", how);
+		gen_ready(g, &m);
+	} else if (g == k.cur && !k.stopping) {
+		log_event(LOG_ERR, NULL, "keeper", "its workers serve until "
+		    "a new generation replaces them", " state=died "
+		    "generation=%u pid=%ld %s workers=%u", g->num,
+		    (long)g->pid, how, count_workers(false));
+		gen_retire(g);
+		k.gen_lost = true;
+		start_build(k.pol);
+	} else if (k.pol->log_level >= LOG_LEVEL_DIAGNOSTIC)
+		log_event(LOG_INFO, NULL, "keeper", NULL, " state=exited "
+		    "generation=%u pid=%ld %s", g->num, (long)g->pid, how);
+	if (g->fd != -1)
+		close(g->fd);
+	if (g->pidfd != -1)
+		close(g->pidfd);
+	memset(g, 0, sizeof *g);
+	g->fd = g->pidfd = -1;
+}
+
+/* A message from a generation. */
+static void
+gen_msg(struct kgen *g)
+{
+	struct wire_msg	m;
+	int		fds[WIRE_FDS_MAX], nfds, r, i;
+
+	for (i = 0; i < KEEPER_SPAWN_MAX && g->fd != -1; i++) {
+		r = wire_recv(g->fd, &m, fds, &nfds, true);
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {		/* gone: its pidfd says how */
+			if (r == -1 && errno == EPROTO)
+				continue;
+			close(g->fd);
+			g->fd = -1;
+			return;
+		}
+		if (m.type == WIRE_GEN_READY)
+			gen_ready(g, &m);
+		else if (m.type == WIRE_WORKER) {
+			if (g->asked > 0)
+				g->asked--;
+			if (m.status == 0 && nfds == 1) {
+				worker_add(g, &m, fds[0]);
+				nfds = 0;
+			}
+		}
+		while (nfds > 0)
+			close(fds[--nfds]);
 	}
 }
 
@@ -906,6 +1215,7 @@ poison_load(const struct policy *pol)
 static void
 reload(unsigned flags)
 {
+	struct wire_msg	 m;
 	struct policy	*np = NULL, *old;
 	char		*errors = NULL;
 
@@ -923,8 +1233,9 @@ reload(unsigned flags)
 		}
 		poison_load(np != NULL ? np : k.pol);
 	}
-	if (np != NULL && np->av_enabled && (av_settings_differ(k.pol, np) ||
-	    (flags & WIRE_RELOAD_SIGNATURES) != 0 || k.engine == NULL)) {
+	/* a new generation: other engine settings, or none serving */
+	if (np != NULL && (av_settings_differ(k.pol, np) || k.cur == NULL ||
+	    (np->av_enabled && (flags & WIRE_RELOAD_SIGNATURES) != 0))) {
 		policy_unref(&k.next_pol);
 		k.next_pol = np;
 		want_build(np);
@@ -934,8 +1245,13 @@ reload(unsigned flags)
 		old = k.pol;
 		k.pol = np;
 		policy_unref(&old);
-		if (!k.pol->av_enabled)
-			av_engine_unref(&k.engine);
+		/* the generation reads it too, for the workers it forks */
+		wire_init(&m, WIRE_RELOAD);
+		m.flags = WIRE_RELOAD_POLICY;
+		if (k.cur->fd == -1 || wire_send(k.cur->fd, &m, NULL, 0,
+		    true) == -1)
+			log_event(LOG_ERR, NULL, "error", strerror(errno),
+			    " process=keeper what=generation_reload");
 		roll_workers();
 		return;
 	}
@@ -1106,6 +1422,19 @@ shutdown_workers(void)
 				;
 			worker_free(&k.w[i]);
 		}
+	for (i = 0; i < KEEPER_GENS_MAX; i++)
+		if (k.g[i].used) {
+			kill(k.g[i].pid, SIGKILL);
+			while (waitpid(k.g[i].pid, &st, 0) == -1 &&
+			    errno == EINTR)
+				;
+			if (k.g[i].fd != -1)
+				close(k.g[i].fd);
+			if (k.g[i].pidfd != -1)
+				close(k.g[i].pidfd);
+			memset(&k.g[i], 0, sizeof k.g[i]);
+		}
+	k.cur = k.next = NULL;
 	while (k.qn > 0) {
 		close(k.q[k.qhead].chan);
 		job_close(&k.q[k.qhead]);
@@ -1134,8 +1463,9 @@ poll_timeout(uint64_t now)
 static void
 keeper_loop(void)
 {
-	struct pollfd	pfd[2 + 2 * KEEPER_WORKERS_MAX];
-	struct kworker	*map[2 + 2 * KEEPER_WORKERS_MAX];
+	struct pollfd	pfd[1 + 2 * KEEPER_GENS_MAX + 2 * KEEPER_WORKERS_MAX];
+	struct kworker	*map[1 + 2 * KEEPER_GENS_MAX + 2 * KEEPER_WORKERS_MAX];
+	struct kgen	*gmap[1 + 2 * KEEPER_GENS_MAX];
 	uint64_t	now;
 	unsigned	i;
 	int		n, r;
@@ -1145,9 +1475,16 @@ keeper_loop(void)
 		pfd[n].fd = k.ctl;
 		pfd[n].events = POLLIN;
 		map[n++] = NULL;
-		pfd[n].fd = k.building ? k.b.efd : -1;
-		pfd[n].events = POLLIN;
-		map[n++] = NULL;
+		for (i = 0; i < KEEPER_GENS_MAX; i++) {
+			gmap[n] = k.g[i].used ? &k.g[i] : NULL;
+			pfd[n].fd = k.g[i].used ? k.g[i].fd : -1;
+			pfd[n].events = POLLIN;
+			map[n++] = NULL;
+			gmap[n] = k.g[i].used ? &k.g[i] : NULL;
+			pfd[n].fd = k.g[i].used ? k.g[i].pidfd : -1;
+			pfd[n].events = POLLIN;
+			map[n++] = NULL;
+		}
 		for (i = 0; i < KEEPER_WORKERS_MAX; i++) {
 			if (!k.w[i].used)
 				continue;
@@ -1164,9 +1501,20 @@ keeper_loop(void)
 			    " process=keeper what=poll");
 			break;
 		}
-		if (r > 0 && (pfd[1].revents & POLLIN) != 0)
-			build_done();
-		for (i = 2; r > 0 && i < (unsigned)n; i++) {
+		for (i = 1; r > 0 && i < 1 + 2 * KEEPER_GENS_MAX; i++) {
+			if (pfd[i].revents == 0 || gmap[i] == NULL ||
+			    !gmap[i]->used)
+				continue;
+			if (pfd[i].fd == gmap[i]->fd)
+				gen_msg(gmap[i]);
+			else if (pfd[i].fd == gmap[i]->pidfd)
+				gen_reap(gmap[i]);
+		}
+		for (i = 0; i < KEEPER_GENS_MAX; i++)
+			if (k.g[i].used && k.g[i].pidfd == -1)
+				gen_reap(&k.g[i]);
+		for (i = 1 + 2 * KEEPER_GENS_MAX; r > 0 && i < (unsigned)n;
+		    i++) {
 			if (pfd[i].revents == 0 || !map[i]->used)
 				continue;
 			if (pfd[i].fd == map[i]->pidfd)
@@ -1188,8 +1536,9 @@ keeper_loop(void)
 		quiet_done();
 		if (now >= k.next_check) {
 			k.next_check = now + k.pol->av_check_interval_ms;
-			if (k.pol->av_enabled && !k.building && (k.engine ==
-			    NULL || sig_fingerprint(sig_dir(k.pol)) != k.sig_fp))
+			if (!k.building && (k.cur == NULL ||
+			    (k.pol->av_enabled && sig_fingerprint(sig_dir(
+			    k.pol)) != k.sig_fp)))
 				want_build(k.pol);
 		}
 		top_up();
@@ -1234,16 +1583,16 @@ keeper_run(int ctl, const struct cli_opts *o)
 {
 	struct sigaction	sa;
 	sigset_t		set;
-	struct err		err = ERR_INIT;
 	unsigned		i;
 
 	memset(&k, 0, sizeof k);
 	k.ctl = ctl;
 	k.opts = o;
 	k.pid = getpid();
-	k.b.efd = -1;
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
 		k.w[i].fd = k.w[i].pidfd = k.w[i].chan = -1;
+	for (i = 0; i < KEEPER_GENS_MAX; i++)
+		k.g[i].fd = k.g[i].pidfd = -1;
 	log_open();
 	prctl(PR_SET_NAME, "portcullis-kpr");
 	memset(&sa, 0, sizeof sa);
@@ -1263,36 +1612,18 @@ keeper_run(int ctl, const struct cli_opts *o)
 		    " state=failed");
 		return CLI_EX_CONFIG;
 	}
-	if (typer_new(&k.typer, &err) == -1) {
-		log_event(LOG_ERR, NULL, "keeper", err.msg, " state=failed");
-		policy_unref(&k.pol);
-		return CLI_EX_SOFTWARE;
-	}
 	poison_load(k.pol);
-	if ((k.b.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
-		log_event(LOG_ERR, NULL, "keeper", strerror(errno),
-		    " state=failed what=eventfd");
-		return CLI_EX_SOFTWARE;
-	}
 	raise_nofile();
 	log_event(LOG_INFO, NULL, "keeper", NULL, " state=started pid=%ld "
 	    "workers=%u", (long)k.pid, target_workers());
-	k.first_build = true;
-	if (k.pol->av_enabled)
-		start_build(k.pol);
+	start_build(k.pol);
 	k.next_check = clock_ms() + k.pol->av_check_interval_ms;
 
 	keeper_loop();
 
 	k.stopping = true;
 	shutdown_workers();
-	if (k.building)
-		pthread_join(k.bt, NULL);
-	close(k.b.efd);
-	av_engine_unref(&k.engine);
-	av_store_free(&k.store);
 	poison_free(&k.poison);
-	typer_free(&k.typer);
 	policy_unref(&k.next_pol);
 	policy_unref(&k.pol);
 	close(k.ctl);

@@ -1,7 +1,7 @@
 /*
  * milter/sandbox.h - least privilege for a scanning worker, applied once
- * in the worker right after the keeper forked it, before its first
- * message. The only user of libseccomp and of Landlock.
+ * in the worker right after its engine generation forked it (keeper.h),
+ * before its first message. The only user of libseccomp and of Landlock.
  *
  * sandbox_enter():
  *  - no capabilities (all sets emptied; the bounding set dropped when we

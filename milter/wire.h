@@ -17,6 +17,17 @@
  *     WIRE_IDLE      worker -> keeper: done with it (status 0), or the
  *                    assignment could not be received (status 1: its
  *                    descriptors were refused, the keeper answers).
+ *   generation socket (keeper <-> one engine generation, keeper.h):
+ *     WIRE_GEN_READY generation -> keeper: its engine compiled (status 1:
+ *                    a = signatures, b = engine bytes, c = database
+ *                    time, text = version) or not (status 0, text why).
+ *     WIRE_SPAWN     keeper -> generation: fork a more workers; b = the
+ *                    keeper's worker epoch, echoed in WIRE_WORKER.
+ *     WIRE_WORKER    generation -> keeper: one worker forked (status 0,
+ *                    a = its pid, b = the epoch, with the keeper's end of
+ *                    its worker socket) or not (status 1, no descriptor).
+ *     WIRE_RELOAD    keeper -> generation: the policy changed (reloaded
+ *                    by the generation for the workers it forks next).
  *   channel (one per message, milter <-> keeper or worker):
  *     WIRE_JOB       milter -> keeper: the message (a read-only descriptor,
  *                    mmap'ed by the worker), the envelope (a sealed memfd)
@@ -49,7 +60,7 @@
 #include "scan.h"
 #include "util.h"
 
-#define WIRE_VERSION	3
+#define WIRE_VERSION	4
 #define WIRE_FDS_MAX	4
 #define WIRE_DIGEST_LEN	32
 #define WIRE_ENV_MAX	(64u * 1024 * 1024)	/* packed envelope */
@@ -61,7 +72,10 @@ enum wire_type {
 	WIRE_ASSIGN,
 	WIRE_IDLE,
 	WIRE_JOB,
-	WIRE_RESULT
+	WIRE_RESULT,
+	WIRE_SPAWN,
+	WIRE_WORKER,
+	WIRE_GEN_READY
 };
 
 /* WIRE_RESULT's status. */

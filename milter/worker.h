@@ -1,9 +1,10 @@
 /*
- * milter/worker.h - a scanning worker: a process forked by the engine
- * keeper (keeper.h), sharing the keeper's compiled engine, policy and
- * type detector copy-on-write. It takes one message at a time from the
- * keeper (WIRE_ASSIGN: a channel and the job's descriptors: the message,
- * read-only, which it mmaps, the envelope and the milter's result memfd),
+ * milter/worker.h - a scanning worker: a process forked by an engine
+ * generation as a child of the keeper (keeper.h), sharing the
+ * generation's compiled engine, policy and type detector copy-on-write.
+ * It takes one message at a time from the keeper (WIRE_ASSIGN: a
+ * channel and the job's descriptors: the message, read-only, which it
+ * mmaps, the envelope and the milter's result memfd),
  * calls scan_message(), writes the packed verdict into the result memfd,
  * tells the keeper it is idle and answers on the channel (wire.h). It
  * never sends a descriptor.
@@ -14,7 +15,8 @@
  * failures the keeper must contain; "slow MS" makes its scan take MS
  * milliseconds longer (at most a minute), a busy worker on demand.
  *
- * Ownership: everything in struct worker_ctx is borrowed from the keeper.
+ * Ownership: everything in struct worker_ctx is borrowed from the
+ * generation.
  * Thread-safety: a worker is one thread.
  */
 #ifndef PORTCULLIS_WORKER_H

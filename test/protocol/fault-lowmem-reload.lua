@@ -34,7 +34,7 @@ local function workers()
 	local k = T.sh("pgrep -P " .. pid .. " -f 'portcullis keeper'"):
 	    match("%d+")
 	local set, n = {}, 0
-	for w in T.sh("pgrep -P " .. (k or "0")):gmatch("%d+") do
+	for w in T.sh("pgrep -x portcullis-wkr -P " .. (k or "0")):gmatch("%d+") do
 		set[w] = true
 		n = n + 1
 	end

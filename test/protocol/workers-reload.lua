@@ -21,7 +21,7 @@ local function workers()
 	if k == nil then
 		return set, 0
 	end
-	for w in T.sh("pgrep -P " .. k):gmatch("%d+") do
+	for w in T.sh("pgrep -x portcullis-wkr -P " .. k):gmatch("%d+") do
 		set[w] = true
 		n = n + 1
 	end
