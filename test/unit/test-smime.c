@@ -657,6 +657,11 @@ enveloped_encrypted(struct t *t)
 	v = judge(t, "[rules]\nencrypted_message = reject\n", msg, len);
 	T_CHECK_DISP(t, v, DISP_REJECT);
 	verdict_free(&v);
+	/* or only for some recipients, in an overlay */
+	v = judge(t, "[policy:strict]\nencrypted_message = reject\n"
+	    "[select:inbound]\nexample.com = strict\n", msg, len);
+	T_CHECK_DISP(t, v, DISP_REJECT);
+	verdict_free(&v);
 	free(msg);
 }
 
