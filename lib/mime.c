@@ -19,6 +19,7 @@
 
 #include "lenient.h"
 #include "mime.h"
+#include "pgp.h"
 #include "smime.h"
 #include "smuggle.h"
 #include "textenc.h"
@@ -440,8 +441,9 @@ walk_smime(struct walk *w, struct leaf *l, unsigned depth)
 		    "without content (certificates only)", path);
 		break;
 	case SMIME_KIND_ENVELOPED:
-		w->fn(w->ctx, RULE_ENCRYPTED, path, name, "S/MIME enveloped "
-		    "(encrypted) data: its content cannot be inspected");
+		w->fn(w->ctx, RULE_ENCRYPTED_MESSAGE, path, name, "S/MIME "
+		    "enveloped (encrypted) data: its content cannot be "
+		    "inspected");
 		break;
 	case SMIME_KIND_UNSUPPORTED:
 		w->fn(w->ctx, RULE_UNREADABLE, path, name, "S/MIME content "
@@ -461,6 +463,36 @@ out:
 	free(out);
 	free(name);
 	free(path);
+}
+
+/* End-to-end encrypted OpenPGP: armoured anywhere (inline in a text body,
+ * the data part of PGP/MIME, an .asc file), binary in a .pgp/.gpg file or
+ * a part declared as PGP. Signed-only PGP is no finding (pgp.h). */
+static void
+pgp_check(struct walk *w, const struct leaf *l)
+{
+	static const char *const exts[] = { ".pgp", ".gpg", ".asc" };
+	bool			 named = false;
+	const char		*how = NULL;
+	char			*s;
+	size_t			 i, j;
+
+	for (i = 0; i < MAX_NAMES && l->names[i] != NULL; i++)
+		for (j = 0; j < sizeof exts / sizeof exts[0]; j++)
+			if (str_has_suffix_ci(l->names[i], exts[j]))
+				named = true;
+	if (pgp_armour_encrypted(l->data, l->pub.len))
+		how = l->pub.textual ? "an inline PGP encrypted message block" :
+		    "an armoured OpenPGP encrypted message";
+	else if ((named || strcmp(l->ctype, "application/pgp-encrypted") ==
+	    0 || strcmp(l->ctype, "application/pgp") == 0) &&
+	    pgp_binary_encrypted(l->data, l->pub.len))
+		how = "a binary OpenPGP encrypted message";
+	if (how == NULL)
+		return;
+	s = xasprintf("%s: its content cannot be inspected", how);
+	w->fn(w->ctx, RULE_ENCRYPTED_MESSAGE, l->path, l->names[0], s);
+	free(s);
 }
 
 static bool
@@ -630,6 +662,7 @@ leaf_post(struct walk *w, size_t idx, unsigned depth)
 {
 	struct leaf	*l = &w->d->leaves[idx];
 
+	pgp_check(w, l);
 	if (is_html(l)) {		/* HTML smuggling, and uuencode */
 		struct leaf copy = *l;	/* l moves when leaves grow */
 

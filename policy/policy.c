@@ -249,7 +249,7 @@ static const char *const rule_names[RULE__N] = {
 	"archive_bomb", "time_limit", "malformed", "ambiguous",
 	"name_mismatch", "partial",
 	"archive_anomaly", "stale_signatures", "content", "error", "poison",
-	"encrypted_opened"
+	"encrypted_opened", "encrypted_message"
 };
 
 /* The action each rule takes when the file does not say (both directions). */
@@ -277,6 +277,9 @@ static const char *const rule_defaults[RULE__N] = {
 	"tag",		/* encrypted_opened: opened and scanned like any
 			 * archive; tagged, since a password in the body is
 			 * how malware passes gateways that cannot open it */
+	"tag",		/* encrypted_message: S/MIME or PGP encrypted to
+			 * its recipient; ordinary mail, delivered with a
+			 * header saying it was not inspected */
 };
 
 static const char *const archive_format_names[] = {

@@ -60,6 +60,7 @@ enum rule {
 	RULE_ERROR,		/* operational failure: the message was not judged */
 	RULE_POISON,		/* this message killed a scanning worker before */
 	RULE_ENCRYPTED_OPENED,	/* encrypted archive opened with a password */
+	RULE_ENCRYPTED_MESSAGE,	/* end-to-end encrypted mail (S/MIME, PGP) */
 	RULE__N
 };
 

@@ -9,7 +9,7 @@ python3 libpython3.11-testsuite libwrap0 m4 clang libclang-rt-14-dev libssl-dev 
 openssl libseccomp-dev debhelper lintian man-db groff-base libsqlite3-dev \
 libjson-c-dev sqlite3 libmicrohttpd-dev prometheus chromium rspamd \
 libpq-dev postgresql golang-github-jhillyerd-enmime-dev python3-flufl.bounce \
-python3-dkim"
+python3-dkim gnupg"
 
 # need_packages: installs the missing ones (as root, non-interactively).
 need_packages() {

@@ -36,7 +36,7 @@ RULES = {"virus", "unscanned", "blocked_extension", "blocked_type",
          "encrypted", "unreadable", "size_limit", "count_limit",
          "depth_limit", "archive_bomb", "time_limit", "malformed", "ambiguous",
          "name_mismatch", "partial", "archive_anomaly", "stale_signatures",
-         "error", "poison", "encrypted_opened"}
+         "error", "poison", "encrypted_opened", "encrypted_message"}
 # Findings that say nothing about the message itself.
 IGNORED_FOR_NONE = {"stale_signatures"}
 # Python email defects that mean the structure is broken.

@@ -646,15 +646,26 @@ enveloped_encrypted(struct t *t)
 	free(ent);
 	if (msg == NULL)
 		return;
+	/* end-to-end encrypted mail: delivered and tagged by default */
 	v = judge(t, NULL, msg, len);
+	T_CHECK_DISP(t, v, DISP_TAG);
+	t_check(t, has(v, RULE_ENCRYPTED_MESSAGE, "1") &&
+	    !has(v, RULE_ENCRYPTED, NULL), "encrypted_message at 1, no "
+	    "encrypted: %s", t_findings(v));
+	verdict_free(&v);
+	/* a postmaster who wants it refused says so */
+	v = judge(t, "[rules]\nencrypted_message = reject\n", msg, len);
 	T_CHECK_DISP(t, v, DISP_REJECT);
-	t_check(t, has(v, RULE_ENCRYPTED, "1"), "encrypted at 1: %s",
-	    t_findings(v));
+	verdict_free(&v);
+	/* or only for some recipients, in an overlay */
+	v = judge(t, "[policy:strict]\nencrypted_message = reject\n"
+	    "[select:inbound]\nexample.com = strict\n", msg, len);
+	T_CHECK_DISP(t, v, DISP_REJECT);
 	verdict_free(&v);
 	free(msg);
 }
 
-/* Signed, then encrypted (the usual order): still the encrypted finding,
+/* Signed, then encrypted (the usual order): encrypted_message,
  * and nothing read past it. */
 static void
 signed_then_enveloped(struct t *t)
@@ -673,8 +684,9 @@ signed_then_enveloped(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	t_check(t, has(v, RULE_ENCRYPTED, "2") && !has(v, RULE_VIRUS, NULL),
-	    "encrypted at 2 and nothing else: %s", t_findings(v));
+	t_check(t, has(v, RULE_ENCRYPTED_MESSAGE, "2") &&
+	    !has(v, RULE_VIRUS, NULL), "encrypted_message at 2 and nothing "
+	    "else: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
@@ -699,8 +711,8 @@ enveloped_then_signed(struct t *t)
 	if (msg == NULL)
 		return;
 	v = judge(t, NULL, msg, len);
-	t_check(t, has(v, RULE_ENCRYPTED, "2.1"), "encrypted at 2.1: %s",
-	    t_findings(v));
+	t_check(t, has(v, RULE_ENCRYPTED_MESSAGE, "2.1"), "encrypted_message "
+	    "at 2.1: %s", t_findings(v));
 	verdict_free(&v);
 	free(msg);
 }
