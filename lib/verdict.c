@@ -68,7 +68,7 @@ finding_append(struct verdict *v, enum rule rule, const struct action *a,
 	    rule == RULE_SIZE_LIMIT || rule == RULE_COUNT_LIMIT ||
 	    rule == RULE_DEPTH_LIMIT || rule == RULE_ARCHIVE_BOMB ||
 	    rule == RULE_TIME_LIMIT || rule == RULE_ENCRYPTED ||
-	    rule == RULE_ERROR)
+	    rule == RULE_ENCRYPTED_MESSAGE || rule == RULE_ERROR)
 		v->scanned = false;
 }
 
