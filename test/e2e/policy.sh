@@ -18,6 +18,9 @@
 #     rescan       "portcullisctl rescan" after a signature update that
 #                  withdraws a (false-positive) signature: that message,
 #                  and only it, is listed for release
+#     templates    a stripped part's replacement from replacement_file
+#                  and the postmaster's notice from admin_template, each
+#                  with its variables, through real Postfix to the sink
 #
 # Quarantine area of this phase: e2e-policy (its records only).
 
@@ -344,6 +347,61 @@ the quarterly figures: $POL_FP_MARK"
 	    test "$(grep -c ' -> ' <<<"$out")" -eq 1
 	row "rescan after a signature update" "status $_st" - \
 	    "$(tail -n 1 <<<"$out")"
+
+	# ---- notification templates ----
+	# A stripped .exe: the replacement text comes from a template file,
+	# and the postmaster's notice from another, each with its variables
+	# filled in; the notice goes through [notify] sendmail (the alerts'
+	# stand-in: SMTP to the private Postfix) and arrives at the sink.
+	mkdir -p "$_pc_d/templates"
+	printf 'Subject: Blocked %%FILENAME%% (%%RULE%%) tpl-%s\n\nTemplate notice: the attachment (%%FILENAME%%) was removed, %%DETAIL%%, queue %%QUEUEID%%.\n' \
+	    "$RUN" > "$_pc_d/templates/admin.txt"
+	printf 'Template replacement: %%FILENAME%% was taken out (%%RULE%%).\n' \
+	    > "$_pc_d/templates/stripped.txt"
+	write_policy "$T/policy.ini" "blocked_extension = strip-tpl
+blocked_type = strip-tpl
+
+[action:strip-tpl]
+disposition = strip
+notify = admin
+replacement_file = stripped.txt
+
+[notify]
+sendmail = $T/alert-sendmail
+admin = tpl-admin@example.com
+template_dir = $_pc_d/templates
+admin_template = admin.txt
+attach_original = no"
+	if [ -x "$T/alert-sendmail" ] && daemon_restart; then
+		ok "templates: daemon restarted (replacement_file, admin_template)"
+		pol_msg "$T/msg/tpl" "tpl-strip-$RUN" "Hello,
+
+the tool." "$T/setup.exe" tool.exe application/octet-stream
+		# the notice quotes the subject too: look for the copy by its
+		# own Subject line
+		send tpl-strip "$T/msg/tpl" rcpt@example.com
+		expect "tpl-strip: reply \"$REPLY_LINE\" is 250" \
+		    grep -q '^250' <<<"$REPLY_LINE"
+		POL_FILE=$(wait_token "^Subject: tpl-strip-$RUN")
+		_tx=$(pol_xpc "${POL_FILE:-/dev/null}")
+		expect "tpl-strip: delivered and stripped (\"$_tx\")" \
+		    grep -qE '^X-Portcullis: strip; blocked_' <<<"$_tx"
+		expect "templates: the delivered copy carries the template's replacement text" \
+		    grep -qE 'Template replacement: tool\.exe was taken out \(blocked_(extension|type)\)' \
+		    "${POL_FILE:-/dev/null}"
+		expect "templates: the .exe itself is gone from the delivered copy" \
+		    test "$(grep -c 'filename="tool.exe"' "${POL_FILE:-/dev/null}")" -eq 0
+		_tf=$(wait_token "^Subject: .*Blocked tool\.exe \(blocked_(extension|type)\) tpl-$RUN")
+		expect "templates: the admin notice arrived with the template's subject${_tf:+ (${_tf#$T/})}" \
+		    test -n "$_tf"
+		expect "templates: its text has the variables filled in" \
+		    grep -qE 'Template notice: the attachment \(tool\.exe\) was removed, (extension \.exe|true type exe-pe), queue [0-9A-F]+\.' \
+		    "${_tf:-/dev/null}"
+		row "template: strip + admin notice" "$REPLY_LINE" \
+		    "${_tf:+yes}" "replacement and notice from templates"
+	else
+		notok "templates: daemon restart (or no sendmail stand-in)"
+	fi
 
 	# back to the test policy, without the false-positive signature
 	rm -f "$T/sigs/e2e-fp.ndb"
