@@ -12,6 +12,15 @@
 
 #include "store.h"
 
+/* A record's release state as a backend reads it (store.c judges it). */
+struct store_claim_row {
+	bool			 released;	/* released_time is set */
+	bool			 releasing;	/* releasing_by is set */
+	int64_t			 released_time, releasing_time;
+	char			 released_by[128];	/* "?" when unknown */
+	char			 releasing_by[128];
+};
+
 struct store_ops {
 	const char	*name;
 	bool		 shared;
@@ -29,9 +38,12 @@ struct store_ops {
 			    store_fn, void *, size_t *, bool *, struct err *);
 	enum quar_status (*set_released)(struct store *, const char *,
 			    int64_t, const char *, struct err *);
-	enum store_claim (*claim)(struct store *, const char *, const char *,
-			    int64_t, unsigned, struct store_claim_info *,
-			    struct err *);
+	/* the claim's atomic UPDATE: 1 = taken, 0 = not, -1 = error */
+	int		(*claim_try)(struct store *, const char *,
+			    const char *, int64_t, unsigned, struct err *);
+	/* the release columns of a record: 1, 0 = no such record, -1 */
+	int		(*claim_read)(struct store *, const char *,
+			    struct store_claim_row *, struct err *);
 	enum quar_status (*release_end)(struct store *, const char *,
 			    const char *, int64_t, const char *, struct err *);
 	enum quar_status (*del)(struct store *, const char *, struct err *);

@@ -929,83 +929,59 @@ pg_set_released(struct store *st, const char *id, int64_t when,
 	return rc == -1 ? QUAR_ERROR : n > 0 ? QUAR_OK : QUAR_NOTFOUND;
 }
 
-/* Who released id or holds a claim on it: STORE_CLAIM_BUSY or
- * STORE_CLAIM_DONE with *info, or STORE_CLAIM_OK when neither is so
- * (anymore: try the claim again); mu held. */
-static enum store_claim
-claim_state(struct pgstore *s, const char *id, int64_t now, unsigned flags,
-    struct store_claim_info *info, struct err *err)
+/* The claim's atomic UPDATE (store_release_claim judges the rest). */
+static int
+pg_claim_try(struct store *st, const char *id, const char *token,
+    int64_t now, unsigned flags, struct err *err)
 {
-	PGresult		*r;
-	struct args		 a;
-	enum store_claim	 cs;
+	struct pgstore	*s = pg(st);
+	struct args	 a;
+	int64_t		 n = 0;
+	int		 r = -1;
 
 	memset(&a, 0, sizeof a);
 	a_str(&a, id);
-	if ((r = run(s, S_CLAIM_STATE, &a, 0, err)) == NULL)
-		return STORE_CLAIM_ERROR;
-	if (PQntuples(r) != 1)
-		cs = STORE_CLAIM_NOTFOUND;
-	else if (!PQgetisnull(r, 0, 3) &&
-	    val_i64(r, 0, 2) >= now - STORE_CLAIM_STALE) {
-		cs = STORE_CLAIM_BUSY;
-		info->time = val_i64(r, 0, 2);
-		snprintf(info->by, sizeof info->by, "%s",
-		    PQgetvalue(r, 0, 3));
-	} else if (!PQgetisnull(r, 0, 0) && !(flags & STORE_CLAIM_AGAIN)) {
-		cs = STORE_CLAIM_DONE;
-		info->time = val_i64(r, 0, 0);
-		snprintf(info->by, sizeof info->by, "%s",
-		    PQgetisnull(r, 0, 1) ? "?" : PQgetvalue(r, 0, 1));
-	} else
-		cs = STORE_CLAIM_OK;
-	PQclear(r);
-	return cs;
+	a_str(&a, token);
+	a_i64(&a, now);
+	a_i64(&a, now - STORE_CLAIM_STALE);
+	a_str(&a, (flags & STORE_CLAIM_AGAIN) ? "true" : "false");
+	pthread_mutex_lock(&s->mu);
+	if (run_done(s, S_CLAIM, &a, &n, err) == 0)
+		r = n > 0;
+	pthread_mutex_unlock(&s->mu);
+	return r;
 }
 
-static enum store_claim
-pg_claim(struct store *st, const char *id, const char *token, int64_t now,
-    unsigned flags, struct store_claim_info *info, struct err *err)
+static int
+pg_claim_read(struct store *st, const char *id, struct store_claim_row *row,
+    struct err *err)
 {
-	struct pgstore		*s = pg(st);
-	struct args		 a;
-	enum store_claim	 cs = STORE_CLAIM_ERROR;
-	int64_t			 n;
-	int			 tries;
+	struct pgstore	*s = pg(st);
+	PGresult	*r;
+	struct args	 a;
+	int		 found;
 
+	memset(row, 0, sizeof *row);
+	memset(&a, 0, sizeof a);
+	a_str(&a, id);
 	pthread_mutex_lock(&s->mu);
-	/* The state read after a failed claim may have changed again
-	 * meanwhile (a claim given back): a few rounds, then "busy". */
-	for (tries = 0; tries < 3; tries++) {
-		memset(&a, 0, sizeof a);
-		a_str(&a, id);
-		a_str(&a, token);
-		a_i64(&a, now);
-		a_i64(&a, now - STORE_CLAIM_STALE);
-		a_str(&a, (flags & STORE_CLAIM_AGAIN) ? "true" : "false");
-		n = 0;
-		if (run_done(s, S_CLAIM, &a, &n, err) == -1)
-			goto out;
-		if (n > 0) {
-			cs = STORE_CLAIM_OK;
-			goto out;
-		}
-		cs = claim_state(s, id, now, flags, info, err);
-		/* Ours already: the claim went through and the answer was
-		 * lost with the connection (the statement was run again). */
-		if (cs == STORE_CLAIM_BUSY && strcmp(info->by, token) == 0) {
-			cs = STORE_CLAIM_OK;
-			goto out;
-		}
-		if (cs != STORE_CLAIM_OK)	/* else: changed, again */
-			goto out;
-	}
-	cs = STORE_CLAIM_BUSY;
-	snprintf(info->by, sizeof info->by, "another release");
-	info->time = now;
-out:
+	r = run(s, S_CLAIM_STATE, &a, 0, err);
 	pthread_mutex_unlock(&s->mu);
-	return cs;
+	if (r == NULL)
+		return -1;
+	if ((found = PQntuples(r) == 1)) {
+		row->released = !PQgetisnull(r, 0, 0);
+		row->released_time = row->released ? val_i64(r, 0, 0) : 0;
+		snprintf(row->released_by, sizeof row->released_by, "%s",
+		    PQgetisnull(r, 0, 1) ? "?" : PQgetvalue(r, 0, 1));
+		row->releasing = !PQgetisnull(r, 0, 3);
+		row->releasing_time = PQgetisnull(r, 0, 2) ? 0 :
+		    val_i64(r, 0, 2);
+		snprintf(row->releasing_by, sizeof row->releasing_by, "%s",
+		    PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	return found;
 }
 
 static enum quar_status
@@ -1444,7 +1420,8 @@ static const struct store_ops pg_ops = {
 	.get_body = pg_get_body,
 	.list = pg_list,
 	.set_released = pg_set_released,
-	.claim = pg_claim,
+	.claim_try = pg_claim_try,
+	.claim_read = pg_claim_read,
 	.release_end = pg_release_end,
 	.del = pg_delete,
 	.expire = pg_expire,

@@ -767,88 +767,69 @@ out:
 	return qs;
 }
 
-/* Who released id or holds a claim on it: STORE_CLAIM_BUSY or
- * STORE_CLAIM_DONE with *info, or STORE_CLAIM_OK when neither is so
- * (anymore: try the claim again); mu held. */
-static enum store_claim
-claim_state(struct sqstore *s, const char *id, int64_t now, unsigned flags,
-    struct store_claim_info *info, struct err *err)
+/* The claim's atomic UPDATE (store_release_claim judges the rest). */
+static int
+sq_claim_try(struct store *st, const char *id, const char *token,
+    int64_t now, unsigned flags, struct err *err)
 {
-	sqlite3_stmt		*q;
-	enum store_claim	 cs = STORE_CLAIM_ERROR;
-	const unsigned char	*by;
-	int			 rc;
+	struct sqstore	*s = sq(st);
+	sqlite3_stmt	*q;
+	int		 r = -1;
 
+	pthread_mutex_lock(&s->mu);
+	if ((q = stmt(s, S_CLAIM, err)) == NULL)
+		goto out;
+	bind_str(q, 1, id);
+	bind_str(q, 2, token);
+	sqlite3_bind_int64(q, 3, now);
+	sqlite3_bind_int64(q, 4, now - STORE_CLAIM_STALE);
+	sqlite3_bind_int(q, 5, (flags & STORE_CLAIM_AGAIN) != 0);
+	if (step_done(s, q, err) == 0)
+		r = sqlite3_changes(s->db) > 0;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+static void
+col_text(sqlite3_stmt *q, int col, char *out, size_t outsz)
+{
+	const unsigned char	*t = sqlite3_column_text(q, col);
+
+	snprintf(out, outsz, "%s", t != NULL ? (const char *)t : "?");
+}
+
+static int
+sq_claim_read(struct store *st, const char *id, struct store_claim_row *row,
+    struct err *err)
+{
+	struct sqstore	*s = sq(st);
+	sqlite3_stmt	*q;
+	int		 rc, r = -1;
+
+	memset(row, 0, sizeof *row);
+	pthread_mutex_lock(&s->mu);
 	if ((q = stmt(s, S_CLAIM_STATE, err)) == NULL)
-		return STORE_CLAIM_ERROR;
+		goto out;
 	bind_str(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_DONE)
-		cs = STORE_CLAIM_NOTFOUND;
+		r = 0;
 	else if (rc != SQLITE_ROW)
 		db_fail(s, err, "release state");
-	else if (sqlite3_column_type(q, 3) != SQLITE_NULL &&
-	    sqlite3_column_int64(q, 2) >= now - STORE_CLAIM_STALE) {
-		cs = STORE_CLAIM_BUSY;
-		info->time = sqlite3_column_int64(q, 2);
-		by = sqlite3_column_text(q, 3);
-		snprintf(info->by, sizeof info->by, "%s",
-		    by != NULL ? (const char *)by : "?");
-	} else if (sqlite3_column_type(q, 0) != SQLITE_NULL &&
-	    !(flags & STORE_CLAIM_AGAIN)) {
-		cs = STORE_CLAIM_DONE;
-		info->time = sqlite3_column_int64(q, 0);
-		by = sqlite3_column_text(q, 1);
-		snprintf(info->by, sizeof info->by, "%s",
-		    by != NULL ? (const char *)by : "?");
-	} else
-		cs = STORE_CLAIM_OK;
-	sqlite3_reset(q);
-	return cs;
-}
-
-static enum store_claim
-sq_claim(struct store *st, const char *id, const char *token, int64_t now,
-    unsigned flags, struct store_claim_info *info, struct err *err)
-{
-	struct sqstore		*s = sq(st);
-	sqlite3_stmt		*q;
-	enum store_claim	 cs = STORE_CLAIM_ERROR;
-	int			 tries;
-
-	pthread_mutex_lock(&s->mu);
-	/* The state read after a failed claim may have changed again
-	 * meanwhile (a claim given back): a few rounds, then "busy". */
-	for (tries = 0; tries < 3; tries++) {
-		if ((q = stmt(s, S_CLAIM, err)) == NULL)
-			goto out;
-		bind_str(q, 1, id);
-		bind_str(q, 2, token);
-		sqlite3_bind_int64(q, 3, now);
-		sqlite3_bind_int64(q, 4, now - STORE_CLAIM_STALE);
-		sqlite3_bind_int(q, 5, (flags & STORE_CLAIM_AGAIN) != 0);
-		if (step_done(s, q, err) == -1)
-			goto out;
-		if (sqlite3_changes(s->db) > 0) {
-			cs = STORE_CLAIM_OK;
-			goto out;
-		}
-		cs = claim_state(s, id, now, flags, info, err);
-		/* Ours already: the claim went through and the answer was
-		 * lost with the connection (the statement was run again). */
-		if (cs == STORE_CLAIM_BUSY && strcmp(info->by, token) == 0) {
-			cs = STORE_CLAIM_OK;
-			goto out;
-		}
-		if (cs != STORE_CLAIM_OK)	/* else: changed, again */
-			goto out;
+	else {
+		r = 1;
+		row->released = sqlite3_column_type(q, 0) != SQLITE_NULL;
+		row->released_time = sqlite3_column_int64(q, 0);
+		col_text(q, 1, row->released_by, sizeof row->released_by);
+		row->releasing = sqlite3_column_type(q, 3) != SQLITE_NULL;
+		row->releasing_time = sqlite3_column_int64(q, 2);
+		col_text(q, 3, row->releasing_by, sizeof row->releasing_by);
 	}
-	cs = STORE_CLAIM_BUSY;
-	snprintf(info->by, sizeof info->by, "another release");
-	info->time = now;
+	sqlite3_reset(q);
 out:
 	pthread_mutex_unlock(&s->mu);
-	return cs;
+	return r;
 }
 
 static enum quar_status
@@ -1535,7 +1516,8 @@ static const struct store_ops sq_ops = {
 	.get_body = sq_get_body,
 	.list = sq_list,
 	.set_released = sq_set_released,
-	.claim = sq_claim,
+	.claim_try = sq_claim_try,
+	.claim_read = sq_claim_read,
 	.release_end = sq_release_end,
 	.del = sq_delete,
 	.expire = sq_expire,

@@ -91,12 +91,45 @@ store_release_claim(struct store *st, const char *id, const char *token,
     struct err *err)
 {
 	struct store_claim_info	info;
+	struct store_claim_row	row;
+	int			tries, r;
 
 	memset(&info, 0, sizeof info);
 	if (info_r == NULL)
 		info_r = &info;
 	memset(info_r, 0, sizeof *info_r);
-	return st->ops->claim(st, id, token, now, flags, info_r, err);
+	/* The state read after a failed claim may have changed again
+	 * meanwhile (a claim given back): a few rounds, then "busy". */
+	for (tries = 0; tries < 3; tries++) {
+		if ((r = st->ops->claim_try(st, id, token, now, flags,
+		    err)) != 0)
+			return r == 1 ? STORE_CLAIM_OK : STORE_CLAIM_ERROR;
+		if ((r = st->ops->claim_read(st, id, &row, err)) != 1)
+			return r == 0 ? STORE_CLAIM_NOTFOUND :
+			    STORE_CLAIM_ERROR;
+		if (row.releasing && row.releasing_time >= now -
+		    STORE_CLAIM_STALE) {
+			/* Ours already: the claim went through and its
+			 * answer was lost with the connection (a backend
+			 * that reconnects runs the statement again). */
+			if (strcmp(row.releasing_by, token) == 0)
+				return STORE_CLAIM_OK;
+			info_r->time = row.releasing_time;
+			snprintf(info_r->by, sizeof info_r->by, "%s",
+			    row.releasing_by);
+			return STORE_CLAIM_BUSY;
+		}
+		if (row.released && !(flags & STORE_CLAIM_AGAIN)) {
+			info_r->time = row.released_time;
+			snprintf(info_r->by, sizeof info_r->by, "%s",
+			    row.released_by);
+			return STORE_CLAIM_DONE;
+		}
+		/* neither (anymore): try the claim again */
+	}
+	info_r->time = now;
+	snprintf(info_r->by, sizeof info_r->by, "another release");
+	return STORE_CLAIM_BUSY;
 }
 
 enum quar_status
