@@ -50,7 +50,7 @@ end
 -- Delivered, not delivered, and the first ten of the latter (with the
 -- lines of the daemon's log that say why).
 function B.count(b)
-	local ok, bad, lines = 0, 0, {}
+	local ok, bad, lines, failed = 0, 0, {}, {}
 	for c = 1, b.clients do
 		local f = T.read_file(out_file(b, c))
 		if f == nil or f:find("\ndone\n$") == nil then
@@ -63,6 +63,7 @@ function B.count(b)
 				ok = ok + 1
 			else
 				bad = bad + 1
+				failed[#failed + 1] = qid
 				if #lines < 10 then
 					lines[#lines + 1] = qid .. " " .. what
 				end
@@ -70,11 +71,22 @@ function B.count(b)
 		end
 	end
 	if bad > 0 then
+		-- the daemon's lines about the failed messages (their errors
+		-- and verdicts; not the explain steps), its scan errors and
+		-- its reload and keeper lines
 		local n = 0
 		for line in T.log():gmatch("[^\n]+") do
-			if n < 10 and (line:find("no answer", 1, true) or
-			    line:find("queue", 1, true) or
-			    line:find("could not", 1, true)) then
+			local hit = (line:find("event=error", 1, true) ~= nil and
+			    line:find("stage=scan", 1, true) ~= nil) or
+			    line:find("event=reload", 1, true) ~= nil or
+			    line:find("event=keeper", 1, true) ~= nil
+			for i = 1, math.min(#failed, 10) do
+				if line:find(failed[i] .. ": ", 1, true) and
+				    not line:find("event=explain", 1, true) then
+					hit = true
+				end
+			end
+			if n < 20 and hit then
 				lines[#lines + 1] = "log: " .. line
 				n = n + 1
 			end
