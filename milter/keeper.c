@@ -999,9 +999,11 @@ quiet_reload(void)
 	if ((busy = count_busy()) > 0 && now - k.quiet_since <
 	    KEEPER_QUIET_WAIT_MS)
 		return;
+	/* Idle workers end on EOF, never by a kill: a worker says "idle"
+	 * just before it answers the milter, and a kill in that instant
+	 * would lose the answer (the message would get a 4xx). */
 	for (i = 0; i < KEEPER_WORKERS_MAX; i++)
 		if (k.w[i].used && k.w[i].chan == -1) {
-			kill(k.w[i].pid, SIGKILL);
 			retire(&k.w[i]);
 			idle++;
 		}
